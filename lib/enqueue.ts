@@ -1,0 +1,104 @@
+// Turns `order.async('sendMail', opts)` into a stored task: validates everything up front
+// (bad input is an error at enqueue, and nothing is stored), then one enqueue.lua call.
+import type { EnqueueOptions, BackoffOptions } from '../types';
+import { encodeArgs } from './codec';
+import { checkQueueName } from './keys';
+
+export const MIN_PRIORITY = -2147483648;
+export const MAX_PRIORITY = 2147483647;
+export const ASYNC_PRIORITY = 10;
+export const SCHEDULE_PRIORITY = 20;
+
+const KNOWN = new Set(['args', 'priority', 'scheduledAt', 'queue', 'attempts', 'backoff', 'timeout', 'transaction']);
+
+/** A task ready for enqueue.lua, before it has an id. */
+export interface TaskSpec {
+  queue: string;
+  type: string;
+  objectId: string | null;
+  action: string;
+  args: Buffer | null;
+  priority: number;
+  scheduledAt: number;
+  /** Extra hash fields (max_attempts, backoff, timeout) as field/value pairs. */
+  extra: string[];
+}
+
+export function checkPriority(p: unknown): number {
+  if (typeof p !== 'number' || !Number.isInteger(p) || p < MIN_PRIORITY || p > MAX_PRIORITY) {
+    throw new RangeError(`priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (got ${String(p)})`);
+  }
+  return p;
+}
+
+export function checkTime(t: unknown, what = 'scheduledAt'): number {
+  const ms = t instanceof Date ? t.getTime() : t;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15) {
+    throw new TypeError(`${what} must be a valid Date or a time in ms (got ${t instanceof Date ? 'Invalid Date' : String(t)})`);
+  }
+  return Math.floor(ms);
+}
+
+function checkBackoff(b: unknown): BackoffOptions {
+  const o = b as BackoffOptions;
+  if (typeof o !== 'object' || o === null || (o.type !== 'fixed' && o.type !== 'exponential')) {
+    throw new TypeError(`backoff must be { type: 'fixed' | 'exponential', delay, jitter? } (got ${JSON.stringify(b)})`);
+  }
+  if (typeof o.delay !== 'number' || !(o.delay >= 0) || !Number.isFinite(o.delay)) throw new RangeError(`backoff.delay must be a number of ms >= 0 (got ${String(o.delay)})`);
+  if (o.jitter !== undefined && (typeof o.jitter !== 'number' || !(o.jitter >= 0 && o.jitter <= 1))) throw new RangeError(`backoff.jitter must be from 0 to 1 (got ${String(o.jitter)})`);
+  return o;
+}
+
+/** Validates options and encodes args; throws TypeError/RangeError naming what was wrong. */
+export function buildSpec(type: string, objectId: string | null, action: string, opts: EnqueueOptions | undefined,
+  defaultPriority: number, defaults: Partial<EnqueueOptions> = {}): TaskSpec {
+  if (opts !== undefined && (typeof opts !== 'object' || opts === null || Array.isArray(opts))) {
+    throw new TypeError(`options must be an object like { args: [...], priority: 12 } (got ${Array.isArray(opts) ? 'an array' : String(opts)})`);
+  }
+  const o: EnqueueOptions = { ...defaults, ...opts };
+  for (const k of Object.keys(o)) {
+    if (!KNOWN.has(k)) throw new TypeError(`unknown option '${k}' (known: ${[...KNOWN].join(', ')})`);
+  }
+  const extra: string[] = [];
+  if (o.attempts !== undefined) {
+    if (!Number.isInteger(o.attempts) || o.attempts < 1) throw new RangeError(`attempts must be an integer >= 1 (got ${String(o.attempts)})`);
+    if (o.attempts > 1) extra.push('max_attempts', String(o.attempts));
+  }
+  if (o.backoff !== undefined) {
+    const b = checkBackoff(o.backoff);
+    extra.push('backoff', `${b.type}:${b.delay}:${b.jitter ?? 0}`);
+  }
+  if (o.timeout !== undefined) {
+    if (!Number.isInteger(o.timeout) || (o.timeout as number) < 1) throw new RangeError(`timeout must be a whole number of ms >= 1 (got ${String(o.timeout)})`);
+    extra.push('timeout', String(o.timeout));
+  }
+  return {
+    queue: checkQueueName(o.queue ?? 'default'),
+    type,
+    objectId,
+    action,
+    args: encodeArgs(o.args),
+    priority: checkPriority(o.priority ?? defaultPriority),
+    scheduledAt: o.scheduledAt === undefined ? Date.now() : checkTime(o.scheduledAt),
+    extra,
+  };
+}
+
+/** ARGV for enqueue.lua after the common four: count, then each task's fields. */
+export function enqueueArgs(specs: TaskSpec[], ids: number[]): (string | Buffer)[] {
+  const argv: (string | Buffer)[] = [String(specs.length)];
+  specs.forEach((s, i) => {
+    argv.push(String(ids[i]), s.type, s.objectId ?? '', s.action, s.args ?? '', String(s.priority),
+      String(s.scheduledAt), String(s.extra.length / 2), ...s.extra);
+  });
+  return argv;
+}
+
+/** Delay before attempt `failures + 1`, from a stored "type:delay:jitter". */
+export function backoffDelay(backoff: string, failures: number): number {
+  const [type, d, j] = backoff.split(':');
+  const delay = Number(d) || 0;
+  const base = type === 'exponential' ? delay * 2 ** Math.max(0, failures - 1) : delay;
+  const jitter = Number(j) || 0;
+  return Math.max(0, Math.round(base * (1 + jitter * (Math.random() * 2 - 1))));
+}

@@ -1,0 +1,21 @@
+--!include common
+-- Cancels a task. A queued or scheduled task will never run; a running one is only marked
+-- (it is not interrupted); a finished one is left as it is.
+-- ARGV from 5: id
+-- Returns the state after the call ('cancelled', 'running', 'succeeded', 'failed'), or '' when there is no such task.
+local id = ARGV[5]
+local key = tkey(id)
+local f = redis.call('HMGET', key, 'state', 'priority')
+local state = f[1]
+if not state then return '' end
+if state == 'running' then
+  redis.call('HSET', key, 'cancelled', '1')
+  changed(id)
+  return 'running'
+end
+if state ~= 'queued' and state ~= 'scheduled' then return state end
+redis.call('ZREM', base .. 'due:' .. int(tonumber(f[2]) or 0), lex(id))
+redis.call('ZREM', scheduled, id)
+redis.call('HSET', key, 'state', 'cancelled', 'cancelled', '1', 'finished_at', ARGV[2])
+retire(id)
+return 'cancelled'

@@ -1,0 +1,225 @@
+// The queue: what `setup()` returns. Holds the Redis connection, the registry of callable
+// targets and the enqueue path; workers, the mirror and the Sequelize mixins hang off it.
+import { EventEmitter } from 'events';
+import type { Redis } from 'ioredis';
+import type { Sequelize, Model, ModelStatic } from 'sequelize';
+import type { SetupOptions, EnqueueOptions, TaskState, WorkerOptions, QueueStats, Registered } from '../types';
+import { connect } from './redis';
+import { queueKeys, QueueKeys, taskKey, queuesKey, checkQueueName } from './keys';
+import { runScript, ScriptName } from './scripts';
+import { Registry, resolveAction } from './registry';
+import { IdAllocator } from './ids';
+import { buildSpec, enqueueArgs, TaskSpec, ASYNC_PRIORITY, SCHEDULE_PRIORITY, checkTime } from './enqueue';
+import { Task, TaskSource, RawHash, fieldsFromHash, TaskFields } from './task';
+import { Worker } from './worker';
+
+const DAY = 24 * 3600 * 1000;
+
+export class Queue extends EventEmitter implements TaskSource {
+  readonly prefix: string;
+  readonly redis: Redis;
+  readonly sequelize: Sequelize | undefined;
+  /** Running on ioredis-mock (no blocking commands: workers poll). */
+  readonly mock: boolean;
+  readonly mirror: boolean;
+  readonly retention: number;
+  readonly registry: Registry;
+  private readonly owned: boolean;
+  private readonly ids: IdAllocator;
+  private readonly keyCache = new Map<string, QueueKeys>();
+  private readonly knownQueues = new Set<string>();
+  private readonly workers = new Set<Worker>();
+  private closed = false;
+  /** Set by the mirror module: where a task hash is gone, its row. */
+  historyReader?: (id: number) => Promise<Partial<TaskFields> | null>;
+
+  constructor(opts: SetupOptions = {}) {
+    super();
+    for (const k of Object.keys(opts)) {
+      if (!['sequelize', 'redis', 'prefix', 'mirror', 'retention'].includes(k)) throw new TypeError(`setup: unknown option '${k}'`);
+    }
+    this.prefix = opts.prefix ?? 'async';
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(this.prefix)) throw new TypeError(`setup: prefix must be 1-64 characters of A-Z a-z 0-9 _ . - (got ${JSON.stringify(opts.prefix)})`);
+    const retention = opts.retention ?? DAY;
+    if (typeof retention !== 'number' || !Number.isInteger(retention) || retention < 0) throw new RangeError(`setup: retention must be a whole number of ms >= 0 (got ${String(opts.retention)})`);
+    this.retention = retention;
+    this.sequelize = opts.sequelize;
+    this.mirror = opts.mirror ?? false;
+    if (this.mirror && !this.sequelize) throw new TypeError('setup: mirror needs a sequelize instance');
+    const conn = connect(opts.redis);
+    this.redis = conn.client;
+    this.mock = conn.mock;
+    this.owned = conn.owned;
+    this.registry = new Registry(this.sequelize);
+    this.ids = new IdAllocator(this.redis, this.prefix);
+    this.setMaxListeners(0);
+  }
+
+  keys(queue: string): QueueKeys {
+    let k = this.keyCache.get(queue);
+    if (!k) {
+      k = queueKeys(this.prefix, checkQueueName(queue));
+      this.keyCache.set(queue, k);
+    }
+    return k;
+  }
+
+  /** Runs a Lua script on a queue: the six queue keys and the four common args come first. */
+  script(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary = false, client: Redis = this.redis) {
+    const k = this.keys(queue);
+    return runScript(client, name, k.scriptKeys, [k.base, Date.now(), this.mirror ? '1' : '0', this.retention, ...argv], binary);
+  }
+
+  register<T extends object>(nameOrTarget: string | T, maybeTarget?: T): Registered<T> {
+    const target = (typeof nameOrTarget === 'string' ? maybeTarget : nameOrTarget) as T;
+    const name = typeof nameOrTarget === 'string' ? nameOrTarget : (target as { name?: unknown })?.name;
+    if (typeof name !== 'string' || name === '') throw new TypeError('register: give a name, register(name, target), for an object without one');
+    this.registry.register(name, target);
+    addMixin(this, target);
+    return target as Registered<T>;
+  }
+
+  async(target: object, action: string, opts?: EnqueueOptions): Promise<Task> {
+    return this.enqueueFor(target, action, opts, ASYNC_PRIORITY);
+  }
+
+  schedule(target: object, at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task> {
+    return this.enqueueFor(target, action, { ...opts, scheduledAt: checkTime(at, 'schedule time') }, SCHEDULE_PRIORITY);
+  }
+
+  /** Resolves what to store for a model instance, a model class or a registered object, then enqueues. */
+  async enqueueFor(target: object, action: string, opts: EnqueueOptions | undefined, defaultPriority: number): Promise<Task> {
+    if (this.closed) throw new Error('queue is closed');
+    const { type, objectId } = await this.describe(target, action);
+    const spec = buildSpec(type, objectId, action, opts, defaultPriority);
+    const [task] = await this.enqueueSpecs([spec]);
+    return task;
+  }
+
+  /** Stores validated specs: one enqueue.lua call per queue. */
+  async enqueueSpecs(specs: TaskSpec[]): Promise<Task[]> {
+    const ids = await this.ids.take(specs.length);
+    const byQueue = new Map<string, number[]>();
+    specs.forEach((s, i) => {
+      const l = byQueue.get(s.queue);
+      if (l) l.push(i); else byQueue.set(s.queue, [i]);
+    });
+    const now = Date.now();
+    await Promise.all([...byQueue].map(async ([queue, idx]) => {
+      if (!this.knownQueues.has(queue)) {
+        await this.redis.sadd(queuesKey(this.prefix), queue);
+        this.knownQueues.add(queue);
+      }
+      await this.script('enqueue', queue, enqueueArgs(idx.map((i) => specs[i]), idx.map((i) => ids[i])));
+      this.emit('enqueued', queue);
+    }));
+    return specs.map((s, i) => new Task(this, ids[i], {
+      queue: s.queue, objectType: s.type, objectId: s.objectId, action: s.action,
+      args: [], priority: s.priority, scheduledAt: new Date(s.scheduledAt), createdAt: new Date(now),
+      state: s.scheduledAt > now ? 'scheduled' : 'queued',
+    }));
+  }
+
+  /** The stored type and object id for a target, after checking the action can be called. */
+  async describe(target: object, action: string): Promise<{ type: string; objectId: string | null }> {
+    const ModelBase = this.sequelize ? (this.sequelize.constructor as unknown as { Model: typeof Model }).Model : undefined;
+    if (ModelBase && target instanceof ModelBase) {
+      const instance = target as Model;
+      const model = instance.constructor as ModelStatic<Model>;
+      if (this.registry.lookup(model.name)?.kind !== 'model') throw new TypeError(`${model.name} is not a model of the sequelize instance given to setup()`);
+      const fn = resolveAction(instance, action, model.name);
+      if (fn instanceof Error) throw fn;
+      const pks = model.primaryKeyAttributes;
+      if (pks.length !== 1) throw new TypeError(`${model.name} has ${pks.length === 0 ? 'no' : 'a composite'} primary key: async tasks need a single-column primary key`);
+      // The seed saved unsaved records first, so the worker can load them.
+      if (instance.isNewRecord) await instance.save();
+      const pk = instance.get(pks[0]);
+      if (pk === null || pk === undefined) throw new TypeError(`${model.name} has no ${pks[0]} value after save`);
+      return { type: model.name, objectId: String(pk) };
+    }
+    if (target === null || (typeof target !== 'object' && typeof target !== 'function')) {
+      throw new TypeError(`async needs a model instance, a model or a registered class/object (got ${String(target)})`);
+    }
+    const type = this.registry.nameOf(target);
+    if (!type) {
+      const n = (target as { name?: string }).name;
+      throw new TypeError(`${n ? n : 'this object'} is not registered: call queue.register(${n ?? "'Name', obj"}) first`);
+    }
+    const fn = resolveAction(target, action, type);
+    if (fn instanceof Error) throw fn;
+    return { type, objectId: null };
+  }
+
+  async readHash(queue: string, id: number): Promise<RawHash | null> {
+    const h = await this.redis.hgetallBuffer(taskKey(this.keys(queue), id)) as unknown as RawHash;
+    return h && Object.keys(h).length > 0 ? h : null;
+  }
+
+  async readHistory(id: number): Promise<Partial<TaskFields> | null> {
+    return this.historyReader ? this.historyReader(id) : null;
+  }
+
+  async cancel(queue: string, id: number): Promise<TaskState | ''> {
+    const r = await this.script('cancel', queue, [String(id)]);
+    return String(r ?? '') as TaskState | '';
+  }
+
+  /** All queue names this prefix has seen. */
+  async queueNames(): Promise<string[]> {
+    return (await this.redis.smembers(queuesKey(this.prefix))).sort();
+  }
+
+  /** A handle for a task id, found in whichever queue holds it (or in the mirror), else null. */
+  async task(id: number | string): Promise<Task | null> {
+    const n = Number(id);
+    if (!Number.isSafeInteger(n) || n < 1) throw new TypeError(`task id must be a positive integer (got ${JSON.stringify(id)})`);
+    for (const queue of await this.queueNames()) {
+      const h = await this.readHash(queue, n);
+      if (h) return new Task(this, n, fieldsFromHash(queue, h));
+    }
+    const row = await this.readHistory(n);
+    return row ? new Task(this, n, row) : null;
+  }
+
+  worker(opts: WorkerOptions = {}): Worker {
+    const w = new Worker(this, opts);
+    this.workers.add(w);
+    w.once('stopped', () => this.workers.delete(w));
+    return w;
+  }
+
+  async stats(): Promise<QueueStats> {
+    const out: QueueStats = {};
+    for (const queue of await this.queueNames()) {
+      const k = this.keys(queue);
+      const [levels, scheduled, running, finished, outbox] = await Promise.all([
+        this.redis.zrange(k.levels, 0, -1), this.redis.zcard(k.scheduled), this.redis.zcard(k.running),
+        this.redis.zcard(k.finished), this.redis.llen(k.outbox)]);
+      const queued = (await Promise.all(levels.map((p) => this.redis.zcard(`${k.base}due:${p}`)))).reduce((a, b) => a + b, 0);
+      out[queue] = { queued, scheduled, running, finished, mirrorLag: { events: outbox } };
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.workers].map((w) => w.stop()));
+    this.emit('close');
+    if (this.owned) await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+/** Gives a registered class or object its own `async` and `schedule` (not enumerable). */
+export function addMixin(queue: Queue, target: object): void {
+  for (const name of ['async', 'schedule'] as const) {
+    const had = Object.getOwnPropertyDescriptor(target, name);
+    if (had && !(had.value as { __asyncMixin?: boolean })?.__asyncMixin) throw new TypeError(`register: ${(target as { name?: string }).name ?? 'target'} already has its own '${name}'`);
+  }
+  const asyncFn = function (this: object, action: string, opts?: EnqueueOptions) { return queue.async(this, action, opts); };
+  const scheduleFn = function (this: object, at: Date | number, action: string, opts?: EnqueueOptions) { return queue.schedule(this, at, action, opts); };
+  for (const [name, fn] of [['async', asyncFn], ['schedule', scheduleFn]] as const) {
+    Object.defineProperty(fn, '__asyncMixin', { value: true });
+    Object.defineProperty(target, name, { value: fn, enumerable: false, configurable: true, writable: true });
+  }
+}

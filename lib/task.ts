@@ -1,0 +1,134 @@
+// A task handle: what `order.async(...)` returns and `queue.task(id)` finds. It reads the task
+// hash; every field is a plain string except args, result and errors (msgpack).
+import type { Task as TaskApi, TaskState, StoredError, WaitOptions } from '../types';
+import { decode, decodeError } from './codec';
+import { TimeoutError } from './errors';
+
+export type RawHash = Record<string, Buffer | string>;
+
+/** What a handle needs from its queue (kept narrow so task.ts does not import queue.ts). */
+export interface TaskSource {
+  readHash(queue: string, id: number): Promise<RawHash | null>;
+  /** Where a task is no longer in Redis (expired after it finished): the mirror row, if any. */
+  readHistory?(id: number): Promise<Partial<TaskFields> | null>;
+  cancel(queue: string, id: number): Promise<TaskState | ''>;
+}
+
+export interface TaskFields {
+  queue: string; objectType: string; objectId: string | null; action: string; args: unknown[];
+  priority: number; scheduledAt: Date; state: TaskState; success: boolean | null; result: unknown;
+  errors: StoredError[]; attempts: number; cancelled: boolean; worker: string | null;
+  createdAt: Date | null; startedAt: Date | null; finishedAt: Date | null;
+}
+
+const FINAL: TaskState[] = ['succeeded', 'failed', 'cancelled'];
+
+const str = (v: Buffer | string | undefined) => (v === undefined ? undefined : v.toString());
+const date = (v: Buffer | string | undefined) => (v === undefined || v === '' ? null : new Date(Number(v.toString())));
+const buf = (v: Buffer | string) => (typeof v === 'string' ? Buffer.from(v, 'binary') : v);
+
+/** Decodes a task hash into handle fields; undecodable fields become Errors, never throws. */
+export function fieldsFromHash(queue: string, h: RawHash): TaskFields {
+  const state = (str(h.state) ?? 'queued') as TaskState;
+  const success = h.success === undefined ? null : str(h.success) === '1';
+  const errors = Object.keys(h)
+    .filter((k) => /^error:\d+$/.test(k))
+    .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
+    .map((k) => safeError(h[k]));
+  if (errors.length === 0 && h.error !== undefined) errors.push(safeError(h.error));
+  let result: unknown;
+  if (success === true && h.result !== undefined) result = safeDecode(h.result);
+  else if (success === false && h.error !== undefined) result = safeError(h.error);
+  let args: unknown[] = [];
+  if (h.args !== undefined) {
+    const a = safeDecode(h.args);
+    args = Array.isArray(a) ? a : [a];
+  }
+  return {
+    queue,
+    objectType: str(h.type) ?? '',
+    objectId: str(h.object_id) ?? null,
+    action: str(h.action) ?? '',
+    args,
+    priority: Number(str(h.priority) ?? 0),
+    scheduledAt: date(h.scheduled_at) ?? new Date(NaN),
+    state,
+    success,
+    result,
+    errors,
+    attempts: Number(str(h.attempts) ?? 0),
+    cancelled: str(h.cancelled) === '1',
+    worker: str(h.worker) ?? null,
+    createdAt: date(h.created_at),
+    startedAt: date(h.started_at),
+    finishedAt: date(h.finished_at),
+  };
+}
+
+function safeDecode(v: Buffer | string): unknown {
+  try { return decode(buf(v)); } catch (e) { return new Error(`undecodable stored value: ${(e as Error).message}`); }
+}
+
+function safeError(v: Buffer | string): StoredError {
+  try { return decodeError(buf(v)) as StoredError; } catch (e) {
+    const err = new Error(`undecodable stored error: ${(e as Error).message}`) as StoredError;
+    err.backtrace = [];
+    return err;
+  }
+}
+
+export class Task implements TaskApi {
+  queue!: string; objectType!: string; objectId!: string | null; action!: string; args!: unknown[];
+  priority!: number; scheduledAt!: Date; state!: TaskState; success!: boolean | null; result: unknown;
+  errors!: StoredError[]; attempts!: number; cancelled!: boolean; worker!: string | null;
+  createdAt!: Date | null; startedAt!: Date | null; finishedAt!: Date | null;
+
+  constructor(private readonly source: TaskSource, readonly id: number, fields: Partial<TaskFields>) {
+    Object.defineProperty(this, 'source', { enumerable: false });
+    this.assign(fields);
+  }
+
+  /** @internal */
+  assign(fields: Partial<TaskFields>): void {
+    Object.assign(this, { errors: [], args: [], success: null, cancelled: false, worker: null,
+      createdAt: null, startedAt: null, finishedAt: null, attempts: 0 }, fields);
+  }
+
+  async reload(): Promise<this> {
+    if (this.state === 'pending') return this;
+    const h = await this.source.readHash(this.queue, this.id);
+    if (h) this.assign(fieldsFromHash(this.queue, h));
+    else {
+      const row = this.source.readHistory ? await this.source.readHistory(this.id) : null;
+      if (row) this.assign(row);
+      else throw new Error(`task ${this.id} is no longer stored (it finished and expired, and no history is kept)`);
+    }
+    return this;
+  }
+
+  async wait(opts: WaitOptions = {}): Promise<this> {
+    const timeout = opts.timeout ?? Infinity;
+    const until = Date.now() + timeout;
+    let pause = 2;
+    for (;;) {
+      if (this.state !== 'pending') await this.reload();
+      if (FINAL.includes(this.state)) return this;
+      if (Date.now() >= until) throw new TimeoutError(`task ${this.id} still ${this.state} after ${timeout} ms`);
+      await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(1, until - Date.now()))));
+      pause = Math.min(pause * 2, 100);
+    }
+  }
+
+  async cancel(): Promise<TaskState> {
+    const s = await this.source.cancel(this.queue, this.id);
+    if (s === '') throw new Error(`task ${this.id} is no longer stored`);
+    await this.reload().catch(() => undefined);
+    return s;
+  }
+
+  toJSON() {
+    const { id, queue, objectType, objectId, action, args, priority, scheduledAt, state, success, attempts, cancelled, worker, createdAt, startedAt, finishedAt } = this;
+    const result = this.result instanceof Error ? { name: this.result.name, message: this.result.message } : this.result;
+    return { id, queue, objectType, objectId, action, args, priority, scheduledAt, state, success, result, attempts, cancelled, worker, createdAt, startedAt, finishedAt };
+  }
+}

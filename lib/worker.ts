@@ -1,0 +1,307 @@
+// The claim/run/finish loop. In steady state a task costs one round trip: finish.lua records
+// the outcomes of every attempt that ended in the same tick and claims as many new tasks.
+// Idle, a worker blocks on its queues' marker keys (BZPOPMIN), so an enqueue wakes it at once.
+import { EventEmitter } from 'events';
+import { hostname } from 'os';
+import type { Redis } from 'ioredis';
+import type { WorkerOptions, WorkerStats, FinishedTaskEvent, StoredError } from '../types';
+import { duplicate } from './redis';
+import { checkQueueName, QueueKeys } from './keys';
+import type { ScriptName } from './scripts';
+import type { Registry } from './registry';
+import { perform, Claimed, Outcome } from './perform';
+import { encodeError } from './codec';
+
+/** What a worker needs of its queue (kept narrow so worker.ts does not import queue.ts). */
+export interface WorkerHost extends EventEmitter {
+  readonly redis: Redis;
+  readonly mock: boolean;
+  readonly registry: Registry;
+  keys(queue: string): QueueKeys;
+  script(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary?: boolean, client?: Redis): Promise<unknown>;
+}
+
+const CLAIM_STRIDE = 11;
+const IDLE_WAIT_MS = 5000;
+const MOCK_POLL_MS = 20;
+let seq = 0;
+
+interface Finished { t: Claimed; o: Outcome; ms: number }
+
+export class Worker extends EventEmitter {
+  readonly name: string;
+  readonly queues: string[];
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  readonly stats: WorkerStats = { done: 0, failed: 0, running: 0 };
+  private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
+  private running = new Map<string, Claimed>();
+  private reserved = 0;
+  private finished: Finished[] = [];
+  private flushing: Promise<void> | null = null;
+  private claiming = false;
+  private kickAgain = false;
+  private idle = false;
+  private idleWaiters: (() => void)[] = [];
+  private nextAt = Infinity;
+  private dueTimer?: NodeJS.Timeout;
+  private blockers = new Map<string, Redis>();
+  private loops: Promise<void>[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private sweepLostError = encodeError(Object.assign(new Error('worker lost: the task was still running when its worker stopped renewing its lease (crashed or killed)'), { name: 'WorkerLostError', stack: 'WorkerLostError: worker lost' }));
+  private onLocalEnqueue = (q: string) => { if (this.queues.includes(q)) this.kick(); };
+
+  constructor(private readonly host: WorkerHost, opts: WorkerOptions = {}) {
+    super();
+    for (const k of Object.keys(opts)) {
+      if (!['queues', 'concurrency', 'name', 'leaseMs', 'mirror'].includes(k)) throw new TypeError(`worker: unknown option '${k}'`);
+    }
+    const queues = opts.queues ?? ['default'];
+    if (!Array.isArray(queues) || queues.length === 0) throw new TypeError('worker: queues must be a non-empty array of queue names');
+    this.queues = [...new Set(queues.map((q) => checkQueueName(q)))];
+    this.concurrency = opts.concurrency ?? 1;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`worker: concurrency must be an integer >= 1 (got ${String(opts.concurrency)})`);
+    this.leaseMs = opts.leaseMs ?? 30000;
+    if (!Number.isInteger(this.leaseMs) || this.leaseMs < 100) throw new RangeError(`worker: leaseMs must be an integer >= 100 (got ${String(opts.leaseMs)})`);
+    this.name = opts.name ?? `${hostname()}:${process.pid}:${++seq}`;
+  }
+
+  private free(): number {
+    return this.concurrency - this.running.size - this.reserved;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`worker ${this.name} was already started`);
+    this.state = 'started';
+    this.host.on('enqueued', this.onLocalEnqueue);
+    for (const q of this.queues) {
+      if (!this.host.mock) {
+        const conn = duplicate(this.host.redis);
+        conn.on('error', () => undefined); // reconnects by itself; errors surface through commands
+        this.blockers.set(q, conn);
+      }
+      this.loops.push(this.waitLoop(q));
+    }
+    // Renew leases of running tasks, and recover tasks of dead workers.
+    this.timers.push(setInterval(() => this.renew(), Math.max(50, Math.floor(this.leaseMs / 3))));
+    this.timers.push(setInterval(() => this.sweep(), Math.max(100, Math.floor(this.leaseMs / 2))));
+    this.kick();
+  }
+
+  /** Claims work into free slots, queues in the order given; goes idle when none is due. */
+  private async kick(): Promise<void> {
+    if (this.state !== 'started') return;
+    if (this.claiming) { this.kickAgain = true; return; }
+    this.claiming = true;
+    this.setIdle(false);
+    try {
+      let found = true;
+      while (this.state === 'started' && this.free() > 0 && found) {
+        this.kickAgain = false;
+        found = false;
+        let nextAt = Infinity;
+        for (const q of this.queues) {
+          const want = this.free();
+          if (want <= 0) break;
+          const r = await this.call('claim', q, [this.name, this.leaseMs, want], want);
+          if (r.got > 0) found = true;
+          nextAt = Math.min(nextAt, r.nextAt);
+        }
+        this.nextAt = nextAt;
+        if (!found && this.kickAgain) found = true;
+      }
+    } catch (err) {
+      this.emitError(err);
+      await sleep(200);
+    } finally {
+      this.claiming = false;
+    }
+    if (this.state === 'started' && this.free() > 0) this.setIdle(true);
+  }
+
+  /** Runs claim.lua or finish.lua and starts what it claimed. */
+  private async call(script: 'claim' | 'finish', queue: string, argv: (string | number | Buffer)[], want: number) {
+    this.reserved += want;
+    let reply: (Buffer | string)[];
+    try {
+      reply = await this.host.script(script, queue, argv, true) as (Buffer | string)[];
+    } finally {
+      this.reserved -= want;
+    }
+    const refused = (reply[0] ?? '').toString();
+    if (refused) this.emitError(new Error(`worker ${this.name}: finish refused for task(s) ${refused} in ${queue}: their lease was taken over`));
+    const got = Number(reply[1].toString());
+    const nextAt = reply[2] && reply[2].length ? Number(reply[2].toString()) : Infinity;
+    for (let i = 0; i < got; i++) {
+      const o = 3 + i * CLAIM_STRIDE;
+      const s = (j: number) => (reply[o + j] ?? '').toString();
+      const t: Claimed = {
+        queue, id: s(0), attempt: Number(s(1)), type: s(2), objectId: s(3), action: s(4), args: reply[o + 5] ?? '',
+        timeout: Number(s(6)) || 0, maxAttempts: Number(s(7)) || 1, backoff: s(8), stalled: Number(s(9)) || 0, released: Number(s(10)) || 0,
+      };
+      this.run(t);
+    }
+    return { got, nextAt };
+  }
+
+  private run(t: Claimed): void {
+    const key = `${t.queue}:${t.id}`;
+    this.running.set(key, t);
+    this.stats.running = this.running.size;
+    const started = performance.now();
+    perform(this.host.registry, t).then((o) => {
+      if (this.running.get(key) !== t) return; // handed back at shutdown: its outcome must not land
+      this.running.delete(key);
+      this.stats.running = this.running.size;
+      if (o.outcome === 'ok') this.stats.done++; else this.stats.failed++;
+      this.finished.push({ t, o, ms: performance.now() - started });
+      if (!this.flushing) this.flushing = new Promise((r) => setImmediate(r)).then(() => this.flush());
+    });
+  }
+
+  /** Sends every outcome gathered since the last flush, one finish.lua per queue. */
+  private async flush(): Promise<void> {
+    try {
+      while (this.finished.length > 0) {
+        const batch = this.finished;
+        this.finished = [];
+        const byQueue = new Map<string, Finished[]>();
+        for (const f of batch) {
+          const l = byQueue.get(f.t.queue);
+          if (l) l.push(f); else byQueue.set(f.t.queue, [f]);
+        }
+        for (const [queue, items] of byQueue) {
+          // Claiming here keeps queue order strict: only the first queue is topped up in the same call.
+          const want = this.state === 'started' && queue === this.queues[0] ? Math.max(0, this.free()) : 0;
+          const argv: (string | number | Buffer)[] = [this.name, this.leaseMs, want, items.length];
+          for (const { t, o } of items) argv.push(t.id, t.attempt, o.outcome, o.payload, o.retryAt);
+          try {
+            const r = await this.call('finish', queue, argv, want);
+            if (want > 0 && r.got < want && this.queues.length === 1) this.nextAt = r.nextAt;
+            else if (this.free() > 0) this.kick();
+          } catch (err) {
+            // Redis unreachable: keep the outcomes and try again; the lease keeps the tasks ours meanwhile.
+            this.finished.unshift(...items);
+            this.emitError(err);
+            await sleep(200);
+          }
+          this.report(items);
+        }
+      }
+    } finally {
+      this.flushing = null;
+    }
+    if (this.state === 'started' && this.free() > 0 && !this.claiming) this.setIdle(true);
+  }
+
+  private report(items: Finished[]): void {
+    if (this.listenerCount('task') === 0) return;
+    for (const { t, o, ms } of items) {
+      const ev: FinishedTaskEvent = { id: Number(t.id), queue: t.queue, objectType: t.type, objectId: t.objectId || null,
+        action: t.action, success: o.outcome === 'ok', durationMs: ms, attempt: t.attempt };
+      if (o.error) ev.error = o.error as StoredError;
+      this.emit('task', ev);
+    }
+  }
+
+  private setIdle(idle: boolean): void {
+    this.idle = idle;
+    clearTimeout(this.dueTimer);
+    if (!idle) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+    // Redis times out blocked clients only on its cron tick (100 ms), too coarse for a scheduled
+    // task: a timer of our own claims it on time.
+    if (this.nextAt < Infinity && this.state === 'started') {
+      this.dueTimer = setTimeout(() => { if (this.idle) this.kick(); }, Math.max(0, this.nextAt - Date.now()));
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    return this.idle ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Per queue: while the worker is idle, wait on the queue's marker, then look for work. */
+  private async waitLoop(queue: string): Promise<void> {
+    const marker = this.host.keys(queue).marker;
+    while (this.state === 'started') {
+      await this.whenIdle();
+      if (this.state !== 'started') break;
+      const waitMs = Math.max(1, Math.min(IDLE_WAIT_MS, this.nextAt - Date.now()));
+      const conn = this.blockers.get(queue);
+      try {
+        if (conn) {
+          const popped = await conn.bzpopmin(marker, waitMs / 1000);
+          // Woken while busy: pass the wake-up on to another worker.
+          if (popped && this.free() <= 0) await this.host.redis.zadd(marker, 0, '0');
+        } else {
+          await sleep(Math.min(waitMs, MOCK_POLL_MS));
+        }
+      } catch (err) {
+        if (this.state !== 'started') break;
+        this.emitError(err);
+        await sleep(200);
+      }
+      if (this.idle) await this.kick();
+    }
+  }
+
+  private async renew(): Promise<void> {
+    const byQueue = new Map<string, (string | number)[]>();
+    for (const t of this.running.values()) {
+      const l = byQueue.get(t.queue) ?? [];
+      l.push(t.id, t.attempt);
+      byQueue.set(t.queue, l);
+    }
+    for (const [q, pairs] of byQueue) {
+      try {
+        const lost = String(await this.host.script('extend', q, [this.leaseMs, ...pairs]) ?? '');
+        if (lost) this.emitError(new Error(`worker ${this.name}: lost the lease of task(s) ${lost} in ${q}`));
+      } catch (err) { this.emitError(err); }
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    for (const q of this.queues) {
+      try {
+        await this.host.script('sweep', q, [1, this.sweepLostError, Math.max(100, Math.floor(this.leaseMs / 2)), this.name]);
+      } catch (err) { this.emitError(err); }
+    }
+  }
+
+  /** Stops claiming, waits up to graceMs for running tasks, hands the rest back to the queue. */
+  async stop(opts: { graceMs?: number } = {}): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'new') { this.state = 'stopped'; this.emit('stopped'); return; }
+    if (this.state === 'stopping') return new Promise((r) => this.once('stopped', () => r()));
+    this.state = 'stopping';
+    this.host.off('enqueued', this.onLocalEnqueue);
+    this.setIdle(true); // release the wait loops
+    for (const c of this.blockers.values()) c.disconnect();
+    const until = Date.now() + (opts.graceMs ?? 30000);
+    while ((this.running.size > 0 || this.claiming || this.reserved > 0) && Date.now() < until) await sleep(10);
+    while (this.flushing || this.finished.length > 0) await (this.flushing ?? this.flush());
+    if (this.running.size > 0) await this.release();
+    for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.dueTimer);
+    await Promise.all(this.loops);
+    this.state = 'stopped';
+    this.emit('stopped');
+  }
+
+  private async release(): Promise<void> {
+    const byQueue = new Map<string, (string | number)[]>();
+    for (const t of this.running.values()) {
+      const l = byQueue.get(t.queue) ?? [];
+      l.push(t.id, t.attempt);
+      byQueue.set(t.queue, l);
+    }
+    this.running.clear();
+    this.stats.running = 0;
+    for (const [q, pairs] of byQueue) await this.host.script('release', q, pairs);
+  }
+
+  private emitError(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
