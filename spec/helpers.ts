@@ -44,3 +44,13 @@ export async function until<T>(fn: () => Promise<T> | T, ms: number, what: strin
     await sleep(10);
   }
 }
+
+/** A Sequelize on a MySQL database of its own (created if missing), so spec files do not share tables. */
+export async function mysqlDb(database: string, opts: Record<string, unknown> = {}): Promise<Sequelize> {
+  const admin = mysql();
+  await admin.query(`CREATE DATABASE IF NOT EXISTS \`${database}\``);
+  await admin.close();
+  const u = new URL(DATABASE_URL);
+  u.pathname = `/${database}`;
+  return new Sequelize(u.toString(), { logging: false, ...opts });
+}
