@@ -83,7 +83,7 @@ export class Queue extends EventEmitter implements TaskSource {
     return this.enqueueFor(target, action, opts, ASYNC_PRIORITY);
   }
 
-  schedule(target: object, at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task> {
+  async schedule(target: object, at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task> {
     return this.enqueueFor(target, action, { ...opts, scheduledAt: checkTime(at, 'schedule time') }, SCHEDULE_PRIORITY);
   }
 

@@ -26,7 +26,7 @@ function step(what, cmd, args) {
   }
   step('type-check (tsc --noEmit)', bin('tsc'), ['--noEmit', '-p', '.']);
   step('build', bin('tsc'), ['-p', 'tsconfig.build.json']);
-  const specs = process.argv.slice(2);
+  const specs = process.argv.length > 2 ? process.argv.slice(2) : ['spec/*.spec.ts'];
   const child = spawn(bin('mocha'), ['--reporter', 'spec', ...specs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let passed = 0, failed = 0, tail = '';
   child.stdout.on('data', (d) => {

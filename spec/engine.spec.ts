@@ -1,0 +1,148 @@
+// Engine properties against real Redis: exact ordering, exactly-once under concurrent
+// workers, validation at enqueue (nothing stored on bad input), wake-up latency.
+import { strict as assert } from 'assert';
+import { setup, Queue, MIN_PRIORITY, MAX_PRIORITY } from '../lib';
+import { REDIS_URL, uniquePrefix, dropPrefix, redisClient, until, sleep } from './helpers';
+
+class Job {
+  static seen: number[] = [];
+  static mark(n: number) { Job.seen.push(n); }
+  static noop() {}
+  static prototypeTrap() {}
+}
+
+describe('engine on real Redis', function () {
+  this.timeout(60000);
+  let queue: Queue;
+  let prefix: string;
+  const others: Queue[] = [];
+
+  beforeEach(() => {
+    prefix = uniquePrefix('eng');
+    queue = setup({ redis: REDIS_URL, prefix });
+    queue.register(Job);
+    Job.seen = [];
+  });
+
+  afterEach(async () => {
+    await Promise.all([queue, ...others.splice(0)].map((q) => q.close()));
+    const r = redisClient();
+    await dropPrefix(r, prefix);
+    r.disconnect();
+  });
+
+  async function keyCount(): Promise<number> {
+    const r = redisClient();
+    const keys = await r.keys(`{${prefix}:*`);
+    r.disconnect();
+    return keys.length;
+  }
+
+  it('orders due tasks by priority desc, scheduled time asc, id asc — random cases against a reference sort', async () => {
+    let seed = 42;
+    const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    const priorities = [MIN_PRIORITY, -1, 0, 10, 20, 11, MAX_PRIORITY, 2 ** 30];
+    const base = Date.now() - 100000;
+    for (let round = 0; round < 3; round++) {
+      Job.seen = [];
+      const made: { n: number; id: number; priority: number; at: number }[] = [];
+      for (let n = 0; n < 150; n++) {
+        const priority = priorities[rand(priorities.length)];
+        const at = base + rand(5) * 1000 + rand(3); // few distinct times, so ties happen
+        const t = await queue.async(Job, 'mark', { args: [n], priority, scheduledAt: at });
+        made.push({ n, id: t.id, priority, at });
+      }
+      const expected = [...made].sort((a, b) => b.priority - a.priority || a.at - b.at || a.id - b.id).map((m) => m.n);
+      const w = queue.worker();
+      await w.start();
+      await until(() => Job.seen.length === made.length, 20000, 'all tasks to run');
+      await w.stop();
+      assert.deepEqual(Job.seen, expected);
+    }
+  });
+
+  it('runs every task exactly once with 4 workers on separate connections (8,000 tasks)', async () => {
+    const N = 8000;
+    const counts = new Map<number, number>();
+    class Counter { static hit(n: number) { counts.set(n, (counts.get(n) ?? 0) + 1); } }
+    const qs = [queue, ...[1, 2, 3].map(() => setup({ redis: REDIS_URL, prefix }))];
+    others.push(...qs.slice(1));
+    for (const q of qs) q.register(Counter);
+    const workers = qs.map((q) => q.worker({ concurrency: 8 }));
+    await Promise.all(workers.map((w) => w.start()));
+    const per = new Map<string, number>();
+    workers.forEach((w) => w.on('task', () => per.set(w.name, (per.get(w.name) ?? 0) + 1)));
+    for (let i = 0; i < N; i += 500) {
+      await Promise.all(Array.from({ length: 500 }, (_, j) => qs[j % 4].async(Counter, 'hit', { args: [i + j] })));
+    }
+    await until(() => counts.size === N, 30000, 'all tasks to run');
+    await sleep(200);
+    assert.equal(counts.size, N);
+    assert.ok([...counts.values()].every((c) => c === 1), 'a task ran twice');
+    assert.equal([...per.values()].reduce((a, b) => a + b, 0), N);
+    assert.equal(per.size, 4, `only ${per.size} workers got work`);
+    const stats = await queue.stats();
+    assert.equal(stats.default.queued + stats.default.running + stats.default.scheduled, 0);
+  });
+
+  describe('bad input is refused at enqueue and stores nothing', () => {
+    const cases: [string, () => Promise<unknown>, RegExp, ErrorConstructor][] = [
+      ['priority above the range', () => queue.async(Job, 'noop', { priority: MAX_PRIORITY + 1 }), /priority must be an integer from -2147483648 to 2147483647 \(got 2147483648\)/, RangeError],
+      ['priority below the range', () => queue.async(Job, 'noop', { priority: MIN_PRIORITY - 1 }), /priority must be an integer/, RangeError],
+      ['a fractional priority', () => queue.async(Job, 'noop', { priority: 1.5 }), /priority must be an integer .* \(got 1.5\)/, RangeError],
+      ['a string priority', () => queue.async(Job, 'noop', { priority: '5' as unknown as number }), /priority must be an integer/, RangeError],
+      ['a function in args', () => queue.async(Job, 'mark', { args: [{ cb: () => 1 }] }), /args\[0\]\.cb is a function, which cannot be stored/, TypeError],
+      ['a symbol in args', () => queue.async(Job, 'mark', { args: [1, Symbol('s')] }), /args\[1\] is a symbol, which cannot be stored/, TypeError],
+      ['a circular structure in args', () => { const o: Record<string, unknown> = {}; o.self = o; return queue.async(Job, 'mark', { args: [o] }); }, /args\[0\]\.self is a circular reference/, TypeError],
+      ['args that are not an array', () => queue.async(Job, 'mark', { args: 5 as unknown as unknown[] }), /args must be an array/, TypeError],
+      ['an unknown option', () => queue.async(Job, 'noop', { priorty: 5 } as object), /unknown option 'priorty'/, TypeError],
+      ['an invalid date', () => queue.schedule(Job, new Date('nope'), 'noop'), /schedule time must be a valid Date/, TypeError],
+      ['an unregistered class', () => queue.async(class Stranger { static go() {} }, 'go'), /Stranger is not registered: call queue.register\(Stranger\) first/, TypeError],
+      ['a name that is not a function', () => queue.async(Job, 'seen'), /Job#seen is not a function/, TypeError],
+      ['a missing method', () => queue.async(Job, 'nope'), /Job#nope is not a function/, TypeError],
+      ['constructor', () => queue.async(Job, 'constructor'), /Job#constructor may not be called/, TypeError],
+      ['__proto__', () => queue.async(Job, '__proto__'), /may not be called|method name/, TypeError],
+      ['an inherited Object member', () => queue.async(Job, 'toString'), /Job#toString may not be called/, TypeError],
+      ['an inherited Function member', () => queue.async(Job, 'bind'), /Job#bind may not be called/, TypeError],
+      ['a bad queue name', () => queue.async(Job, 'noop', { queue: 'a b' }), /queue name must be/, TypeError],
+    ];
+    for (const [what, run, message, type] of cases) {
+      it(`refuses ${what}`, async () => {
+        await assert.rejects(run(), (e: Error) => { assert.ok(e instanceof type, `${e.name}: ${e.message}`); assert.match(e.message, message); return true; });
+        assert.equal(await keyCount(), 0, 'something was stored');
+      });
+    }
+  });
+
+  it('wakes an idle worker within milliseconds of an enqueue (not a poll interval)', async () => {
+    const w = queue.worker();
+    await w.start();
+    await queue.async(Job, 'noop').then((t) => t.wait({ timeout: 5000 })); // connections warm
+    await sleep(300); // the worker is now blocked waiting
+    const lat: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = Date.now();
+      const t = await queue.async(Job, 'noop');
+      await t.wait({ timeout: 5000 });
+      lat.push(t.startedAt!.getTime() - t0);
+      await sleep(20);
+    }
+    lat.sort((a, b) => a - b);
+    // A generous bound: this is not a benchmark (that is `npm run bench`), only proof of no polling.
+    assert.ok(lat[10] < 100, `median pickup ${lat[10]} ms`);
+  });
+
+  it('starts a scheduled task within 50 ms of its time on an idle worker', async () => {
+    const w = queue.worker();
+    await w.start();
+    const late: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = await queue.schedule(Job, Date.now() + 150, 'noop');
+      await t.wait({ timeout: 5000 });
+      late.push(t.startedAt!.getTime() - t.scheduledAt.getTime());
+    }
+    assert.ok(late.every((l) => l >= 0), `ran early: ${late}`);
+    late.sort((a, b) => a - b);
+    assert.ok(late[2] <= 50, `median start ${late[2]} ms after its time`);
+  });
+});
