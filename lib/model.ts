@@ -1,0 +1,108 @@
+// AsyncTask: the Sequelize model over `async_tasks`, the MySQL history the mirror writes.
+// Rows are decoded with the same code as task hashes (fieldsFromHash), so `row.args`,
+// `row.result` and a handle built from a row mean exactly what they mean on a live task.
+import { existsSync } from 'fs';
+import { join } from 'path';
+import { DataTypes, Model } from 'sequelize';
+import type { Sequelize, ModelStatic, ModelAttributes } from 'sequelize';
+import type { TaskState, StoredError } from '../types';
+import { fieldsFromHash, RawHash, TaskFields } from './task';
+
+const MIGRATION_FILE = '20250101000000-create-async-tasks.js';
+// The compiled build runs from dist/lib; the migration stays plain JS in lib/migrations.
+export const MIGRATIONS_DIR = [join(__dirname, 'migrations'), join(__dirname, '..', '..', 'lib', 'migrations')]
+  .find((d) => existsSync(join(d, MIGRATION_FILE))) as string;
+/** Absolute path of the shipped migration (copy it into a sequelize-cli migrations folder, or give it to umzug). */
+export const MIGRATION_PATH = join(MIGRATIONS_DIR, MIGRATION_FILE);
+
+interface MigrationModule {
+  TABLE: string;
+  columns(dt: typeof DataTypes): Record<string, object>;
+  up(qi: unknown, s?: unknown): Promise<void>;
+  down(qi: unknown, s?: unknown): Promise<void>;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const migration: MigrationModule = require(MIGRATION_PATH);
+export const TABLE = migration.TABLE;
+
+export interface AsyncTaskAttributes {
+  id: number; queue: string; object_type: string; object_id: string | null; action: string;
+  /** Decoded args (the stored msgpack is `getDataValue('args')`). */
+  args: unknown[];
+  /** The return value, the stored Error of a failure, or undefined. */
+  result: unknown;
+  error_name: string | null; error_message: string | null; backtrace: string | null;
+  priority: number; state: TaskState; success: boolean | null; cancelled: boolean; attempts: number;
+  worker: string | null; scheduled_at: Date | null; started_at: Date | null; finished_at: Date | null; created_at: Date | null;
+}
+
+export interface AsyncTask extends Model<AsyncTaskAttributes>, AsyncTaskAttributes {
+  /** The row as task handle fields (what `queue.task(id)` returns once the hash expired). */
+  toTaskFields(): Partial<TaskFields>;
+}
+export type AsyncTaskModel = ModelStatic<AsyncTask>;
+
+const OURS = Symbol.for('sequelize-async.AsyncTask');
+const ms = (d: unknown) => (d instanceof Date && !Number.isNaN(d.getTime()) ? String(d.getTime()) : undefined);
+
+/** A row's stored values as a task hash, for fieldsFromHash. */
+export function hashFromRow(v: Record<string, unknown>): RawHash {
+  const h: RawHash = {};
+  const put = (k: string, x: unknown) => { if (x !== null && x !== undefined) h[k] = Buffer.isBuffer(x) ? x : String(x); };
+  put('type', v.object_type); put('object_id', v.object_id); put('action', v.action); put('args', v.args);
+  put('priority', v.priority); put('state', v.state); put('attempts', v.attempts); put('worker', v.worker);
+  put('scheduled_at', ms(v.scheduled_at)); put('started_at', ms(v.started_at));
+  put('finished_at', ms(v.finished_at)); put('created_at', ms(v.created_at));
+  if (v.cancelled === true || v.cancelled === 1) h.cancelled = '1';
+  const success = v.success === null || v.success === undefined ? null : Boolean(v.success);
+  if (success !== null) h.success = success ? '1' : '0';
+  // The result column holds the return value, or for a failure the stored error.
+  if (v.result !== null && v.result !== undefined) put(success === false ? 'error' : 'result', v.result);
+  return h;
+}
+
+/** Handle fields from a row: like fieldsFromHash, plus the last error of a task that failed before it succeeded. */
+export function fieldsFromRow(v: Record<string, unknown>): Partial<TaskFields> {
+  const f = fieldsFromHash(String(v.queue ?? ''), hashFromRow(v));
+  if (f.errors.length === 0 && v.error_name) {
+    const e = new Error(String(v.error_message ?? '')) as StoredError;
+    e.name = String(v.error_name);
+    const bt = v.backtrace ? String(v.backtrace).split('\n') : [];
+    e.stack = [`${e.name}: ${e.message}`, ...bt.map((l) => `    ${l}`)].join('\n');
+    Object.defineProperty(e, 'backtrace', { value: bt, enumerable: false, writable: true, configurable: true });
+    f.errors = [e];
+  }
+  return f;
+}
+
+/** Defines AsyncTask on a Sequelize instance, or returns the one defined there before. */
+export function defineAsyncTask(sequelize: Sequelize): AsyncTaskModel {
+  if (sequelize.isDefined('AsyncTask')) {
+    const m = sequelize.model('AsyncTask') as AsyncTaskModel & { [OURS]?: boolean };
+    if (m[OURS]) return m;
+    throw new TypeError("setup: this sequelize already has a model named 'AsyncTask' that sequelize-async did not define");
+  }
+  const cols = migration.columns(DataTypes) as Record<string, Record<string, unknown>>;
+  const attrs: Record<string, Record<string, unknown>> = { ...cols };
+  attrs.id = { ...cols.id, get(this: Model) { const v = this.getDataValue('id' as never); return v === null || v === undefined ? v : Number(v); } };
+  attrs.args = { ...cols.args, get(this: Model) {
+    const raw = this.getDataValue('args' as never) as Buffer | null;
+    return raw ? fieldsFromHash('', { args: raw }).args : [];
+  } };
+  attrs.result = { ...cols.result, get(this: Model) {
+    const raw = this.getDataValue('result' as never) as Buffer | null;
+    if (!raw) return undefined;
+    return fieldsFromHash('', hashFromRow({ result: raw, success: this.getDataValue('success' as never) ?? true })).result;
+  } };
+  const model = sequelize.define('AsyncTask', attrs as unknown as ModelAttributes, {
+    tableName: TABLE,
+    timestamps: false,
+    underscored: true,
+  }) as unknown as AsyncTaskModel;
+  Object.defineProperty(model, OURS, { value: true });
+  Object.defineProperty(model.prototype, 'toTaskFields', {
+    value: function (this: Model) { return fieldsFromRow((this as unknown as { dataValues: Record<string, unknown> }).dataValues); },
+    configurable: true, writable: true,
+  });
+  return model;
+}

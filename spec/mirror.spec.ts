@@ -1,0 +1,289 @@
+// The MySQL mirror on real MariaDB and Redis: rows, migration, retention, lag, MySQL outage.
+import assert from 'assert';
+import net from 'net';
+import { join } from 'path';
+import { execFileSync } from 'child_process';
+import { mkdtempSync, copyFileSync, writeFileSync, mkdirSync } from 'fs';
+import { tmpdir } from 'os';
+import type { Sequelize } from 'sequelize';
+import { setup, Queue, runMirror, MIGRATION_PATH } from '../lib';
+import { redisClient, uniquePrefix, dropPrefix, mysqlDb, until, sleep, REDIS_URL, DATABASE_URL } from './helpers';
+
+const DB = 'sa_mirror';
+
+const Jobs = {
+  name: 'Jobs',
+  add(a: number, b: number) { return a + b; },
+  nothing() { /* no result */ },
+  boom(msg: string) { const e = new Error(msg) as Error & { code?: number }; e.name = 'BoomError'; e.code = 7; throw e; },
+  nap(ms: number) { return new Promise((r) => setTimeout(r, ms)); },
+  work(i: number) { if (i % 10 === 0) throw new Error(`task ${i} fails`); return { i }; },
+};
+
+describe('mirror (MySQL history)', function () {
+  this.timeout(60000);
+  let seq: Sequelize;
+  let prefix: string;
+  const queues: Queue[] = [];
+  const redis = redisClient();
+
+  before(async () => {
+    seq = await mysqlDb(DB);
+    await seq.query('DROP TABLE IF EXISTS async_tasks');
+  });
+  after(async () => { await seq.close(); redis.disconnect(); });
+  beforeEach(async () => {
+    prefix = uniquePrefix('mir');
+    // Every test's ids start at 1: start from an empty table.
+    await seq.query('DELETE FROM async_tasks').catch(() => undefined);
+  });
+  afterEach(async () => {
+    for (const q of queues.splice(0)) await q.close();
+    await dropPrefix(redis, prefix);
+  });
+
+  function queue(opts: Record<string, unknown> = {}, sequelize: Sequelize = seq): Queue {
+    const q = setup({ sequelize, redis: REDIS_URL, prefix, ...opts });
+    q.register(Jobs);
+    queues.push(q);
+    return q;
+  }
+
+  const rows = async () => (await seq.query('SELECT * FROM async_tasks ORDER BY id', { type: 'SELECT' })) as Record<string, unknown>[];
+
+  it('migrates twice (queue.migrate, then the shipped migration through umzug and sequelize-cli) and the model matches the table', async () => {
+    const q = queue();
+    await q.migrate();
+    await q.migrate();
+    // umzug 3: up({ context: queryInterface })
+    const { Umzug, SequelizeStorage } = await import('umzug');
+    const umzug = new Umzug({ migrations: { glob: MIGRATION_PATH }, context: seq.getQueryInterface(), storage: new SequelizeStorage({ sequelize: seq }), logger: undefined });
+    const ran = await umzug.up();
+    assert.strictEqual(ran.length, 1);
+    // sequelize-cli: up(queryInterface, Sequelize), loaded from a migrations folder
+    const dir = mkdtempSync(join(tmpdir(), 'sa-cli-'));
+    mkdirSync(join(dir, 'migrations'));
+    copyFileSync(MIGRATION_PATH, join(dir, 'migrations', '20250101000000-create-async-tasks.js'));
+    const u = new URL(DATABASE_URL); u.pathname = `/${DB}`;
+    writeFileSync(join(dir, '.sequelizerc'), `module.exports = { 'migrations-path': ${JSON.stringify(join(dir, 'migrations'))}, url: ${JSON.stringify(u.toString())} };`);
+    await seq.query("DELETE FROM SequelizeMeta WHERE name LIKE '%async-tasks%'").catch(() => undefined);
+    const bin = join(__dirname, '..', 'node_modules', '.bin', 'sequelize-cli');
+    const out = execFileSync(bin, ['db:migrate', '--url', u.toString()], { cwd: dir, encoding: 'utf8' });
+    assert.match(out, /create-async-tasks: migrated/);
+    // Same columns and indexes as the model declares.
+    const table = await seq.getQueryInterface().describeTable('async_tasks');
+    assert.deepStrictEqual(Object.keys(table).sort(), Object.keys(q.AsyncTask!.getAttributes()).sort());
+    const idx = (await seq.getQueryInterface().showIndex('async_tasks') as { name: string }[]).map((i) => i.name);
+    for (const n of ['async_tasks_object', 'async_tasks_state', 'async_tasks_scheduled_at']) assert.ok(idx.includes(n), `index ${n}`);
+  });
+
+  it('writes one row per task with the right fields: success, failure with backtrace, cancel, no result', async () => {
+    const q = queue();
+    await q.migrate();
+    const ok = await q.async(Jobs, 'add', { args: [2, 3], priority: 7 });
+    const fail = await q.async(Jobs, 'boom', { args: ['bad input'] });
+    const none = await q.async(Jobs, 'nothing');
+    const later = await q.schedule(Jobs, Date.now() + 3600e3, 'add', { args: [1, 1] });
+    assert.strictEqual(await later.cancel(), 'cancelled');
+    const w = q.worker({ concurrency: 2 });
+    await w.start();
+    await Promise.all([ok.wait(), fail.wait(), none.wait()]);
+    await w.stop();
+    const r = await rows();
+    assert.deepStrictEqual(r.map((x) => Number(x.id)), [ok.id, fail.id, none.id, later.id].sort((a, b) => a - b));
+    const byId = new Map(r.map((x) => [Number(x.id), x]));
+    const a = byId.get(ok.id)!;
+    assert.strictEqual(a.queue, 'default'); assert.strictEqual(a.object_type, 'Jobs'); assert.strictEqual(a.object_id, null);
+    assert.strictEqual(a.action, 'add'); assert.strictEqual(a.state, 'succeeded'); assert.strictEqual(Number(a.success), 1);
+    assert.strictEqual(Number(a.priority), 7); assert.strictEqual(Number(a.attempts), 1); assert.ok(a.worker);
+    assert.ok(a.started_at instanceof Date && a.finished_at instanceof Date && a.created_at instanceof Date && a.scheduled_at instanceof Date);
+    assert.strictEqual(a.error_name, null);
+    const f = byId.get(fail.id)!;
+    assert.strictEqual(f.state, 'failed'); assert.strictEqual(Number(f.success), 0);
+    assert.strictEqual(f.error_name, 'BoomError'); assert.strictEqual(f.error_message, 'bad input');
+    assert.match(String(f.backtrace), /^at .*boom/);
+    const n = byId.get(none.id)!;
+    assert.strictEqual(n.state, 'succeeded'); assert.strictEqual(n.result, null); assert.strictEqual(n.args, null);
+    const c = byId.get(later.id)!;
+    assert.strictEqual(c.state, 'cancelled'); assert.strictEqual(Number(c.cancelled), 1); assert.strictEqual(c.success, null);
+
+    // The model's getters decode like a task handle.
+    const M = q.AsyncTask!;
+    const ra = (await M.findByPk(ok.id))!;
+    assert.deepStrictEqual(ra.args, [2, 3]);
+    assert.strictEqual(ra.result, 5);
+    assert.strictEqual(ra.success, true);
+    const rf = (await M.findByPk(fail.id))!;
+    assert.ok(rf.result instanceof Error);
+    assert.strictEqual((rf.result as Error).name, 'BoomError');
+    assert.strictEqual((rf.result as Error & { code: number }).code, 7);
+    assert.ok(((rf.result as Error & { backtrace: string[] }).backtrace).length > 0);
+    assert.strictEqual((await M.findByPk(none.id))!.result, undefined);
+    assert.deepStrictEqual((await M.findByPk(none.id))!.args, []);
+    assert.strictEqual((await M.findAll({ where: { success: false } })).length, 1);
+  });
+
+  it('with retention 0 drops a finished hash only once its row is written; queue.task(id) then reads MySQL', async () => {
+    const q = queue({ retention: 0 });
+    await q.migrate();
+    const t = await q.async(Jobs, 'add', { args: [20, 22] });
+    const f = await q.async(Jobs, 'boom', { args: ['gone'] });
+    // No mirror loop yet: the finished hash must stay.
+    const w = q.worker({ mirror: false });
+    await w.start();
+    await until(async () => (await redis.hget(`{${prefix}:default}:t:${f.id}`, 'state')) === 'failed', 5000, 'tasks to finish');
+    await w.stop();
+    assert.strictEqual(await redis.exists(`{${prefix}:default}:t:${t.id}`), 1);
+    assert.strictEqual((await rows()).length, 0);
+    const ac = new AbortController();
+    const loop = runMirror(q, { signal: ac.signal });
+    await until(async () => (await redis.exists(`{${prefix}:default}:t:${t.id}`, `{${prefix}:default}:t:${f.id}`)) === 0, 5000, 'hashes to be dropped');
+    ac.abort();
+    await loop;
+    assert.strictEqual((await rows()).length, 2);
+    assert.strictEqual(await redis.zcard(`{${prefix}:default}:finished`), 0);
+    const h = (await q.task(t.id))!;
+    assert.strictEqual(h.state, 'succeeded'); assert.strictEqual(h.result, 42); assert.deepStrictEqual(h.args, [20, 22]);
+    const hf = (await q.task(f.id))!;
+    assert.strictEqual(hf.state, 'failed'); assert.ok(hf.result instanceof Error); assert.strictEqual(hf.errors.length, 1);
+    assert.strictEqual((hf.result as Error).message, 'gone');
+    await t.reload(); // the handle reloads from MySQL too
+    assert.strictEqual(t.result, 42);
+    assert.strictEqual(await q.task(999999), null);
+  });
+
+  it('with retention > 0 gives mirrored finished hashes an expiry, and none before', async () => {
+    const q = queue({ retention: 60000 });
+    await q.migrate();
+    const t = await q.async(Jobs, 'add', { args: [1, 2] });
+    const w = q.worker({ mirror: false });
+    await w.start();
+    await t.wait();
+    await w.stop();
+    const key = `{${prefix}:default}:t:${t.id}`;
+    assert.strictEqual(await redis.pttl(key), -1);
+    const w2 = q.worker();
+    await w2.start();
+    await until(async () => (await redis.pttl(key)) > 0, 5000, 'an expiry');
+    assert.ok((await redis.pttl(key)) <= 60000);
+    await w2.stop();
+  });
+
+  it('reports mirror lag in stats(): events waiting and the age of the oldest', async () => {
+    const q = queue();
+    await q.migrate();
+    assert.deepStrictEqual((await q.stats()).default, undefined);
+    await q.async(Jobs, 'add', { args: [1, 2] });
+    await q.async(Jobs, 'add', { args: [3, 4] });
+    const s1 = (await q.stats()).default.mirrorLag;
+    assert.strictEqual(s1.events, 2);
+    assert.ok(s1.oldestAgeMs !== null && s1.oldestAgeMs >= 0);
+    await sleep(300);
+    const s2 = (await q.stats()).default.mirrorLag;
+    assert.ok(s2.oldestAgeMs! >= 250, `age ${s2.oldestAgeMs}`);
+    const w = q.worker();
+    await w.start();
+    await until(async () => (await q.stats()).default.mirrorLag.events === 0, 5000, 'the mirror to catch up');
+    await w.stop();
+    assert.deepStrictEqual((await q.stats()).default.mirrorLag, { events: 0, oldestAgeMs: null });
+    assert.strictEqual((await rows()).length, 2);
+  });
+
+  it('never lets two mirror loops trim each other\'s events: all rows land once', async () => {
+    const q = queue();
+    await q.migrate();
+    const loops = [new AbortController(), new AbortController()];
+    const running = loops.map((c) => runMirror(q, { signal: c.signal, batch: 7 }));
+    const w = q.worker({ concurrency: 10, mirror: false });
+    await w.start();
+    const handles = await Promise.all(Array.from({ length: 150 }, (_, i) => q.async(Jobs, 'work', { args: [i + 1] })));
+    await Promise.all(handles.map((h) => h.wait()));
+    await until(async () => (await q.stats()).default.mirrorLag.events === 0, 10000, 'the mirror to catch up');
+    await w.stop();
+    for (const c of loops) c.abort();
+    await Promise.all(running);
+    const r = await rows();
+    assert.strictEqual(r.length, 150);
+    assert.strictEqual(r.filter((x) => x.state === 'failed').length, 15);
+    assert.ok(r.every((x) => x.state === 'succeeded' || x.state === 'failed'));
+  });
+
+  it('refuses a trim by a loop that does not hold the lock', async () => {
+    const q = queue();
+    await q.async(Jobs, 'add', { args: [1, 2] });
+    const taken = await q.script('mirrored', 'default', ['take', 'A', 30000, 10]) as string[];
+    assert.strictEqual(String(taken[0]), '1');
+    assert.deepStrictEqual((await q.script('mirrored', 'default', ['take', 'B', 30000, 10]) as string[]).map(String), ['0']);
+    assert.strictEqual(Number(await q.script('mirrored', 'default', ['done', 'B', 30000, 1])), 0);
+    assert.strictEqual(await redis.llen(`{${prefix}:default}:outbox`), 1);
+    assert.strictEqual(Number(await q.script('mirrored', 'default', ['done', 'A', 30000, 1])), 1);
+    assert.strictEqual(await redis.llen(`{${prefix}:default}:outbox`), 0);
+  });
+
+  it('keeps the queue running through a MySQL outage of 10 s and then writes exactly one right row per task', async function () {
+    this.timeout(60000);
+    // A TCP proxy in front of MariaDB that the test cuts and restores.
+    const target = new URL(DATABASE_URL);
+    const sockets = new Set<net.Socket>();
+    let up = true;
+    const proxy = net.createServer((c) => {
+      if (!up) { c.destroy(); return; }
+      const s = net.connect(Number(target.port || 3306), target.hostname);
+      sockets.add(c); sockets.add(s);
+      const end = () => { c.destroy(); s.destroy(); sockets.delete(c); sockets.delete(s); };
+      c.on('error', end); s.on('error', end); c.on('close', end); s.on('close', end);
+      c.pipe(s); s.pipe(c);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const port = (proxy.address() as net.AddressInfo).port;
+    const u = new URL(DATABASE_URL); u.host = `127.0.0.1:${port}`; u.pathname = `/${DB}`;
+    const { Sequelize } = await import('sequelize');
+    const viaProxy = new Sequelize(u.toString(), { logging: false, pool: { max: 3, acquire: 2000 }, dialectOptions: { connectTimeout: 1000 } });
+    try {
+      const q = queue({}, viaProxy);
+      await q.migrate();
+      const errors: Error[] = [];
+      const w = q.worker({ concurrency: 20 });
+      w.on('error', (e) => errors.push(e));
+      await w.start();
+      // Cut MySQL.
+      up = false;
+      for (const s of sockets) s.destroy();
+      const cutAt = Date.now();
+      const handles = [];
+      const argOf = new Map<number, number>();
+      for (let i = 1; i <= 1000; i++) {
+        const h = await q.async(Jobs, 'work', { args: [i] });
+        argOf.set(h.id, i);
+        handles.push(h);
+      }
+      await Promise.all(handles.map((h) => h.wait({ timeout: 20000 })));
+      // Every task finished while MySQL was unreachable.
+      const finishedDuringOutage = (await q.stats()).default.finished;
+      assert.strictEqual(finishedDuringOutage, 1000);
+      assert.ok((await q.stats()).default.mirrorLag.events >= 1000);
+      if (Date.now() - cutAt < 10000) await sleep(10000 - (Date.now() - cutAt));
+      assert.ok(errors.length > 0, 'the mirror reported MySQL as unreachable');
+      const lag = (await q.stats()).default.mirrorLag;
+      assert.ok(lag.oldestAgeMs! >= 9000, `oldest event age ${lag.oldestAgeMs}`);
+      // Restore; rows catch up.
+      up = true;
+      await until(async () => (await q.stats()).default.mirrorLag.events === 0, 30000, 'the mirror to catch up');
+      await w.stop();
+      const r = await rows();
+      assert.strictEqual(r.length, 1000);
+      for (const row of r) {
+        const i = argOf.get(Number(row.id));
+        assert.ok(i !== undefined, `row ${row.id} is one of ours`);
+        if (i % 10 === 0) { assert.strictEqual(row.state, 'failed'); assert.strictEqual(row.error_message, `task ${i} fails`); }
+        else { assert.strictEqual(row.state, 'succeeded'); assert.strictEqual(Number(row.success), 1); }
+        assert.strictEqual(Number(row.attempts), 1);
+      }
+    } finally {
+      up = false;
+      for (const s of sockets) s.destroy();
+      proxy.close();
+      await viaProxy.close().catch(() => undefined);
+    }
+  });
+});
