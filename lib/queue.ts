@@ -12,6 +12,9 @@ import { IdAllocator } from './ids';
 import { buildSpec, enqueueArgs, TaskSpec, ASYNC_PRIORITY, SCHEDULE_PRIORITY, checkTime } from './enqueue';
 import { Task, TaskSource, RawHash, fieldsFromHash, TaskFields } from './task';
 import { Worker } from './worker';
+import { defineAsyncTask, AsyncTaskModel } from './model';
+import { historyReader, migrate, acquireMirror, mirrorLag } from './mirror';
+import { findTransaction, deferUntilCommit, trackTransactions } from './transaction';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -23,6 +26,8 @@ export class Queue extends EventEmitter implements TaskSource {
   readonly mock: boolean;
   readonly mirror: boolean;
   readonly retention: number;
+  /** The history model over `async_tasks` (with a sequelize). */
+  readonly AsyncTask: AsyncTaskModel | undefined;
   readonly registry: Registry;
   private readonly owned: boolean;
   private readonly ids: IdAllocator;
@@ -44,7 +49,8 @@ export class Queue extends EventEmitter implements TaskSource {
     if (typeof retention !== 'number' || !Number.isInteger(retention) || retention < 0) throw new RangeError(`setup: retention must be a whole number of ms >= 0 (got ${String(opts.retention)})`);
     this.retention = retention;
     this.sequelize = opts.sequelize;
-    this.mirror = opts.mirror ?? false;
+    if (opts.mirror !== undefined && typeof opts.mirror !== 'boolean') throw new TypeError(`setup: mirror must be true or false (got ${String(opts.mirror)})`);
+    this.mirror = opts.mirror ?? this.sequelize !== undefined;
     if (this.mirror && !this.sequelize) throw new TypeError('setup: mirror needs a sequelize instance');
     const conn = connect(opts.redis);
     this.redis = conn.client;
@@ -53,6 +59,11 @@ export class Queue extends EventEmitter implements TaskSource {
     this.registry = new Registry(this.sequelize);
     this.ids = new IdAllocator(this.redis, this.prefix);
     this.setMaxListeners(0);
+    if (this.sequelize) {
+      this.AsyncTask = defineAsyncTask(this.sequelize);
+      this.historyReader = historyReader(this.AsyncTask);
+      this.once('close', trackTransactions(this.sequelize));
+    }
   }
 
   keys(queue: string): QueueKeys {
@@ -90,15 +101,22 @@ export class Queue extends EventEmitter implements TaskSource {
   /** Resolves what to store for a model instance, a model class or a registered object, then enqueues. */
   async enqueueFor(target: object, action: string, opts: EnqueueOptions | undefined, defaultPriority: number): Promise<Task> {
     if (this.closed) throw new Error('queue is closed');
+    // Inside an open transaction: queue after its commit, drop on rollback (lib/transaction.ts).
+    const tx = findTransaction(this.sequelize, target, opts);
     const { type, objectId } = await this.describe(target, action);
     const spec = buildSpec(type, objectId, action, opts, defaultPriority);
+    if (tx) return deferUntilCommit(this, tx, spec, opts?.args);
     const [task] = await this.enqueueSpecs([spec]);
     return task;
   }
 
-  /** Stores validated specs: one enqueue.lua call per queue. */
-  async enqueueSpecs(specs: TaskSpec[]): Promise<Task[]> {
-    const ids = await this.ids.take(specs.length);
+  takeIds(n: number): Promise<number[]> {
+    return this.ids.take(n);
+  }
+
+  /** Stores validated specs: one enqueue.lua call per queue (`given` ids: ones taken earlier, for deferred tasks). */
+  async enqueueSpecs(specs: TaskSpec[], given?: number[]): Promise<Task[]> {
+    const ids = given ?? await this.ids.take(specs.length);
     const byQueue = new Map<string, number[]>();
     specs.forEach((s, i) => {
       const l = byQueue.get(s.queue);
@@ -182,6 +200,7 @@ export class Queue extends EventEmitter implements TaskSource {
   }
 
   worker(opts: WorkerOptions = {}): Worker {
+    if (opts.mirror === true && !this.mirror) throw new TypeError('worker: mirror: true needs a queue that mirrors (setup with sequelize, and mirror not false)');
     const w = new Worker(this, opts);
     this.workers.add(w);
     w.once('stopped', () => this.workers.delete(w));
@@ -192,13 +211,24 @@ export class Queue extends EventEmitter implements TaskSource {
     const out: QueueStats = {};
     for (const queue of await this.queueNames()) {
       const k = this.keys(queue);
-      const [levels, scheduled, running, finished, outbox] = await Promise.all([
+      // The script first: see runMirror in lib/mirror.ts (ioredis auto-pipelining vs. scripts defined late).
+      const [lag, levels, scheduled, running, finished] = await Promise.all([mirrorLag(this, queue),
         this.redis.zrange(k.levels, 0, -1), this.redis.zcard(k.scheduled), this.redis.zcard(k.running),
-        this.redis.zcard(k.finished), this.redis.llen(k.outbox)]);
+        this.redis.zcard(k.finished)]);
       const queued = (await Promise.all(levels.map((p) => this.redis.zcard(`${k.base}due:${p}`)))).reduce((a, b) => a + b, 0);
-      out[queue] = { queued, scheduled, running, finished, mirrorLag: { events: outbox } };
+      out[queue] = { queued, scheduled, running, finished, mirrorLag: lag };
     }
     return out;
+  }
+
+  /** Creates the `async_tasks` table and its indexes when missing; safe to run again. */
+  migrate(): Promise<void> {
+    return migrate(this);
+  }
+
+  /** For workers: a share of this process's mirror loop, or null when this worker does not mirror. */
+  acquireMirror(want: boolean | undefined, onError: (e: Error) => void): (() => Promise<void>) | null {
+    return this.mirror && want !== false ? acquireMirror(this, onError) : null;
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,8 @@ export interface WorkerHost extends EventEmitter {
   readonly registry: Registry;
   keys(queue: string): QueueKeys;
   script(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary?: boolean, client?: Redis): Promise<unknown>;
+  /** A share of the MySQL mirror loop (lib/mirror.ts), or null when this worker does not mirror. */
+  acquireMirror?(want: boolean | undefined, onError: (e: Error) => void): (() => Promise<void>) | null;
 }
 
 const CLAIM_STRIDE = 11;
@@ -49,6 +51,8 @@ export class Worker extends EventEmitter {
   private loops: Promise<void>[] = [];
   private timers: NodeJS.Timeout[] = [];
   private sweepLostError = encodeError(Object.assign(new Error('worker lost: the task was still running when its worker stopped renewing its lease (crashed or killed)'), { name: 'WorkerLostError', stack: 'WorkerLostError: worker lost' }));
+  private readonly mirrorWanted: boolean | undefined;
+  private releaseMirror: (() => Promise<void>) | null = null;
   private onLocalEnqueue = (q: string) => { if (this.queues.includes(q)) this.kick(); };
 
   constructor(private readonly host: WorkerHost, opts: WorkerOptions = {}) {
@@ -64,6 +68,8 @@ export class Worker extends EventEmitter {
     this.leaseMs = opts.leaseMs ?? 30000;
     if (!Number.isInteger(this.leaseMs) || this.leaseMs < 100) throw new RangeError(`worker: leaseMs must be an integer >= 100 (got ${String(opts.leaseMs)})`);
     this.name = opts.name ?? `${hostname()}:${process.pid}:${++seq}`;
+    if (opts.mirror !== undefined && typeof opts.mirror !== 'boolean') throw new TypeError(`worker: mirror must be true or false (got ${String(opts.mirror)})`);
+    this.mirrorWanted = opts.mirror;
   }
 
   private free(): number {
@@ -74,6 +80,7 @@ export class Worker extends EventEmitter {
     if (this.state !== 'new') throw new Error(`worker ${this.name} was already started`);
     this.state = 'started';
     this.host.on('enqueued', this.onLocalEnqueue);
+    this.releaseMirror = this.host.acquireMirror?.(this.mirrorWanted, (e) => this.emitError(e)) ?? null;
     for (const q of this.queues) {
       if (!this.host.mock) {
         const conn = duplicate(this.host.redis);
@@ -283,6 +290,8 @@ export class Worker extends EventEmitter {
     for (const t of this.timers) clearInterval(t);
     clearTimeout(this.dueTimer);
     await Promise.all(this.loops);
+    // Last: the mirror also records what release() just handed back.
+    if (this.releaseMirror) await this.releaseMirror();
     this.state = 'stopped';
     this.emit('stopped');
   }

@@ -1,6 +1,6 @@
 // Public API of sequelize-async. lib/ implements these; a user's TypeScript app sees only these.
 import type { Redis, RedisOptions } from 'ioredis';
-import type { Sequelize, Transaction } from 'sequelize';
+import type { Sequelize, Transaction, Model, ModelStatic } from 'sequelize';
 
 export type TaskState = 'pending' | 'queued' | 'scheduled' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -98,7 +98,55 @@ export interface FinishedTaskEvent {
 }
 
 export interface QueueStats {
-  [queue: string]: { queued: number; scheduled: number; running: number; finished: number; mirrorLag: { events: number } };
+  [queue: string]: { queued: number; scheduled: number; running: number; finished: number; mirrorLag: MirrorLag };
+}
+
+export interface MirrorLag {
+  /** Mirror events waiting in Redis (task changes not yet written to MySQL). */
+  events: number;
+  /** About how long the oldest waiting event has waited, in ms (sampled by the mirror loop, so a lower bound); null when none wait. */
+  oldestAgeMs: number | null;
+}
+
+/** A row of `async_tasks`: the MySQL history of one task. */
+export interface AsyncTaskAttributes {
+  /** The task id (as in Redis). */
+  id: number;
+  queue: string;
+  object_type: string;
+  object_id: string | null;
+  action: string;
+  /** Decoded args (the stored msgpack is `row.getDataValue('args')`). */
+  args: unknown[];
+  /** Decoded: the return value, the stored Error (with `backtrace`) for a failure, undefined for none. */
+  result: unknown;
+  error_name: string | null;
+  error_message: string | null;
+  /** Frame lines of the last error, newline-separated. */
+  backtrace: string | null;
+  priority: number;
+  state: TaskState;
+  success: boolean | null;
+  cancelled: boolean;
+  attempts: number;
+  worker: string | null;
+  scheduled_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  created_at: Date | null;
+}
+
+export interface AsyncTask extends Model<AsyncTaskAttributes>, AsyncTaskAttributes {}
+
+export interface MirrorOptions {
+  /** Stops the loop (after the batch in flight and a last drain of up to drainMs). */
+  signal?: AbortSignal;
+  /** Each failure (MySQL unreachable, ...); the loop retries with backoff (up to 5 s) either way. */
+  onError?: (err: Error) => void;
+  /** Events per batch, default 500. */
+  batch?: number;
+  /** On stop, keep mirroring what waits for up to this long (default 2000 ms). */
+  drainMs?: number;
 }
 
 export interface SetupOptions {
@@ -132,7 +180,16 @@ export interface Queue {
   worker(opts?: WorkerOptions): Worker;
   stats(): Promise<QueueStats>;
   close(): Promise<void>;
+  /** The history model over `async_tasks` (defined on the sequelize given to setup). */
+  readonly AsyncTask: ModelStatic<AsyncTask> | undefined;
+  /** Creates `async_tasks` and its indexes when missing; safe to run any number of times. */
+  migrate(): Promise<void>;
 }
+
+/** Runs the MySQL mirror loop for every queue of `queue` until `opts.signal` aborts (workers run it by default). */
+export declare function runMirror(queue: Queue, opts?: MirrorOptions): Promise<void>;
+/** Path of the shipped `async_tasks` migration (sequelize-cli: copy it into your migrations folder; umzug: list it). */
+export declare const MIGRATION_PATH: string;
 
 export declare function setup(opts?: SetupOptions): Queue;
 
