@@ -1,0 +1,76 @@
+// `generate [appDir]`: writes into a Sequelize app what the seed's `script/generate async` wrote
+// into a Rails app: a launcher script, the async_tasks migration, a PM2 process file and a
+// systemd unit template. Files come from templates/ with {{NAME}} placeholders filled in.
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, statSync, chmodSync } from 'fs';
+import { basename, dirname, join, relative, resolve } from 'path';
+
+const TEMPLATES = [join(__dirname, '..', '..', 'templates'), join(__dirname, '..', 'templates')].find((d) => existsSync(d)) ?? '';
+// The package's own migration (plain JS in lib/migrations), copied: a migration an app has run must not change under it.
+const MIGRATIONS = [join(__dirname, 'migrations'), join(__dirname, '..', '..', 'lib', 'migrations')].find((d) => existsSync(d)) ?? '';
+
+function packageMigration(): string {
+  const f = MIGRATIONS ? readdirSync(MIGRATIONS).filter((n) => /-create-async-tasks\.js$/.test(n)).sort().pop() : undefined;
+  if (!f) throw new Error(`the async_tasks migration of sequelize-async is missing (looked in ${MIGRATIONS || 'lib/migrations'})`);
+  return `// Copied from sequelize-async (lib/migrations/${f}) by \`generate\`; \`node scripts/async.js migrate\` does the same.\n`
+    + readFileSync(join(MIGRATIONS, f), 'utf8');
+}
+
+export interface GenerateOptions {
+  dir: string;
+  force: boolean;
+  workers: number;
+  maxMemoryMb: number;
+  graceS: number;
+  /** For the migration's file name (a sequelize-cli timestamp); default now. */
+  now?: Date;
+}
+
+export interface Generated { path: string; what: string }
+
+function timestamp(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}
+
+function fill(template: string, vars: Record<string, string>): string {
+  return readFileSync(join(TEMPLATES, template), 'utf8').replace(/\{\{(\w+)\}\}/g, (m, k: string) => {
+    if (!(k in vars)) throw new Error(`template ${template}: unknown placeholder ${m}`);
+    return vars[k];
+  });
+}
+
+/**
+ * Writes the files; refuses (writing nothing) when one exists and `force` is off.
+ * Returns what it wrote, paths relative to the app directory.
+ */
+export function generate(o: GenerateOptions): Generated[] {
+  if (!TEMPLATES) throw new Error('the templates directory of sequelize-async is missing from this install');
+  const dir = resolve(o.dir);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`);
+  let appName = basename(dir);
+  try { appName = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name || appName; } catch { /* no package.json: the directory name */ }
+  const vars = {
+    WORKERS: String(o.workers), MAX_MEMORY: String(o.maxMemoryMb), GRACE: String(o.graceS),
+    STOP_TIMEOUT: String(Math.ceil(o.graceS) + 10), APP_DIR: dir, APP_NAME: appName, NODE: process.execPath,
+  };
+  // An earlier run's migration counts as existing, whatever its timestamp.
+  const migDir = join(dir, 'migrations');
+  const oldMigration = existsSync(migDir) ? readdirSync(migDir).find((f) => /^\d{14}-create-async-tasks\.js$/.test(f)) : undefined;
+  const files: { path: string; what: string; text: string; exec?: boolean }[] = [
+    { path: 'scripts/async.js', what: 'launcher: node scripts/async.js start|stop|status|...', text: fill('launcher.js', vars), exec: true },
+    { path: `migrations/${oldMigration ?? `${timestamp(o.now ?? new Date())}-create-async-tasks.js`}`, what: 'migration: the async_tasks table (sequelize-cli / umzug)', text: packageMigration() },
+    { path: 'ecosystem.config.js', what: `PM2: ${o.workers} worker(s), restart above ${o.maxMemoryMb} MB`, text: fill('ecosystem.config.js', vars) },
+    { path: 'async@.service', what: 'systemd unit template: systemctl enable --now async@1', text: fill('async@.service', vars) },
+  ];
+  const existing = files.filter((f) => existsSync(join(dir, f.path)));
+  if (existing.length && !o.force) {
+    throw new Error(`not overwriting ${existing.map((f) => join(dir, f.path)).join(', ')} (use --force to overwrite); nothing was written`);
+  }
+  for (const f of files) {
+    const p = join(dir, f.path);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, f.text);
+    if (f.exec) chmodSync(p, 0o755);
+  }
+  return files.map((f) => ({ path: relative(process.cwd(), join(dir, f.path)) || f.path, what: f.what }));
+}
