@@ -5,7 +5,8 @@
 local lost = {}
 for i = 6, #ARGV, 2 do
   local id, attempt = ARGV[i], ARGV[i + 1]
-  local f = redis.call('HMGET', tkey(id), 'attempts', 'state')
+  local key = tkey(id)
+  local f = key_type(key) == 'hash' and redis.call('HMGET', key, 'attempts', 'state') or {}
   if f[1] == attempt and f[2] == 'running' then
     redis.call('ZADD', running, now + tonumber(ARGV[5]), id)
   else

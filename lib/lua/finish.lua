@@ -9,8 +9,12 @@ for _ = 1, tonumber(ARGV[8]) do
   local id, attempt, outcome, payload, retry_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   i = i + 5
   local key = tkey(id)
-  local cur = redis.call('HMGET', key, 'attempts', 'state', 'cancelled', 'priority')
-  if cur[1] ~= attempt or cur[2] ~= 'running' then
+  local kt = key_type(key)
+  local cur = kt == 'hash' and redis.call('HMGET', key, 'attempts', 'state', 'cancelled', 'priority') or {}
+  if kt ~= 'hash' and kt ~= 'none' then
+    fail_corrupt(id, 'its key was replaced by a ' .. kt .. ' while it ran')
+    retired = true
+  elseif cur[1] ~= attempt or cur[2] ~= 'running' then
     refused[#refused + 1] = id
   else
     redis.call('ZREM', running, id)

@@ -1,21 +1,28 @@
 --!include common
 -- Hands attempts a stopping worker could not finish back to the queue, ahead of later tasks
--- (they keep their priority and scheduled time). Not counted as a failure or a stall.
+-- (they keep their priority and scheduled time). Not counted as a failure or a stall. A task
+-- cancelled while it ran ends as cancelled instead of running again.
 -- ARGV from 5: id, attempt pairs
 -- Returns the number released.
-local n = 0
+local n, retired = 0, false
 for i = 5, #ARGV, 2 do
   local id, attempt = ARGV[i], ARGV[i + 1]
   local key = tkey(id)
-  local f = redis.call('HMGET', key, 'attempts', 'state', 'priority', 'scheduled_at')
+  local f = key_type(key) == 'hash' and redis.call('HMGET', key, 'attempts', 'state', 'priority', 'scheduled_at', 'cancelled', 'released') or {}
   if f[1] == attempt and f[2] == 'running' then
     redis.call('ZREM', running, id)
-    redis.call('HINCRBY', key, 'released', 1)
-    redis.call('HSET', key, 'state', 'queued')
-    push_due(id, f[3], f[4])
-    changed(id)
-    n = n + 1
+    if f[5] == '1' then
+      redis.call('HSET', key, 'state', 'cancelled', 'finished_at', ARGV[2])
+      retire(id)
+      retired = true
+    else
+      redis.call('HSET', key, 'released', int(math.floor(tonumber(f[6]) or 0) + 1), 'state', 'queued')
+      push_due(id, f[3], f[4])
+      changed(id)
+      n = n + 1
+    end
   end
 end
 if n > 0 then redis.call('ZADD', marker, 0, '0') end
+if retired then trim_finished() end
 return int(n)

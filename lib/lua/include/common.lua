@@ -17,9 +17,15 @@ local function changed(id) if mirror then redis.call('RPUSH', outbox, id) end en
 
 -- One zset per priority (score = scheduled time), and `levels` to find the highest priority:
 -- priority, time and id order are each exact, which one 53-bit score cannot be.
+-- A damaged priority or time (text, nan, out of range) queues at 0 / now: a NaN score would abort
+-- the script, and every later claim with it.
 local function push_due(id, priority, at)
-  local p = int(tonumber(priority) or 0)
-  redis.call('ZADD', base .. 'due:' .. p, tonumber(at) or now, lex(id))
+  local p = tonumber(priority)
+  if not p or p ~= p or p < -2147483648 or p > 2147483647 then p = 0 end
+  p = int(math.floor(p))
+  local t = tonumber(at)
+  if not t or t ~= t then t = now end
+  redis.call('ZADD', base .. 'due:' .. p, t, lex(id))
   redis.call('ZADD', levels, p, p)
 end
 
@@ -36,9 +42,47 @@ local function retire(id)
   end
 end
 
+-- Task keys can be damaged by hand or by other software. A script must never abort on one: Redis
+-- keeps the writes made before the error, so a half-done claim would strand the tasks it took.
+local function key_type(key)
+  local t = redis.call('TYPE', key)
+  return type(t) == 'table' and t.ok or t
+end
+
+local function mp_str(s)
+  local n = #s
+  if n < 32 then return string.char(160 + n) .. s end
+  if n < 256 then return string.char(217, n) .. s end
+  return string.char(218, math.floor(n / 256), n % 256) .. s
+end
+
+-- A stored error as the codec (msgpackr) writes it: fixext1 0x12 0x00, then the {name, message} map.
+local function packed_error(name, message)
+  return string.char(212, 18, 0, 130) .. mp_str('name') .. mp_str(name) .. mp_str('message') .. mp_str(string.sub(message, 1, 1000))
+end
+
+-- Ends a task that cannot be run as failed with a CorruptTaskError saying why. A key that is not
+-- a hash is moved aside to <key>:corrupt (kept as long as a finished task) and a hash takes its place.
+local function fail_corrupt(id, why)
+  local key = tkey(id)
+  local kt = key_type(key)
+  if kt ~= 'hash' and kt ~= 'none' then
+    if retention == 0 then redis.call('DEL', key) else
+      redis.call('RENAME', key, key .. ':corrupt')
+      redis.call('PEXPIRE', key .. ':corrupt', retention)
+    end
+  end
+  redis.call('ZREM', running, id)
+  redis.call('HSET', key, 'state', 'failed', 'success', '0', 'finished_at', ARGV[2],
+    'error', packed_error('CorruptTaskError', 'task ' .. id .. ': ' .. why))
+  retire(id)
+end
+
 local function trim_finished()
   if retention > 0 then redis.call('ZREMRANGEBYSCORE', finished, '-inf', now - retention) end
 end
+
+local KNOWN_STATE = {queued = true, scheduled = true, running = true, succeeded = true, failed = true, cancelled = true}
 
 -- Scheduled tasks whose time has come become due (at most 1000 per call).
 local function promote()
@@ -46,11 +90,17 @@ local function promote()
   for i = 1, #ids do
     local id = ids[i]
     redis.call('ZREM', scheduled, id)
-    local f = redis.call('HMGET', tkey(id), 'priority', 'scheduled_at', 'state')
-    if f[3] == 'scheduled' then
+    local kt = key_type(tkey(id))
+    local f = kt == 'hash' and redis.call('HMGET', tkey(id), 'priority', 'scheduled_at', 'state') or {}
+    if kt ~= 'hash' and kt ~= 'none' then
+      fail_corrupt(id, 'its key holds a ' .. kt .. ', not a hash')
+    elseif f[3] == 'scheduled' then
       push_due(id, f[1], f[2])
       redis.call('HSET', tkey(id), 'state', 'queued')
       changed(id)
+    elseif kt == 'hash' and not KNOWN_STATE[f[3]] then
+      -- Dropped from `scheduled` with a state nothing else looks at, it would be stranded.
+      fail_corrupt(id, 'its state field is not a task state (' .. string.sub(tostring(f[3]), 1, 40) .. ')')
     end
   end
 end
@@ -72,7 +122,15 @@ local function claim(want, worker, lease, out)
     else
       local id = string.sub(popped[1], 2)
       local key = tkey(id)
-      if redis.call('EXISTS', key) == 1 then
+      local kt = key_type(key)
+      local f0 = kt == 'hash' and redis.call('HMGET', key, 'state', 'attempts') or {}
+      if kt ~= 'hash' then
+        if kt ~= 'none' then fail_corrupt(id, 'its key holds a ' .. kt .. ', not a hash') end
+      elseif KNOWN_STATE[f0[1]] and f0[1] ~= 'queued' and f0[1] ~= 'scheduled' then
+        -- A stray due entry (written by hand): the task already ran or runs; never run it twice.
+      elseif type(f0[2]) == 'string' and not (string.match(f0[2], '^%d+$') and #f0[2] < 15) then
+        fail_corrupt(id, 'its attempts field is not a whole number (' .. string.sub(f0[2], 1, 40) .. ')')
+      else
         local attempt = redis.call('HINCRBY', key, 'attempts', 1)
         redis.call('HSET', key, 'state', 'running', 'started_at', ARGV[2], 'worker', worker)
         redis.call('ZADD', running, now + lease, id)
