@@ -29,7 +29,9 @@ describe('mirror (MySQL history)', function () {
 
   before(async () => {
     seq = await mysqlDb(DB);
+    // A fresh start each run: the table and the migration tools' record of it.
     await seq.query('DROP TABLE IF EXISTS async_tasks');
+    await seq.query('DROP TABLE IF EXISTS SequelizeMeta');
   });
   after(async () => { await seq.close(); redis.disconnect(); });
   beforeEach(async () => {
