@@ -3,7 +3,7 @@
 import { EventEmitter } from 'events';
 import type { Redis } from 'ioredis';
 import type { Sequelize, Model, ModelStatic } from 'sequelize';
-import type { SetupOptions, EnqueueOptions, TaskState, WorkerOptions, QueueStats, Registered } from '../types';
+import type { SetupOptions, EnqueueOptions, TaskState, WorkerOptions, QueueStats, Registered, RegisterOptions } from '../types';
 import { connect } from './redis';
 import { queueKeys, QueueKeys, taskKey, queuesKey, checkQueueName } from './keys';
 import { runScript, ScriptName } from './scripts';
@@ -15,6 +15,7 @@ import { Worker } from './worker';
 import { defineAsyncTask, AsyncTaskModel } from './model';
 import { historyReader, migrate, acquireMirror, mirrorLag } from './mirror';
 import { findTransaction, deferUntilCommit, trackTransactions } from './transaction';
+import { setDefaults, enqueueDefaults } from './perform';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -81,10 +82,16 @@ export class Queue extends EventEmitter implements TaskSource {
     return runScript(client, name, k.scriptKeys, [k.base, Date.now(), this.mirror ? '1' : '0', this.retention, ...argv], binary);
   }
 
-  register<T extends object>(nameOrTarget: string | T, maybeTarget?: T): Registered<T> {
-    const target = (typeof nameOrTarget === 'string' ? maybeTarget : nameOrTarget) as T;
-    const name = typeof nameOrTarget === 'string' ? nameOrTarget : (target as { name?: unknown })?.name;
+  register<T extends object>(nameOrTarget: string | T, targetOrOpts?: T | RegisterOptions, maybeOpts?: RegisterOptions): Registered<T> {
+    const named = typeof nameOrTarget === 'string';
+    const target = (named ? targetOrOpts : nameOrTarget) as T;
+    const opts = (named ? maybeOpts : targetOrOpts) as RegisterOptions | undefined;
+    const name = named ? nameOrTarget : (target as { name?: unknown })?.name;
     if (typeof name !== 'string' || name === '') throw new TypeError('register: give a name, register(name, target), for an object without one');
+    if (opts !== undefined) {
+      if (typeof opts !== 'object' || opts === null || Object.keys(opts).some((k) => k !== 'defaults')) throw new TypeError(`register ${name}: options must be { defaults: { method: {...} } }`);
+      if (opts.defaults !== undefined) setDefaults(target, opts.defaults, `register ${name}`);
+    }
     this.registry.register(name, target);
     addMixin(this, target);
     return target as Registered<T>;
@@ -104,7 +111,7 @@ export class Queue extends EventEmitter implements TaskSource {
     // Inside an open transaction: queue after its commit, drop on rollback (lib/transaction.ts).
     const tx = findTransaction(this.sequelize, target, opts);
     const { type, objectId } = await this.describe(target, action);
-    const spec = buildSpec(type, objectId, action, opts, defaultPriority);
+    const spec = buildSpec(type, objectId, action, opts, defaultPriority, enqueueDefaults(target, action, type));
     if (tx) return deferUntilCommit(this, tx, spec, opts?.args);
     const [task] = await this.enqueueSpecs([spec]);
     return task;

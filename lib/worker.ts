@@ -9,7 +9,7 @@ import { duplicate } from './redis';
 import { checkQueueName, QueueKeys } from './keys';
 import type { ScriptName } from './scripts';
 import type { Registry } from './registry';
-import { perform, Claimed, Outcome } from './perform';
+import { perform, abortTask, Claimed, Outcome } from './perform';
 import { encodeError } from './codec';
 
 /** What a worker needs of its queue (kept narrow so worker.ts does not import queue.ts). */
@@ -35,6 +35,7 @@ export class Worker extends EventEmitter {
   readonly queues: string[];
   readonly concurrency: number;
   readonly leaseMs: number;
+  readonly maxStalls: number;
   readonly stats: WorkerStats = { done: 0, failed: 0, running: 0 };
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
   private running = new Map<string, Claimed>();
@@ -58,7 +59,7 @@ export class Worker extends EventEmitter {
   constructor(private readonly host: WorkerHost, opts: WorkerOptions = {}) {
     super();
     for (const k of Object.keys(opts)) {
-      if (!['queues', 'concurrency', 'name', 'leaseMs', 'mirror'].includes(k)) throw new TypeError(`worker: unknown option '${k}'`);
+      if (!['queues', 'concurrency', 'name', 'leaseMs', 'mirror', 'maxStalls'].includes(k)) throw new TypeError(`worker: unknown option '${k}'`);
     }
     const queues = opts.queues ?? ['default'];
     if (!Array.isArray(queues) || queues.length === 0) throw new TypeError('worker: queues must be a non-empty array of queue names');
@@ -67,6 +68,8 @@ export class Worker extends EventEmitter {
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`worker: concurrency must be an integer >= 1 (got ${String(opts.concurrency)})`);
     this.leaseMs = opts.leaseMs ?? 30000;
     if (!Number.isInteger(this.leaseMs) || this.leaseMs < 100) throw new RangeError(`worker: leaseMs must be an integer >= 100 (got ${String(opts.leaseMs)})`);
+    this.maxStalls = opts.maxStalls ?? 1;
+    if (!Number.isInteger(this.maxStalls) || this.maxStalls < 0) throw new RangeError(`worker: maxStalls must be an integer >= 0 (got ${String(opts.maxStalls)})`);
     this.name = opts.name ?? `${hostname()}:${process.pid}:${++seq}`;
     if (opts.mirror !== undefined && typeof opts.mirror !== 'boolean') throw new TypeError(`worker: mirror must be true or false (got ${String(opts.mirror)})`);
     this.mirrorWanted = opts.mirror;
@@ -262,7 +265,13 @@ export class Worker extends EventEmitter {
     for (const [q, pairs] of byQueue) {
       try {
         const lost = String(await this.host.script('extend', q, [this.leaseMs, ...pairs]) ?? '');
-        if (lost) this.emitError(new Error(`worker ${this.name}: lost the lease of task(s) ${lost} in ${q}`));
+        if (lost) {
+          const e = new Error(`worker ${this.name}: lost the lease of task(s) ${lost} in ${q}`);
+          // Another worker may run them now: tell methods that take a signal to stop.
+          const ids = new Set(lost.split(','));
+          for (const t of this.running.values()) if (t.queue === q && ids.has(t.id)) abortTask(t, e);
+          this.emitError(e);
+        }
       } catch (err) { this.emitError(err); }
     }
   }
@@ -270,7 +279,7 @@ export class Worker extends EventEmitter {
   private async sweep(): Promise<void> {
     for (const q of this.queues) {
       try {
-        await this.host.script('sweep', q, [1, this.sweepLostError, Math.max(100, Math.floor(this.leaseMs / 2)), this.name]);
+        await this.host.script('sweep', q, [this.maxStalls, this.sweepLostError, Math.max(100, Math.floor(this.leaseMs / 2)), this.name]);
       } catch (err) { this.emitError(err); }
     }
   }
@@ -298,10 +307,12 @@ export class Worker extends EventEmitter {
 
   private async release(): Promise<void> {
     const byQueue = new Map<string, (string | number)[]>();
+    const handedBack = new Error(`worker ${this.name} stopped: the task was handed back to the queue`);
     for (const t of this.running.values()) {
       const l = byQueue.get(t.queue) ?? [];
       l.push(t.id, t.attempt);
       byQueue.set(t.queue, l);
+      abortTask(t, handedBack);
     }
     this.running.clear();
     this.stats.running = 0;

@@ -78,6 +78,8 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** Run the MySQL mirror loop inside this worker (default: when the queue mirrors). */
   mirror?: boolean;
+  /** Re-runs allowed after a task's worker died (lease expired) before it fails with "worker lost". Default 1. The worker that sweeps applies its own value: give all workers the same. */
+  maxStalls?: number;
 }
 
 export interface WorkerStats { done: number; failed: number; running: number }
@@ -161,6 +163,22 @@ export interface SetupOptions {
   retention?: number;
 }
 
+/** Defaults for one method, applied at enqueue (per-call options win) and, for `signal`, by the worker. */
+export interface MethodDefaults {
+  attempts?: number;
+  backoff?: BackoffOptions;
+  timeout?: number;
+  priority?: number;
+  queue?: string;
+  /** Pass an AbortSignal after the stored args; aborted on timeout, on hand-back at shutdown and when the lease is lost. */
+  signal?: boolean;
+}
+
+export interface RegisterOptions {
+  /** Per-method defaults, e.g. { deliver: { attempts: 5, backoff: { type: 'exponential', delay: 1000 } } }. A class or model may declare `static asyncDefaults` instead. */
+  defaults?: Record<string, MethodDefaults>;
+}
+
 export type Registered<T> = T & AsyncMixin;
 
 export interface AsyncMixin {
@@ -172,8 +190,8 @@ export interface Queue {
   readonly prefix: string;
   readonly redis: Redis;
   readonly sequelize: Sequelize | undefined;
-  register<T extends object>(target: T): Registered<T>;
-  register<T extends object>(name: string, target: T): Registered<T>;
+  register<T extends object>(target: T, opts?: RegisterOptions): Registered<T>;
+  register<T extends object>(name: string, target: T, opts?: RegisterOptions): Registered<T>;
   async(target: object, action: string, opts?: EnqueueOptions): Promise<Task>;
   schedule(target: object, at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task>;
   task(id: number | string): Promise<Task | null>;
