@@ -18,6 +18,8 @@ export interface TaskSpec {
   objectId: string | null;
   action: string;
   args: Buffer | null;
+  /** The caller's args, for the handle (so it needs no reload to show them). */
+  argsValue: unknown[];
   priority: number;
   scheduledAt: number;
   /** Extra hash fields (max_attempts, backoff, timeout) as field/value pairs. */
@@ -78,6 +80,7 @@ export function buildSpec(type: string, objectId: string | null, action: string,
     objectId,
     action,
     args: encodeArgs(o.args),
+    argsValue: o.args ?? [],
     priority: checkPriority(o.priority ?? defaultPriority),
     scheduledAt: o.scheduledAt === undefined ? Date.now() : checkTime(o.scheduledAt),
     extra,

@@ -2,11 +2,11 @@
 // targets and the enqueue path; workers, the mirror and the Sequelize mixins hang off it.
 import { EventEmitter } from 'events';
 import type { Redis } from 'ioredis';
-import type { Sequelize, Model, ModelStatic } from 'sequelize';
+import type { Sequelize, Model, ModelStatic, Transaction } from 'sequelize';
 import type { SetupOptions, EnqueueOptions, TaskState, WorkerOptions, QueueStats, Registered, RegisterOptions } from '../types';
 import { connect } from './redis';
 import { queueKeys, QueueKeys, taskKey, queuesKey, checkQueueName } from './keys';
-import { runScript, ScriptName } from './scripts';
+import { runScript, defineScripts, ScriptName } from './scripts';
 import { Registry, resolveAction } from './registry';
 import { IdAllocator } from './ids';
 import { buildSpec, enqueueArgs, TaskSpec, ASYNC_PRIORITY, SCHEDULE_PRIORITY, checkTime } from './enqueue';
@@ -55,6 +55,7 @@ export class Queue extends EventEmitter implements TaskSource {
     if (this.mirror && !this.sequelize) throw new TypeError('setup: mirror needs a sequelize instance');
     const conn = connect(opts.redis);
     this.redis = conn.client;
+    defineScripts(this.redis);
     this.mock = conn.mock;
     this.owned = conn.owned;
     this.registry = new Registry(this.sequelize);
@@ -110,7 +111,7 @@ export class Queue extends EventEmitter implements TaskSource {
     if (this.closed) throw new Error('queue is closed');
     // Inside an open transaction: queue after its commit, drop on rollback (lib/transaction.ts).
     const tx = findTransaction(this.sequelize, target, opts);
-    const { type, objectId } = await this.describe(target, action);
+    const { type, objectId } = await this.describe(target, action, tx);
     const spec = buildSpec(type, objectId, action, opts, defaultPriority, enqueueDefaults(target, action, type));
     if (tx) return deferUntilCommit(this, tx, spec, opts?.args);
     const [task] = await this.enqueueSpecs([spec]);
@@ -140,13 +141,13 @@ export class Queue extends EventEmitter implements TaskSource {
     }));
     return specs.map((s, i) => new Task(this, ids[i], {
       queue: s.queue, objectType: s.type, objectId: s.objectId, action: s.action,
-      args: [], priority: s.priority, scheduledAt: new Date(s.scheduledAt), createdAt: new Date(now),
+      args: s.argsValue, priority: s.priority, scheduledAt: new Date(s.scheduledAt), createdAt: new Date(now),
       state: s.scheduledAt > now ? 'scheduled' : 'queued',
     }));
   }
 
   /** The stored type and object id for a target, after checking the action can be called. */
-  async describe(target: object, action: string): Promise<{ type: string; objectId: string | null }> {
+  async describe(target: object, action: string, transaction?: object | null): Promise<{ type: string; objectId: string | null }> {
     const ModelBase = this.sequelize ? (this.sequelize.constructor as unknown as { Model: typeof Model }).Model : undefined;
     if (ModelBase && target instanceof ModelBase) {
       const instance = target as Model;
@@ -157,7 +158,7 @@ export class Queue extends EventEmitter implements TaskSource {
       const pks = model.primaryKeyAttributes;
       if (pks.length !== 1) throw new TypeError(`${model.name} has ${pks.length === 0 ? 'no' : 'a composite'} primary key: async tasks need a single-column primary key`);
       // The seed saved unsaved records first, so the worker can load them.
-      if (instance.isNewRecord) await instance.save();
+      if (instance.isNewRecord) await instance.save(transaction ? { transaction: transaction as Transaction } : undefined);
       const pk = instance.get(pks[0]);
       if (pk === null || pk === undefined) throw new TypeError(`${model.name} has no ${pks[0]} value after save`);
       return { type: model.name, objectId: String(pk) };

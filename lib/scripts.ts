@@ -25,7 +25,11 @@ const NUM_KEYS = 6;
 const defined = new WeakSet<Redis>();
 const ALL: ScriptName[] = ['enqueue', 'claim', 'finish', 'cancel', 'extend', 'release', 'sweep', 'mirrored', 'retry'];
 
-function define(client: Redis): void {
+/**
+ * Registers every script on a client. Call it when the client is created: with ioredis
+ * auto-pipelining, a pipeline opened by an earlier plain command lacks commands defined later.
+ */
+export function defineScripts(client: Redis): void {
   if (defined.has(client)) return;
   for (const name of ALL) {
     if (existsSync(join(LUA_DIR, `${name}.lua`))) client.defineCommand(`async_${name}`, { numberOfKeys: NUM_KEYS, lua: luaSource(name) });
@@ -38,7 +42,7 @@ type Reply = Array<string | Buffer> | string | Buffer | number | null;
 
 /** Runs one script. `binary` asks for Buffer replies (needed where msgpack fields come back). */
 export function runScript(client: Redis, name: ScriptName, keys: string[], argv: Arg[], binary = false): Promise<Reply> {
-  define(client);
+  defineScripts(client);
   const c = client as unknown as Record<string, (...a: Arg[]) => Promise<Reply>>;
   // ioredis-mock has no *Buffer variants; it hands binary fields back as Buffers anyway.
   const fn = (binary && c[`async_${name}Buffer`]) || c[`async_${name}`];

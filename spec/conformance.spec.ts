@@ -60,6 +60,7 @@ for (const backend of ['redis', 'mock'] as const) {
     it('runs a class method with args and stores its result', async () => {
       const task = await (Calc as unknown as AsyncMixin).async('add', { args: [29, 90] });
       assert.equal(task.state, 'queued');
+      assert.deepEqual(task.args, [29, 90]);
       assert.equal(task.priority, 10);
       assert.equal(task.objectType, 'Calc');
       assert.equal(task.objectId, null);

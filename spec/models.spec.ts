@@ -78,6 +78,16 @@ describe('Sequelize models (MariaDB)', function () {
     assert.equal(task.state, 'succeeded');
   });
 
+  it('saves an unsaved instance inside the transaction given, so a rollback leaves no row and no task', async () => {
+    const t = await sequelize.transaction();
+    const order = Order.build({ email: 'tx@example.com' });
+    const task = await order.async('sendConfirmationEmail', { args: ['Hi'], transaction: t });
+    assert.equal(task.state, 'pending');
+    await t.rollback();
+    assert.equal(await Order.count(), 0);
+    assert.deepEqual(await queue.stats(), {});
+  });
+
   it('fails a task whose row was deleted with an error naming model and id, and goes on', async () => {
     const gone = await Order.create({ email: 'gone@example.com' });
     const kept = await Order.create({ email: 'kept@example.com' });
