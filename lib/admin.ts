@@ -204,6 +204,7 @@ type MirrorLoop = (q: Queue, o: { signal: AbortSignal; onError: (e: Error) => vo
 
 /** `mirror`: runs lib/mirror.ts's runMirror until SIGTERM/SIGINT (it drains what waits, then returns). */
 export async function runMirror(q: Queue, say: (s: string) => void): Promise<number> {
+  if (!q.mirror) throw new Error(`the queue of this app does not mirror to MySQL (setup() needs sequelize, and mirror not false)`);
   const loop = mirrorModule().runMirror as MirrorLoop | undefined;
   if (typeof loop !== 'function') throw new Error('lib/mirror has no runMirror export');
   const ac = new AbortController();

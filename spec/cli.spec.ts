@@ -332,7 +332,7 @@ describe('command line (scripts/async.js)', function () {
       assert.match(r.stdout, /^state\s+failed$/m);
       assert.match(r.stdout, /^args\s+\[ 'no way' \]$/m);
       assert.match(r.stdout, /^error: TypeError: no way$/m);
-      assert.match(r.stdout, /^\s+at .*boom .*cli-app[/\\]async\.config\.js:\d+/m);
+      assert.match(r.stdout, /^\s+at .*boom .*cli-app[/\\]jobs\.js:\d+/m);
       r = await cli(['inspect', String(ok.id), '--json']);
       const j = JSON.parse(r.stdout);
       assert.equal(j.result, 5);
@@ -366,6 +366,56 @@ describe('command line (scripts/async.js)', function () {
       assert.equal(s.queues.default.scheduled, 0);
       w.child.kill('SIGTERM');
       assert.equal((await w.exited).code, 0);
+    });
+  });
+
+  describe('migrate and mirror (MySQL, database sa_cli)', () => {
+    let sequelize: Sequelize | undefined;
+    let mq: Queue | undefined;
+    afterEach(async () => {
+      await mq?.close();
+      await sequelize?.close();
+      mq = undefined;
+      sequelize = undefined;
+    });
+
+    it('migrate creates async_tasks; the mirror command copies finished tasks into it until SIGTERM', async () => {
+      sequelize = await mysqlDb('sa_cli');
+      await sequelize.getQueryInterface().dropTable('async_tasks');
+      const dbUrl = new URL(DATABASE_URL);
+      dbUrl.pathname = '/sa_cli';
+      const menv = env({ ASYNC_APP: join(__dirname, 'fixtures', 'cli-app', 'mirror.config.js'), CLI_DB_URL: dbUrl.toString() });
+      let r = await cli(['migrate'], { env: menv });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /async_tasks is up to date/);
+      const tables = (await sequelize.getQueryInterface().showAllTables()).map((t) => (typeof t === 'string' ? t : (t as { tableName: string }).tableName));
+      assert.ok(tables.includes('async_tasks'), `tables: ${tables.join(', ')}`);
+      r = await cli(['migrate'], { env: menv });
+      assert.equal(r.code, 0, `migrate runs again: ${r.stderr}`);
+
+      mq = setup({ sequelize, redis: REDIS_URL, prefix, mirror: true });
+      mq.register('Jobs', Jobs);
+      const worker = spawnCli(['run', '--no-mirror'], { env: menv });
+      const mirror = spawnCli(['mirror'], { env: menv });
+      const t = await mq.async(Jobs, 'add', { args: [20, 22] });
+      await (await mq.task(t.id))!.wait({ timeout: 10000 });
+      const row = await untilSome(async () => {
+        const [rows] = await sequelize!.query(`SELECT state, success FROM async_tasks WHERE id = ${t.id}`);
+        const x = (rows as { state: string; success: number }[])[0];
+        return x && x.state === 'succeeded' ? x : null;
+      }, 10000, 'the mirrored row');
+      assert.equal(Number(row.success), 1);
+      mirror.child.kill('SIGTERM');
+      const rm = await mirror.exited;
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.match(rm.stdout, /mirror stopped/);
+      worker.child.kill('SIGTERM');
+      assert.equal((await worker.exited).code, 0);
+
+      // A queue that does not mirror: a clear error.
+      r = await cli(['mirror']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /the queue of this app does not mirror to MySQL/);
     });
   });
 
