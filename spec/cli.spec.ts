@@ -10,6 +10,7 @@ import type Redis from 'ioredis';
 import { DataTypes, Model, Sequelize } from 'sequelize';
 import { setup } from '../lib';
 import type { Queue } from '../lib/queue';
+import { alive } from '../lib/daemon';
 import { uniquePrefix, dropPrefix, redisClient, until, sleep, mysqlDb, REDIS_URL, DATABASE_URL } from './helpers';
 
 const ROOT = join(__dirname, '..');
@@ -285,6 +286,21 @@ describe('command line (scripts/async.js)', function () {
       r = await cli(['stop', pidDir(), '--kill-after=20']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal((r.stdout.match(/stopped async\d/g) ?? []).length, 3);
+    });
+
+    it('stop --kill-after kills a worker whose task outlasts it', async () => {
+      let r = await cli(['start', '--uid=1', '--grace=30', pidDir()]);
+      assert.equal(r.code, 0, r.stderr);
+      const [w] = await untilSome(async () => { const l = await workers(); return l.length === 1 ? l : null; }, 5000, 'the worker');
+      const t = await queue.async(Jobs, 'sleep', { args: [20000] });
+      await until(async () => (await task(t.id)).state === 'running', 10000, 'the task to run');
+      r = await cli(['stop', '--kill-after=1', pidDir()]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /killed async1 \(pid \d+\) after 1 s/);
+      assert.equal(existsSync(join(pidDirs[0], 'async1.pid')), false);
+      await until(() => !alive(w.pid), 2000, 'the worker to be gone too');
+      // Killed, it handed nothing back: the lease brings the task back later (see Reliability).
+      assert.equal((await task(t.id)).state, 'running');
     });
 
     it('--max-memory: the worker finishes its task, exits, and its supervisor starts a new one', async () => {

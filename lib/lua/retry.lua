@@ -5,6 +5,7 @@
 -- Returns 'queued', or the task's state when it is not failed (nothing changes), or '' when there is no such task.
 local id = ARGV[5]
 local key = tkey(id)
+if key_type(key) ~= 'hash' then return '' end
 local f = redis.call('HMGET', key, 'state', 'priority', 'attempts', 'error')
 local state = f[1]
 if not state then return '' end
