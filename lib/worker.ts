@@ -208,7 +208,8 @@ export class Worker extends EventEmitter {
     if (this.listenerCount('task') === 0) return;
     for (const { t, o, ms } of items) {
       const ev: FinishedTaskEvent = { id: Number(t.id), queue: t.queue, objectType: t.type, objectId: t.objectId || null,
-        action: t.action, success: o.outcome === 'ok', durationMs: ms, attempt: t.attempt };
+        action: t.action, success: o.outcome === 'ok', durationMs: ms, attempt: t.attempt, willRetry: o.outcome === 'retry' };
+      if (o.outcome === 'retry') ev.retryAt = new Date(o.retryAt);
       if (o.error) ev.error = o.error as StoredError;
       this.emit('task', ev);
     }

@@ -97,6 +97,8 @@ export interface Worker {
 export interface FinishedTaskEvent {
   id: number; queue: string; objectType: string; objectId: string | null; action: string;
   success: boolean; error?: StoredError; durationMs: number; attempt: number;
+  /** A failed attempt that will run again (attempts/backoff), and when. */
+  willRetry: boolean; retryAt?: Date;
 }
 
 export interface QueueStats {
