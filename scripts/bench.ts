@@ -1,0 +1,466 @@
+// `npm run bench` — sequelize-async against BullMQ 6.7 and Bee-Queue 2.0, in the same run, on the
+// same Redis database (flushed between cases), same payload, same N, no-op jobs, results dropped.
+//
+//   npm run bench                    full run (N = 20,000, 3 runs per case), writes BENCHMARKS.md
+//   npm run bench -- --quick         ~30 s version (smaller N, claim depth 100k), prints the table
+//   options: --n N  --runs R  --db 9  --redis redis://127.0.0.1:6379  --lib /tmp/libcopy (our lib
+//            from elsewhere, to try engine changes)  --cases a,b  --out FILE  --no-write  --json
+//
+// Uses its own Redis database (default 9) and FLUSHDBs only that one: other work on the same
+// server lives in other databases.
+import { fork, ChildProcess } from 'child_process';
+import { existsSync, readFileSync, writeFileSync } from 'fs';
+import { cpus, loadavg } from 'os';
+import { join, resolve } from 'path';
+import Redis from 'ioredis';
+import minimist from 'minimist';
+import { ADAPTERS, LIBS, LABEL, LibName, Ctx, ourLibPath, ourSpecs, timeProcessing, benchSequelize, closeSequelizes } from './bench/libs';
+import { median, percentile, fmt, ratio } from './bench/stats';
+
+export interface BenchOptions {
+  quick?: boolean;
+  /** Jobs per case. */
+  n?: number;
+  runs?: number;
+  /** Depths for the claim case (default 1,000 and 1,000,000; quick: 1,000 and 100,000). */
+  depths?: [number, number];
+  /** Idle pickup samples per run. */
+  samples?: number;
+  db?: number;
+  redis?: string;
+  libPath?: string;
+  /** Only these case ids (default all). */
+  cases?: string[];
+  /** Only these libraries (default all three; profiling aid). */
+  libs?: LibName[];
+  log?: (line: string) => void;
+}
+
+type Better = 'higher' | 'lower';
+export interface CaseResult {
+  id: string;
+  label: string;
+  unit: string;
+  better: Better;
+  /** Per library, one figure per run. Missing library = not applicable. */
+  runs: Partial<Record<LibName, number[]>>;
+  note?: string;
+  skipped?: string;
+}
+
+export interface BenchReport {
+  machine: string;
+  command: string;
+  n: number;
+  runs: number;
+  cases: CaseResult[];
+  targets: TargetResult[];
+  table: string;
+  targetTable: string;
+  startedAt: string;
+  seconds: number;
+  load: { before: number[]; after: number[] };
+}
+
+export interface TargetResult { what: string; wanted: string; got: string; met: boolean | null }
+
+export const CASE_IDS = ['enqueue-bulk', 'enqueue-one', 'process-c1', 'process-c50', 'process-c1-child', 'process-c50-child',
+  'mirror', 'claim-depth', 'idle-pickup', 'bytes'] as const;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
+  const quick = !!o.quick;
+  const N = o.n ?? (quick ? 2000 : 20000);
+  const R = o.runs ?? 3;
+  const depths = o.depths ?? (quick ? [1000, 100_000] : [1000, 1_000_000]);
+  const samples = o.samples ?? (quick ? 40 : 300);
+  const db = o.db ?? 9;
+  const base = (o.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379').replace(/\/\d*$/, '');
+  const redisUrl = `${base}/${db}`;
+  const log = o.log ?? ((l: string) => console.log(l));
+  const want = (id: string) => !o.cases || o.cases.includes(id);
+  const started = Date.now();
+  const loadBefore = loadavg();
+
+  const admin = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const info = await admin.info('server');
+  const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
+  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), Node ${process.version}, Redis ${redisVersion}`;
+
+  let seq = 0;
+  const ctxFor = (extra: Partial<Ctx> = {}): Ctx => ({ redisUrl, prefix: `sab${process.pid}x${++seq}`, queue: 'bench', libPath: o.libPath, ...extra });
+  const flush = async () => {
+    await admin.call('FLUSHDB', 'ASYNC');
+    for (let i = 0; i < 600; i++) {
+      const m = /lazyfree_pending_objects:(\d+)/.exec(await admin.info('memory'));
+      if (!m || m[1] === '0') break;
+      await sleep(50);
+    }
+  };
+  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+
+  // Rotate the library order from run to run so drift on a shared machine hits each alike.
+  const order = (r: number, all: LibName[] = LIBS) => {
+    const libs = all.filter((l) => !o.libs || o.libs.includes(l));
+    return libs.map((_, i) => libs[(i + r) % libs.length]);
+  };
+  const results: CaseResult[] = [];
+  const add = (c: CaseResult) => { results.push(c); return c; };
+  const progress = (c: CaseResult, lib: LibName, v: number) => log(`  ${c.id.padEnd(18)} ${lib.padEnd(7)} ${fmt(v, c.unit === 'jobs/s' ? '' : ` ${c.unit}`)}`);
+
+  async function perLib(c: CaseResult, libs: LibName[], fn: (lib: LibName) => Promise<number>) {
+    for (let r = 0; r < R; r++) {
+      for (const lib of order(r, libs)) {
+        await flush();
+        const v = await fn(lib);
+        (c.runs[lib] ??= []).push(v);
+        progress(c, lib, v);
+      }
+    }
+  }
+
+  // Child process for the "worker in a second process" cases.
+  let child: ChildProcess | null = null;
+  const childCall = (msg: unknown) => new Promise<number>((res, rej) => {
+    child!.once('message', (m: { ok: boolean; ms: number; error?: string }) => (m.ok ? res(m.ms) : rej(new Error(m.error))));
+    child!.send(msg as object);
+  });
+  const startChild = async () => {
+    child = fork(join(__dirname, 'bench', 'worker.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    await new Promise<void>((res, rej) => { child!.once('message', () => res()); child!.once('exit', (code) => rej(new Error(`bench worker exited (${code})`))); });
+  };
+
+  try {
+    if (want('enqueue-bulk')) {
+      const c = add({ id: 'enqueue-bulk', label: 'enqueue bulk (chunks of 1,000)', unit: 'jobs/s', better: 'higher', runs: {} });
+      await perLib(c, LIBS, async (lib) => {
+        const p = await ADAPTERS[lib].producer(ctxFor());
+        await p.bulk(Math.min(N, 1000), 1000); // warm-up: scripts loaded, JIT warm
+        const t0 = performance.now();
+        await p.bulk(N, 1000);
+        const v = N / ((performance.now() - t0) / 1000);
+        await p.close();
+        return v;
+      });
+    }
+
+    if (want('enqueue-one')) {
+      const c = add({ id: 'enqueue-one', label: 'enqueue one by one (100 in flight)', unit: 'jobs/s', better: 'higher', runs: {} });
+      await perLib(c, LIBS, async (lib) => {
+        const p = await ADAPTERS[lib].producer(ctxFor());
+        await p.oneByOne(Math.min(N, 1000), 100);
+        const t0 = performance.now();
+        await p.oneByOne(N, 100);
+        const v = N / ((performance.now() - t0) / 1000);
+        await p.close();
+        return v;
+      });
+    }
+
+    for (const [id, conc, inChild] of [['process-c1', 1, false], ['process-c50', 50, false], ['process-c1-child', 1, true], ['process-c50-child', 50, true]] as const) {
+      if (!want(id)) continue;
+      if (inChild && !child) await startChild();
+      const c = add({ id, label: `process, concurrency ${conc}${inChild ? ', worker in 2nd process' : ''}`, unit: 'jobs/s', better: 'higher', runs: {} });
+      await perLib(c, LIBS, async (lib) => {
+        const ctx = ctxFor();
+        const p = await ADAPTERS[lib].producer(ctx);
+        await p.bulk(N, 1000);
+        await p.close();
+        const ms = inChild ? await childCall({ cmd: 'process', lib, ctx, concurrency: conc, n: N }) : await timeProcessing(lib, ctx, conc, N);
+        return N / (ms / 1000);
+      });
+    }
+
+    if (want('mirror')) await mirrorCase();
+    if (want('claim-depth')) await depthCase();
+
+    if (want('idle-pickup')) {
+      const p50 = add({ id: 'idle-pickup-p50', label: 'idle pickup p50 (enqueue → handler starts)', unit: 'ms', better: 'lower', runs: {} });
+      const p99 = add({ id: 'idle-pickup-p99', label: 'idle pickup p99', unit: 'ms', better: 'lower', runs: {} });
+      for (let r = 0; r < R; r++) {
+        for (const lib of order(r)) {
+          await flush();
+          const lat = await pickupSamples(lib);
+          (p50.runs[lib] ??= []).push(percentile(lat, 50));
+          (p99.runs[lib] ??= []).push(percentile(lat, 99));
+          log(`  idle-pickup        ${lib.padEnd(7)} p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`);
+        }
+      }
+    }
+
+    if (want('bytes')) {
+      const plain = add({ id: 'bytes', label: 'Redis bytes per queued job', unit: 'B', better: 'lower', runs: {} });
+      const prio = add({ id: 'bytes-priority', label: 'Redis bytes per queued job, 16 priorities', unit: 'B', better: 'lower', runs: {},
+        note: 'Bee-Queue has no priorities' });
+      for (const [c, priorities, libs] of [[plain, false, LIBS], [prio, true, ['ours', 'bullmq'] as LibName[]]] as const) {
+        await perLib(c, libs, async (lib) => {
+          // Warm up on another prefix (loads the scripts into Redis), then measure on a fresh one.
+          const w = await ADAPTERS[lib].producer(ctxFor());
+          await w.bulk(10, 10);
+          await w.close();
+          await flush();
+          const p = await ADAPTERS[lib].producer(ctxFor());
+          await sleep(50);
+          const before = await usedMemory();
+          await p.bulk(N, 1000, { priorities });
+          await sleep(50);
+          const v = (await usedMemory() - before) / N;
+          await p.close();
+          return v;
+        });
+      }
+    }
+  } finally {
+    if (child) { (child as ChildProcess).send({ cmd: 'exit' }); (child as ChildProcess).disconnect(); }
+    await flush();
+    await admin.quit();
+    await closeSequelizes();
+  }
+
+  // ------------------------------------------------------------ cases with their own shape
+
+  async function pickupSamples(lib: LibName): Promise<number[]> {
+    const ctx = ctxFor();
+    let hit: ((t: number) => void) | null = null;
+    const cons = await ADAPTERS[lib].consumer(ctx, 1, () => { const t = performance.now(); hit?.(t); }, () => undefined);
+    const prod = await ADAPTERS[lib].producer(ctx);
+    cons.start();
+    const out: number[] = [];
+    const warm = 5;
+    for (let i = 0; i < samples + warm; i++) {
+      await sleep(5 + Math.random() * 5); // long enough for the worker to go idle and block
+      const seen = new Promise<number>((r) => { hit = r; });
+      const t0 = performance.now();
+      await prod.addOne({ at: t0 });
+      const t1 = await seen;
+      if (i >= warm) out.push(t1 - t0);
+    }
+    await prod.close();
+    await cons.close();
+    return out;
+  }
+
+  async function mirrorCase() {
+    const off = add({ id: 'mirror-off', label: 'process c=50, mirror off (ours)', unit: 'jobs/s', better: 'higher', runs: {} });
+    const on = add({ id: 'mirror-on', label: 'process c=50, MySQL mirror on (ours)', unit: 'jobs/s', better: 'higher', runs: {} });
+    const rows = add({ id: 'mirror-rows', label: 'mirror rows/s (until every row is written, ours)', unit: 'rows/s', better: 'higher', runs: {} });
+    const mirrorFile = join(ourLibPath({ redisUrl, prefix: '', queue: '' }), 'mirror.ts');
+    if (!existsSync(mirrorFile)) {
+      for (const x of [off, on, rows]) x.skipped = 'the MySQL mirror (lib/mirror.ts, issue 3) has not landed yet';
+      log('  mirror: skipped (lib/mirror.ts not there yet)');
+      return;
+    }
+    try {
+      for (let r = 0; r < R; r++) {
+        for (const mirror of r % 2 ? [true, false] : [false, true]) {
+          await flush();
+          const ctx = ctxFor({ mirror });
+          const p = await ADAPTERS.ours.producer(ctx);
+          if (mirror) {
+            await p.q.migrate?.();
+            await (await benchSequelize(ctx)).query('TRUNCATE TABLE async_tasks');
+          }
+          await p.bulk(N, 1000);
+          const t0 = performance.now();
+          const ms = await timeProcessing('ours', ctx, 50, N);
+          (mirror ? on : off).runs.ours = [...((mirror ? on : off).runs.ours ?? []), N / (ms / 1000)];
+          progress(mirror ? on : off, 'ours', N / (ms / 1000));
+          if (mirror) {
+            // The worker's mirror loop stopped with the worker: drain what is left with a fresh one,
+            // then time from the start of processing until the outbox is empty.
+            const outbox = `{${ctx.prefix}:default}:outbox`;
+            let left = await admin.llen(outbox);
+            if (left > 0) {
+              const { setup } = require(ourLibPath(ctx)) as { setup: (o: unknown) => { worker(o: unknown): { start(): Promise<void>; stop(): Promise<void> }; close(): Promise<void> } };
+              const q2 = setup({ redis: redisUrl, prefix: ctx.prefix, retention: 0, sequelize: (p.q as unknown as { sequelize: unknown }).sequelize, mirror: true });
+              const w2 = q2.worker({ concurrency: 1, mirror: true });
+              await w2.start();
+              for (let i = 0; i < 1200 && left > 0; i++) { await sleep(25); left = await admin.llen(outbox); }
+              await w2.stop();
+              await q2.close();
+            }
+            const v = N / ((performance.now() - t0) / 1000);
+            (rows.runs.ours ??= []).push(v);
+            progress(rows, 'ours', v);
+          }
+          await p.close();
+        }
+      }
+    } catch (e) {
+      const why = `mirror case failed: ${(e as Error).message.split('\n')[0]}`;
+      for (const x of [off, on, rows]) x.skipped ??= why;
+      log(`  ${why}`);
+    }
+  }
+
+  async function depthCase() {
+    const [small, big] = depths;
+    const M = Math.min(N, 20000);
+    const lo = add({ id: 'claim-depth-small', label: `claim throughput, ${small.toLocaleString('en')} waiting (ours, c=50)`, unit: 'jobs/s', better: 'higher', runs: {},
+      note: '16 priorities, +10% scheduled an hour ahead; finished jobs are replaced in batches of 500 so the depth holds' });
+    const hi = add({ id: 'claim-depth-big', label: `claim throughput, ${big.toLocaleString('en')} waiting (ours, c=50)`, unit: 'jobs/s', better: 'higher', runs: {} });
+    Object.assign(lo, { depth: small });
+    Object.assign(hi, { depth: big });
+    for (const [c, depth] of [[lo, small], [hi, big]] as const) {
+      await flush();
+      const ctx = ctxFor();
+      const p = await ADAPTERS.ours.producer(ctx);
+      const t0 = performance.now();
+      const fill = async (k: number) => p.q.enqueueSpecs(ourSpecs(ctx, k, { priorities: true }));
+      for (let done = 0; done < depth; done += 4000) {
+        const k = Math.min(4000, depth - done);
+        await Promise.all([0, 1, 2, 3].map((j) => (k > j * 1000 ? fill(Math.min(1000, k - j * 1000)) : null)));
+      }
+      const sched = Math.round(depth / 10);
+      for (let done = 0; done < sched; done += 1000) {
+        await p.q.enqueueSpecs(ourSpecs(ctx, Math.min(1000, sched - done), { priorities: true, scheduledShare: 1 }));
+      }
+      log(`  claim-depth        filled ${depth.toLocaleString('en')} (+${sched.toLocaleString('en')} scheduled) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      for (let r = 0; r < R; r++) {
+        let done = 0, topped = 0, topping = false;
+        let finish!: () => void;
+        const all = new Promise<void>((res) => { finish = res; });
+        const topUp = () => {
+          if (topping || done - topped < 500) return;
+          const k = done - topped;
+          topped += k;
+          topping = true;
+          void fill(k).finally(() => { topping = false; topUp(); });
+        };
+        const cons = await ADAPTERS.ours.consumer(ctx, 50, () => undefined, () => { done++; if (done === M) finish(); topUp(); });
+        const t1 = performance.now();
+        cons.start();
+        await all;
+        const v = M / ((performance.now() - t1) / 1000);
+        await cons.close();
+        while (topping) await sleep(5);
+        if (done > topped) await fill(done - topped);
+        (c.runs.ours ??= []).push(v);
+        progress(c, 'ours', v);
+      }
+      await p.close();
+    }
+  }
+
+  const seconds = (Date.now() - started) / 1000;
+  const targets = evaluate(results);
+  const report: BenchReport = {
+    machine, n: N, runs: R, cases: results, targets,
+    command: `npm run bench${quick ? ' -- --quick' : ''}`,
+    table: renderTable(results), targetTable: renderTargets(targets),
+    startedAt: new Date(started).toISOString(), seconds, load: { before: loadBefore, after: loadavg() },
+  };
+  return report;
+}
+
+// ------------------------------------------------------------ rendering
+
+function cell(c: CaseResult, lib: LibName): string {
+  const xs = c.runs[lib];
+  if (!xs || xs.length === 0) return c.skipped && lib === 'ours' ? 'skipped' : '–';
+  const u = c.unit === 'jobs/s' || c.unit === 'rows/s' ? '' : ` ${c.unit}`;
+  const m = fmt(median(xs), u);
+  if (xs.length < 2) return m;
+  return `${m} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
+}
+
+/** Ratio of ours to a peer, oriented so that > 1 means ours is better. */
+function better(c: CaseResult, peer: LibName): string {
+  const a = median(c.runs.ours ?? []), b = median(c.runs[peer] ?? []);
+  return c.better === 'higher' ? ratio(a, b) : ratio(b, a);
+}
+
+export function renderTable(cases: CaseResult[]): string {
+  const lines = [
+    `| case (unit) | ${LIBS.map((l) => LABEL[l]).join(' | ')} | ours vs BullMQ | ours vs Bee-Queue |`,
+    `|---|${LIBS.map(() => '---:').join('|')}|---:|---:|`,
+  ];
+  for (const c of cases) {
+    const unit = c.unit;
+    lines.push(`| ${c.label} (${unit}) | ${LIBS.map((l) => cell(c, l)).join(' | ')} | ${better(c, 'bullmq')} | ${better(c, 'bee')} |`);
+  }
+  const notes = cases.filter((c) => c.skipped || c.note).map((c) => `- ${c.label}: ${c.skipped ? `skipped — ${c.skipped}` : c.note}`);
+  return lines.join('\n') + '\n\nEach cell: median (min–max) over the runs. Ratios compare medians and are > 1× when ours is better (faster, lower latency, fewer bytes).'
+    + (notes.length ? '\n' + notes.join('\n') : '');
+}
+
+function evaluate(cases: CaseResult[]): TargetResult[] {
+  const get = (id: string, lib: LibName) => median(cases.find((c) => c.id === id)?.runs[lib] ?? []);
+  const out: TargetResult[] = [];
+  const vs = (what: string, id: string, peer: LibName, min: number) => {
+    const r = get(id, 'ours') / get(id, peer);
+    out.push({ what, wanted: `≥ ${min}× ${LABEL[peer]}`, got: Number.isFinite(r) ? `${r.toFixed(2)}×` : 'not measured', met: Number.isFinite(r) ? r >= min : null });
+  };
+  vs('process c=1', 'process-c1', 'bullmq', 2);
+  vs('process c=1, worker in 2nd process', 'process-c1-child', 'bullmq', 2);
+  vs('process c=50', 'process-c50', 'bullmq', 1.5);
+  vs('process c=50', 'process-c50', 'bee', 1.2);
+  vs('process c=50, worker in 2nd process', 'process-c50-child', 'bullmq', 1.5);
+  vs('process c=50, worker in 2nd process', 'process-c50-child', 'bee', 1.2);
+  vs('enqueue one by one', 'enqueue-one', 'bee', 1);
+  vs('enqueue bulk', 'enqueue-bulk', 'bee', 1);
+  const rel = (what: string, a: string, b: string, min: number, wanted: string) => {
+    const r = get(a, 'ours') / get(b, 'ours');
+    out.push({ what, wanted, got: Number.isFinite(r) ? `${r.toFixed(2)}×` : 'not measured', met: Number.isFinite(r) ? r >= min : null });
+  };
+  rel('mirror on vs off', 'mirror-on', 'mirror-off', 0.8, '≥ 0.8× off');
+  const d = cases.find((c) => c.id === 'claim-depth-big') as (CaseResult & { depth?: number }) | undefined;
+  rel(`claim at ${d?.depth?.toLocaleString('en') ?? 'big'} vs ${(cases.find((c) => c.id === 'claim-depth-small') as { depth?: number } | undefined)?.depth?.toLocaleString('en') ?? 'small'} waiting`, 'claim-depth-big', 'claim-depth-small', 0.9, '≥ 0.9×');
+  const p99 = get('idle-pickup-p99', 'ours');
+  out.push({ what: 'idle pickup p99', wanted: '≤ 5 ms', got: Number.isFinite(p99) ? `${p99.toFixed(2)} ms` : 'not measured', met: Number.isFinite(p99) ? p99 <= 5 : null });
+  const b = get('bytes', 'ours'), bb = get('bytes', 'bullmq');
+  out.push({ what: 'Redis bytes per queued job', wanted: '≤ BullMQ', got: Number.isFinite(b / bb) ? `${b.toFixed(0)} B vs ${bb.toFixed(0)} B` : 'not measured', met: Number.isFinite(b / bb) ? b <= bb : null });
+  return out;
+}
+
+export function renderTargets(ts: TargetResult[]): string {
+  return ['| target | wanted | measured | |', '|---|---|---|---|',
+    ...ts.map((t) => `| ${t.what} | ${t.wanted} | ${t.got} | ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'} |`)].join('\n');
+}
+
+const NOTES_MARK = '<!-- notes below are kept when the benchmark rewrites this file -->';
+
+export function renderMarkdown(r: BenchReport, previous?: string): string {
+  const kept = previous && previous.includes(NOTES_MARK) ? previous.slice(previous.indexOf(NOTES_MARK) + NOTES_MARK.length) : '\n';
+  return `# Benchmarks
+
+sequelize-async against BullMQ 6.7 and Bee-Queue 2.0, measured in the same run on the same Redis
+database (flushed between cases), no-op jobs, same payload, N = ${r.n.toLocaleString('en')} jobs per case,
+${r.runs} runs per case (library order rotated between runs), results discarded by every library.
+
+- Machine: ${r.machine}
+- Command: \`${r.command}\`
+- Run: ${r.startedAt}, ${r.seconds.toFixed(0)} s; load average before ${r.load.before.map((x) => x.toFixed(2)).join(' ')}, after ${r.load.after.map((x) => x.toFixed(2)).join(' ')}
+
+${r.table}
+
+## Targets
+
+${r.targetTable}
+
+${NOTES_MARK}${kept}`;
+}
+
+// ------------------------------------------------------------ CLI
+
+if (require.main === module) {
+  const argv = minimist(process.argv.slice(2), { boolean: ['quick', 'write'], string: ['lib', 'libs', 'cases', 'out', 'redis', 'json'], default: { write: true } });
+  const opts: BenchOptions = {
+    quick: argv.quick, n: argv.n, runs: argv.runs, db: argv.db, redis: argv.redis, libPath: argv.lib,
+    samples: argv.samples, libs: argv.libs ? String(argv.libs).split(',') as LibName[] : undefined, cases: argv.cases ? String(argv.cases).split(',').flatMap((c) => CASE_IDS.filter((id) => id === c || id.startsWith(c))) : undefined,
+  };
+  if (argv.depths) opts.depths = String(argv.depths).split(',').map(Number) as [number, number];
+  runBench(opts).then((r) => {
+    console.log(`\n${r.machine}\n\n${r.table}\n\n${r.targetTable}\n\n(${r.seconds.toFixed(0)} s)`);
+    if (argv.json !== undefined) writeFileSync(argv.json || 'bench.json', JSON.stringify(r, null, 2));
+    const full = !argv.quick && !argv.n && !argv.runs && !argv.cases && !argv.lib && !argv.libs && !argv.depths && !argv.redis;
+    const out = argv.out ?? (full && argv.write ? 'BENCHMARKS.md' : undefined);
+    if (out) {
+      const path = resolve(out);
+      writeFileSync(path, renderMarkdown(r, existsSync(path) ? readFileSync(path, 'utf8') : undefined));
+      console.log(`wrote ${out}`);
+    }
+    process.exit(0);
+  }, (e) => { console.error(e); process.exit(1); });
+}

@@ -1,0 +1,252 @@
+// One adapter per library under test, so every case runs the same code path for all three:
+// a producer (bulk / one-by-one / single add) and a consumer (a worker that calls `onJob(data)`
+// for every job and reports each completion). Each library runs at its fastest documented
+// settings with results discarded: ours retention 0, BullMQ removeOnComplete, Bee-Queue
+// removeOnSuccess + storeJobs/getEvents/sendEvents off.
+/* eslint-disable @typescript-eslint/no-require-imports */
+import { resolve } from 'path';
+
+export type LibName = 'ours' | 'bullmq' | 'bee';
+export const LIBS: LibName[] = ['ours', 'bullmq', 'bee'];
+export const LABEL: Record<LibName, string> = { ours: 'sequelize-async', bullmq: 'BullMQ 6.7', bee: 'Bee-Queue 2.0' };
+
+export interface Ctx {
+  redisUrl: string; // redis://host:port/db
+  prefix: string;
+  queue: string;
+  /** Where our library is loaded from (default ../../lib; a private copy for experiments). */
+  libPath?: string;
+  /** Ours only: run with the MySQL mirror on (needs lib/mirror.ts and a DATABASE_URL). */
+  mirror?: boolean;
+  databaseUrl?: string;
+}
+
+export interface Producer {
+  /** Enqueues n jobs in chunks (one call per chunk), chunks sent one after another. */
+  bulk(n: number, chunk: number, opts?: { priorities?: boolean }): Promise<void>;
+  /** Enqueues n jobs one call per job, `inflight` calls outstanding at a time. */
+  oneByOne(n: number, inflight: number): Promise<void>;
+  addOne(data: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Consumer {
+  start(): void;
+  close(): Promise<void>;
+}
+
+export type OnJob = (data: unknown) => void;
+export type OnDone = () => void;
+
+export const PAYLOAD = { id: 12345, kind: 'noop', at: 0 };
+
+export function ourLibPath(ctx: Ctx): string {
+  return ctx.libPath ? resolve(ctx.libPath) : resolve(__dirname, '..', '..', 'lib');
+}
+
+function parseUrl(url: string): { host: string; port: number; db: number } {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 6379), db: Number(u.pathname.slice(1) || 0) };
+}
+
+async function pool(n: number, inflight: number, fn: () => Promise<unknown>): Promise<void> {
+  let left = n;
+  const lane = async () => { while (left > 0) { left--; await fn(); } };
+  await Promise.all(Array.from({ length: Math.min(inflight, n) }, lane));
+}
+
+// ---------------------------------------------------------------- ours
+
+// The handler is looked up by name ('Noop'); the hook is set by whichever consumer runs.
+let oursHook: OnJob = () => undefined;
+class Noop { static run(data?: unknown) { oursHook(data); } }
+
+/** Minimal shape of our Queue as the bench uses it (runtime object of lib/queue.ts). */
+interface OurQueue {
+  register(t: object): unknown;
+  async(t: object, action: string, opts?: unknown): Promise<unknown>;
+  enqueueSpecs(specs: unknown[]): Promise<unknown[]>;
+  worker(opts: unknown): { on(ev: 'task', fn: (e: { success: boolean }) => void): unknown; on(ev: 'error', fn: (e: Error) => void): unknown; start(): Promise<void>; stop(o?: unknown): Promise<void> };
+  close(): Promise<void>;
+  redis: { ping(): Promise<string> };
+  migrate?: () => Promise<unknown>;
+}
+
+type BuildSpec = (type: string, objectId: string | null, action: string, opts: unknown, defaultPriority: number) => unknown;
+
+export function loadOurs(ctx: Ctx): { setup: (o: unknown) => OurQueue; buildSpec: BuildSpec } {
+  const dir = ourLibPath(ctx);
+  return { setup: require(dir).setup, buildSpec: require(resolve(dir, 'enqueue')).buildSpec };
+}
+
+const seqCache = new Map<string, unknown>();
+/** The bench's own MySQL database (sa_bench on the server of DATABASE_URL), created if missing. */
+export async function benchSequelize(ctx: Ctx): Promise<{ query(sql: string): Promise<unknown>; close(): Promise<void> }> {
+  const { Sequelize } = require('sequelize');
+  const u = new URL(ctx.databaseUrl ?? process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/test');
+  let sq = seqCache.get(u.toString()) as { query(sql: string): Promise<unknown>; close(): Promise<void> } | undefined;
+  if (!sq) {
+    const admin = new Sequelize(u.toString(), { logging: false });
+    await admin.query('CREATE DATABASE IF NOT EXISTS `sa_bench`');
+    await admin.close();
+    const db = new URL(u.toString());
+    db.pathname = '/sa_bench';
+    sq = new Sequelize(db.toString(), { logging: false, pool: { max: 5 } });
+    seqCache.set(u.toString(), sq);
+  }
+  return sq!;
+}
+
+export async function closeSequelizes(): Promise<void> {
+  for (const sq of seqCache.values()) await (sq as { close(): Promise<void> }).close();
+  seqCache.clear();
+}
+
+async function oursQueue(ctx: Ctx): Promise<OurQueue> {
+  const { setup } = loadOurs(ctx);
+  const opts: Record<string, unknown> = { redis: ctx.redisUrl, prefix: ctx.prefix, retention: 0 };
+  if (ctx.mirror !== undefined) {
+    const sq = await benchSequelize(ctx);
+    opts.sequelize = sq;
+    opts.mirror = ctx.mirror;
+  }
+  const q = setup(opts);
+  q.register(Noop);
+  await q.redis.ping();
+  return q;
+}
+
+/** Spreads priorities over 16 levels and (optionally) schedules some tasks an hour ahead. */
+export function ourSpecs(ctx: Ctx, n: number, opts: { priorities?: boolean; scheduledShare?: number } = {}): unknown[] {
+  const { buildSpec } = loadOurs(ctx);
+  const out: unknown[] = [];
+  const now = Date.now();
+  for (let i = 0; i < n; i++) {
+    const o: Record<string, unknown> = { args: [PAYLOAD] };
+    if (opts.priorities) o.priority = Math.floor(Math.random() * 16);
+    if (opts.scheduledShare && Math.random() < opts.scheduledShare) o.scheduledAt = now + 3_600_000 + Math.floor(Math.random() * 3_600_000);
+    out.push(buildSpec('Noop', null, 'run', o, 10));
+  }
+  return out;
+}
+
+const ours = {
+  async producer(ctx: Ctx): Promise<Producer & { q: OurQueue }> {
+    const q = await oursQueue(ctx);
+    return {
+      q,
+      async bulk(n, chunk, opts = {}) {
+        for (let done = 0; done < n; done += chunk) await q.enqueueSpecs(ourSpecs(ctx, Math.min(chunk, n - done), opts));
+      },
+      oneByOne: (n, inflight) => pool(n, inflight, () => q.async(Noop, 'run', { args: [PAYLOAD] })),
+      async addOne(data) { await q.async(Noop, 'run', { args: [data] }); },
+      close: () => q.close(),
+    };
+  },
+  async consumer(ctx: Ctx, concurrency: number, onJob: OnJob, onDone: OnDone): Promise<Consumer> {
+    const q = await oursQueue(ctx);
+    oursHook = onJob;
+    const w = q.worker({ concurrency });
+    w.on('task', onDone);
+    w.on('error', (e) => console.error(`[ours worker] ${e.message}`));
+    return {
+      start() { void w.start(); },
+      async close() { await w.stop({ graceMs: 2000 }); await q.close(); },
+    };
+  },
+};
+
+// ---------------------------------------------------------------- BullMQ
+
+const bullmq = {
+  async producer(ctx: Ctx): Promise<Producer> {
+    const { Queue } = require('bullmq');
+    const q = new Queue(ctx.queue, {
+      connection: { ...parseUrl(ctx.redisUrl), maxRetriesPerRequest: null }, prefix: ctx.prefix,
+      defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
+    });
+    await q.waitUntilReady();
+    return {
+      async bulk(n, chunk, opts = {}) {
+        for (let done = 0; done < n; done += chunk) {
+          const m = Math.min(chunk, n - done);
+          await q.addBulk(Array.from({ length: m }, () => ({ name: 'noop', data: PAYLOAD,
+            opts: opts.priorities ? { priority: 1 + Math.floor(Math.random() * 16) } : undefined })));
+        }
+      },
+      oneByOne: (n, inflight) => pool(n, inflight, () => q.add('noop', PAYLOAD)),
+      async addOne(data) { await q.add('noop', data); },
+      close: () => q.close(),
+    };
+  },
+  async consumer(ctx: Ctx, concurrency: number, onJob: OnJob, onDone: OnDone): Promise<Consumer> {
+    const { Worker } = require('bullmq');
+    const w = new Worker(ctx.queue, async (job: { data: unknown }) => { onJob(job.data); }, {
+      connection: { ...parseUrl(ctx.redisUrl), maxRetriesPerRequest: null }, prefix: ctx.prefix, concurrency, autorun: false,
+    });
+    w.on('completed', onDone);
+    w.on('error', (e: Error) => console.error(`[bullmq worker] ${e.message}`));
+    await w.waitUntilReady();
+    return {
+      start() { void w.run(); },
+      async close() { await w.close(); },
+    };
+  },
+};
+
+// ---------------------------------------------------------------- Bee-Queue
+
+function beeSettings(ctx: Ctx, isWorker: boolean) {
+  return {
+    prefix: ctx.prefix, redis: parseUrl(ctx.redisUrl), isWorker,
+    getEvents: false, sendEvents: false, storeJobs: false, activateDelayedJobs: false,
+    removeOnSuccess: true, removeOnFailure: true,
+  };
+}
+
+const bee = {
+  async producer(ctx: Ctx): Promise<Producer> {
+    const BeeQueue = require('bee-queue');
+    const q = new BeeQueue(ctx.queue, beeSettings(ctx, false));
+    await q.ready();
+    return {
+      async bulk(n, chunk) {
+        for (let done = 0; done < n; done += chunk) {
+          const m = Math.min(chunk, n - done);
+          const errors: Map<unknown, Error> = await q.saveAll(Array.from({ length: m }, () => q.createJob(PAYLOAD)));
+          if (errors.size) throw [...errors.values()][0];
+        }
+      },
+      oneByOne: (n, inflight) => pool(n, inflight, () => q.createJob(PAYLOAD).save()),
+      async addOne(data) { await q.createJob(data).save(); },
+      close: () => q.close(),
+    };
+  },
+  async consumer(ctx: Ctx, concurrency: number, onJob: OnJob, onDone: OnDone): Promise<Consumer> {
+    const BeeQueue = require('bee-queue');
+    const q = new BeeQueue(ctx.queue, beeSettings(ctx, true));
+    q.on('succeeded', onDone);
+    q.on('error', (e: Error) => console.error(`[bee worker] ${e.message}`));
+    await q.ready();
+    return {
+      start() { q.process(concurrency, async (job: { data: unknown }) => { onJob(job.data); }); },
+      async close() { await q.close(); },
+    };
+  },
+};
+
+export const ADAPTERS = { ours, bullmq, bee } as const;
+
+/** Starts a consumer and resolves with the ms from start() to the n-th completion. */
+export async function timeProcessing(lib: LibName, ctx: Ctx, concurrency: number, n: number): Promise<number> {
+  let done = 0;
+  let finish!: () => void;
+  const all = new Promise<void>((r) => { finish = r; });
+  const c = await ADAPTERS[lib].consumer(ctx, concurrency, () => undefined, () => { if (++done === n) finish(); });
+  const t0 = performance.now();
+  c.start();
+  await all;
+  const ms = performance.now() - t0;
+  await c.close();
+  return ms;
+}
