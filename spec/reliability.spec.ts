@@ -254,6 +254,26 @@ describe('reliability: leases, recovery, retries, timeouts', function () {
       await w.stop();
     });
 
+    it('aborts the signal when the worker finds its lease taken over', async () => {
+      let reason: unknown;
+      const Long = { run(signal: AbortSignal) { return new Promise((r) => signal.addEventListener('abort', () => { reason = signal.reason; r('late'); })); } };
+      queue.register('Long', Long, { defaults: { run: { signal: true } } });
+      const errors: Error[] = [];
+      const w = queue.worker({ leaseMs: 300 });
+      w.on('error', (e) => errors.push(e));
+      await w.start();
+      const t = await queue.async(Long, 'run');
+      await until(async () => (await field(t.id, 'state')) === 'running', 5000, 'it to run');
+      // As if the sweep had given the task to another worker: the attempt token moves on.
+      await redis.hincrby(`${base()}t:${t.id}`, 'attempts', 1);
+      await until(() => reason !== undefined, 5000, 'the signal to be aborted');
+      assert.match(String((reason as Error).message), /lost the lease/);
+      await sleep(100);
+      assert.equal(await field(t.id, 'state'), 'running', 'the outcome of the lost attempt did not land');
+      assert.ok(errors.some((e) => /finish refused/.test(e.message)));
+      await w.stop();
+    });
+
     it('aborts the signal of a task handed back at stop', async () => {
       let reason: unknown;
       const Long = { run(signal: AbortSignal) { return new Promise((r) => signal.addEventListener('abort', () => { reason = signal.reason; r(null); })); } };
