@@ -1,6 +1,6 @@
 // Worker processes for the fault specs: start, kill -9, SIGTERM, and kill whatever is left.
 import { spawn, execFileSync, ChildProcess } from 'child_process';
-import { mkdtempSync } from 'fs';
+import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 
@@ -12,7 +12,9 @@ const ROOT = join(__dirname, '..', '..');
 let bundle: string | undefined;
 function workerScript(): string {
   if (!bundle) {
-    const out = join(mkdtempSync(join(tmpdir(), 'sa-faults-')), 'worker-proc.js');
+    const dir = mkdtempSync(join(tmpdir(), 'sa-faults-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const out = join(dir, 'worker-proc.js');
     execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [join(__dirname, 'worker-proc.ts'), '--bundle', '--platform=node',
       '--format=cjs', '--packages=external', '--log-level=warning', `--define:__dirname=${JSON.stringify(join(ROOT, 'lib'))}`, `--outfile=${out}`]);
     bundle = out;
