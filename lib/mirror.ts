@@ -43,7 +43,8 @@ const COLUMNS = ['id', 'queue', 'object_type', 'object_id', 'action', 'args', 'r
 type Row = Record<(typeof COLUMNS)[number], unknown>;
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
-const LOCK_MS = 30000;
+// Renewed on every batch; short, so a killed worker's lock holds history back only briefly.
+const LOCK_MS = 10000;
 const IDLE_MS = 100;
 const MAX_BACKOFF_MS = 5000;
 const CHUNK_BYTES = 1 << 20;

@@ -56,6 +56,9 @@ export class Queue extends EventEmitter implements TaskSource {
     const conn = connect(opts.redis);
     this.redis = conn.client;
     defineScripts(this.redis);
+    // ioredis reconnects by itself and failed commands reject; without a listener it would print
+    // "Unhandled error event" on every reconnect attempt. Ours go to the queue's 'error' listeners.
+    if (conn.owned) this.redis.on('error', (e: Error) => { if (this.listenerCount('error') > 0) this.emit('error', e); });
     this.mock = conn.mock;
     this.owned = conn.owned;
     this.registry = new Registry(this.sequelize);

@@ -122,6 +122,7 @@ export class Task implements TaskApi {
   async cancel(): Promise<TaskState> {
     const s = await this.source.cancel(this.queue, this.id);
     if (s === '') throw new Error(`task ${this.id} is no longer stored`);
+    if ((s as string) === 'corrupt') throw new Error(`task ${this.id} cannot be cancelled: its Redis key is not a task hash`);
     await this.reload().catch(() => undefined);
     return s;
   }

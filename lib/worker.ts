@@ -3,6 +3,7 @@
 // Idle, a worker blocks on its queues' marker keys (BZPOPMIN), so an enqueue wakes it at once.
 import { EventEmitter } from 'events';
 import { hostname } from 'os';
+import { ReplyError } from 'ioredis';
 import type { Redis } from 'ioredis';
 import type { WorkerOptions, WorkerStats, FinishedTaskEvent, StoredError } from '../types';
 import { duplicate } from './redis';
@@ -190,10 +191,15 @@ export class Worker extends EventEmitter {
             if (want > 0 && r.got < want && this.queues.length === 1) this.nextAt = r.nextAt;
             else if (this.free() > 0) this.kick();
           } catch (err) {
-            // Redis unreachable: keep the outcomes and try again; the lease keeps the tasks ours meanwhile.
-            this.finished.unshift(...items);
             this.emitError(err);
-            await sleep(200);
+            if (err instanceof ReplyError) {
+              // Redis answered with an error: sending the same again would fail forever. The tasks'
+              // leases run out and the sweep queues them again (at-least-once), so nothing is lost.
+            } else {
+              // Redis unreachable: keep the outcomes and try again; the lease keeps the tasks ours meanwhile.
+              this.finished.unshift(...items);
+              await sleep(200);
+            }
           }
           this.report(items);
         }

@@ -2,9 +2,13 @@
 -- Cancels a task. A queued or scheduled task will never run; a running one is only marked
 -- (it is not interrupted); a finished one is left as it is.
 -- ARGV from 5: id
--- Returns the state after the call ('cancelled', 'running', 'succeeded', 'failed'), or '' when there is no such task.
+-- Returns the state after the call ('cancelled', 'running', 'succeeded', 'failed'), '' when there is no
+-- such task, or 'corrupt' when its key is not a hash.
 local id = ARGV[5]
 local key = tkey(id)
+local kt = key_type(key)
+if kt == 'none' then return '' end
+if kt ~= 'hash' then return 'corrupt' end
 local f = redis.call('HMGET', key, 'state', 'priority')
 local state = f[1]
 if not state then return '' end
