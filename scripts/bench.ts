@@ -86,7 +86,9 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const admin = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const info = await admin.info('server');
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
-  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), Node ${process.version}, Redis ${redisVersion}`;
+  let libVersion = '';
+  try { libVersion = ` @ ${require('child_process').execSync('git log -1 --format=%h -- lib', { cwd: resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()}`; } catch { /* not a git checkout */ }
+  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), Node ${process.version}, Redis ${redisVersion}; sequelize-async${o.libPath ? ` from ${o.libPath}` : libVersion}`;
 
   let seq = 0;
   const ctxFor = (extra: Partial<Ctx> = {}): Ctx => ({ redisUrl, prefix: `sab${process.pid}x${++seq}`, queue: 'bench', libPath: o.libPath, ...extra });

@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import { Session } from 'inspector';
 import { writeFileSync } from 'fs';
 import minimist from 'minimist';
-import { ADAPTERS, LIBS, LibName, Ctx, timeProcessing } from './libs';
+import { ADAPTERS, LIBS, LibName, Ctx, timeProcessing, benchSequelize, closeSequelizes } from './libs';
 
 const argv = minimist(process.argv.slice(2), { string: ['redis', 'lib', 'libs'] });
 const url = argv.redis ?? 'redis://127.0.0.1:6391/3';
@@ -32,10 +32,15 @@ async function stats(admin: Redis) {
   for (let r = 0; r < R; r++) for (const lib of libs) {
     await admin.flushdb();
     const ctx: Ctx = { redisUrl: url, prefix: `dc${process.pid}x${++k}`, queue: 'bench', libPath: argv.lib };
+    // --mirror on | noloop (scripts fill the outbox, the worker runs no mirror loop) | off
+    if (argv.mirror) { ctx.mirror = argv.mirror !== 'off'; if (argv.mirror === 'noloop') ctx.workerMirror = false; }
     const mode = argv.mode ?? 'process';
     const p = await ADAPTERS[lib].producer(ctx);
+    if (ctx.mirror) { const q = (p as unknown as { q: { migrate(): Promise<void> } }).q; await q.migrate(); await (await benchSequelize(ctx)).query('TRUNCATE TABLE async_tasks'); }
     if (mode === 'process') { await p.bulk(N, 1000); await p.close(); } else await p.bulk(100, 100);
     await admin.config('RESETSTAT');
+    const rcpu = async () => { const i = await admin.info('cpu'); return Number(/used_cpu_user:([\d.]+)/.exec(i)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(i)![1]); };
+    const rcpu0 = await rcpu();
     const prof = argv.prof ? new Session() : null;
     const post = (m: string, params?: object) => new Promise<any>((res, rej) => prof!.post(m, params ?? {}, (e, v) => (e ? rej(e) : res(v))));
     if (prof) { prof.connect(); await post('Profiler.enable'); await post('Profiler.setSamplingInterval', { interval: 100 }); await post('Profiler.start'); }
@@ -47,10 +52,12 @@ async function stats(admin: Redis) {
     if (mode !== 'process') await p.close();
     const cpu = process.cpuUsage(cpu0);
     if (prof) { const { profile } = await post('Profiler.stop'); writeFileSync(`${argv.prof}-${lib}.cpuprofile`, JSON.stringify(profile)); prof.disconnect(); }
+    const redisCpu = (await rcpu()) - rcpu0;
     const st = await stats(admin);
     const evals = (st.per.evalsha ?? 0) + (st.per.eval ?? 0);
     const scriptUsec = /cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await admin.info('commandstats'))?.[1];
-    console.log(`${lib.padEnd(7)} ${mode === 'process' ? `c=${C}` : mode} ${(N / ms * 1000).toFixed(0).padStart(6)} jobs/s | per job: wall ${(ms * 1000 / N).toFixed(0)} µs, redis ${(st.usec / N).toFixed(0)} µs (in scripts ${(Number(scriptUsec ?? 0) / N).toFixed(0)}), node cpu ${((cpu.user + cpu.system) / N).toFixed(0)} µs, commands ${(st.calls / N).toFixed(2)} (scripts ${(evals / N).toFixed(2)})`);
+    console.log(`${lib.padEnd(7)} ${mode === 'process' ? `c=${C}` : mode} ${(N / ms * 1000).toFixed(0).padStart(6)} jobs/s | per job: wall ${(ms * 1000 / N).toFixed(0)} µs, redis cpu ${(redisCpu * 1e6 / N).toFixed(0)} µs (commandstats ${(st.usec / N).toFixed(0)}, in scripts ${(Number(scriptUsec ?? 0) / N).toFixed(0)}), node cpu ${((cpu.user + cpu.system) / N).toFixed(0)} µs, commands ${(st.calls / N).toFixed(2)} (scripts ${(evals / N).toFixed(2)})`);
   }
   await admin.quit();
+  await closeSequelizes();
 })();

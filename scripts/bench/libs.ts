@@ -18,6 +18,8 @@ export interface Ctx {
   libPath?: string;
   /** Ours only: run with the MySQL mirror on (needs lib/mirror.ts and a DATABASE_URL). */
   mirror?: boolean;
+  /** Ours only: the worker's own `mirror` option (false: the scripts still fill the outbox, no loop runs). */
+  workerMirror?: boolean;
   databaseUrl?: string;
 }
 
@@ -146,7 +148,7 @@ const ours = {
   async consumer(ctx: Ctx, concurrency: number, onJob: OnJob, onDone: OnDone): Promise<Consumer> {
     const q = await oursQueue(ctx);
     oursHook = onJob;
-    const w = q.worker({ concurrency });
+    const w = q.worker(ctx.workerMirror === undefined ? { concurrency } : { concurrency, mirror: ctx.workerMirror });
     w.on('task', onDone);
     w.on('error', (e) => console.error(`[ours worker] ${e.message}`));
     return {
