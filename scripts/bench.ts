@@ -2,7 +2,7 @@
 // same Redis database (flushed between cases), same payload, same N, no-op jobs, results dropped.
 //
 //   npm run bench                    full run (N = 20,000, 3 runs per case), writes BENCHMARKS.md
-//   npm run bench -- --quick         ~30 s version (smaller N, claim depth 100k), prints the table
+//   npm run bench -- --quick         ~30 s version (N = 1,500, 500 at concurrency 1, claim depth 50k), prints the table
 //   options: --n N  --runs R  --db 9  --redis redis://127.0.0.1:6379  --lib /tmp/libcopy (our lib
 //            from elsewhere, to try engine changes)  --cases a,b  --out FILE  --no-write  --json
 //
@@ -22,7 +22,7 @@ export interface BenchOptions {
   /** Jobs per case. */
   n?: number;
   runs?: number;
-  /** Depths for the claim case (default 1,000 and 1,000,000; quick: 1,000 and 100,000). */
+  /** Depths for the claim case (default 1,000 and 1,000,000; quick: 1,000 and 50,000). */
   depths?: [number, number];
   /** Idle pickup samples per run. */
   samples?: number;
@@ -71,10 +71,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const quick = !!o.quick;
-  const N = o.n ?? (quick ? 2000 : 20000);
+  const N = o.n ?? (quick ? 1500 : 20000);
   const R = o.runs ?? 3;
-  const depths = o.depths ?? (quick ? [1000, 100_000] : [1000, 1_000_000]);
-  const samples = o.samples ?? (quick ? 40 : 300);
+  const depths = o.depths ?? (quick ? [1000, 50_000] : [1000, 1_000_000]);
+  const samples = o.samples ?? (quick ? 25 : 300);
   const db = o.db ?? 9;
   const base = (o.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379').replace(/\/\d*$/, '');
   const redisUrl = `${base}/${db}`;
@@ -108,7 +108,13 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     return libs.map((_, i) => libs[(i + r) % libs.length]);
   };
   const results: CaseResult[] = [];
-  const add = (c: CaseResult) => { results.push(c); return c; };
+  let lastAt = Date.now();
+  const add = (c: CaseResult) => {
+    log(`- ${c.id} (previous case took ${((Date.now() - lastAt) / 1000).toFixed(1)} s)`);
+    lastAt = Date.now();
+    results.push(c);
+    return c;
+  };
   const progress = (c: CaseResult, lib: LibName, v: number) => log(`  ${c.id.padEnd(18)} ${lib.padEnd(7)} ${fmt(v, c.unit === 'jobs/s' ? '' : ` ${c.unit}`)}`);
 
   async function perLib(c: CaseResult, libs: LibName[], fn: (lib: LibName) => Promise<number>) {
@@ -164,13 +170,15 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       if (!want(id)) continue;
       if (inChild && !child) await startChild();
       const c = add({ id, label: `process, concurrency ${conc}${inChild ? ', worker in 2nd process' : ''}`, unit: 'jobs/s', better: 'higher', runs: {} });
+      // --quick: concurrency 1 is the slow case, a third of N keeps the run near 30 s.
+      const n = quick && conc === 1 ? Math.max(1, Math.round(N / 3)) : N;
       await perLib(c, LIBS, async (lib) => {
         const ctx = ctxFor();
         const p = await ADAPTERS[lib].producer(ctx);
-        await p.bulk(N, 1000);
+        await p.bulk(n, 1000);
         await p.close();
-        const ms = inChild ? await childCall({ cmd: 'process', lib, ctx, concurrency: conc, n: N }) : await timeProcessing(lib, ctx, conc, N);
-        return N / (ms / 1000);
+        const ms = inChild ? await childCall({ cmd: 'process', lib, ctx, concurrency: conc, n }) : await timeProcessing(lib, ctx, conc, n);
+        return n / (ms / 1000);
       });
     }
 
