@@ -117,8 +117,53 @@ export class Queue extends EventEmitter implements TaskSource {
     const { type, objectId } = await this.describe(target, action, tx);
     const spec = buildSpec(type, objectId, action, opts, defaultPriority, enqueueDefaults(target, action, type));
     if (tx) return deferUntilCommit(this, tx, spec, opts?.args);
-    const [task] = await this.enqueueSpecs([spec]);
-    return task;
+    return this.coalesce(spec);
+  }
+
+  /**
+   * Many tasks in one go (BullMQ's addBulk): every entry is checked first, so one bad entry
+   * stores nothing; then one enqueue.lua call per queue (per 1,000 tasks).
+   */
+  async bulk(entries: [target: object, action: string, opts?: EnqueueOptions][]): Promise<Task[]> {
+    if (this.closed) throw new Error('queue is closed');
+    if (!Array.isArray(entries)) throw new TypeError('bulk takes an array of [target, action, options] entries');
+    const specs: TaskSpec[] = [];
+    for (const [i, entry] of entries.entries()) {
+      if (!Array.isArray(entry)) throw new TypeError(`bulk entry ${i} must be [target, action, options]`);
+      const [target, action, opts] = entry;
+      if (opts?.transaction) throw new TypeError(`bulk entry ${i}: bulk does not take a transaction; enqueue after the commit instead`);
+      try {
+        const { type, objectId } = await this.describe(target, action);
+        specs.push(buildSpec(type, objectId, action, opts, ASYNC_PRIORITY, enqueueDefaults(target, action, type)));
+      } catch (e) {
+        if (e instanceof Error) e.message = `bulk entry ${i}: ${e.message}`;
+        throw e;
+      }
+    }
+    const out: Task[] = [];
+    for (let i = 0; i < specs.length; i += 1000) out.push(...await this.enqueueSpecs(specs.slice(i, i + 1000)));
+    return out;
+  }
+
+  // Single enqueues made in the same event-loop turn share one id block and one enqueue.lua call
+  // (auto-pipelining one level up); each caller still gets its own handle, or the batch's error.
+  private batch: { spec: TaskSpec; resolve: (t: Task) => void; reject: (e: unknown) => void }[] = [];
+
+  private coalesce(spec: TaskSpec): Promise<Task> {
+    return new Promise((resolve, reject) => {
+      if (this.batch.push({ spec, resolve, reject }) === 1) setImmediate(() => this.flushBatch());
+    });
+  }
+
+  private flushBatch(): void {
+    const all = this.batch;
+    this.batch = [];
+    for (let i = 0; i < all.length; i += 1000) {
+      const part = all.slice(i, i + 1000);
+      this.enqueueSpecs(part.map((p) => p.spec)).then(
+        (tasks) => part.forEach((p, j) => p.resolve(tasks[j])),
+        (e) => part.forEach((p) => p.reject(e)));
+    }
   }
 
   takeIds(n: number): Promise<number[]> {

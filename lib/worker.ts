@@ -60,13 +60,15 @@ export class Worker extends EventEmitter {
   constructor(private readonly host: WorkerHost, opts: WorkerOptions = {}) {
     super();
     for (const k of Object.keys(opts)) {
-      if (!['queues', 'concurrency', 'name', 'leaseMs', 'mirror', 'maxStalls'].includes(k)) throw new TypeError(`worker: unknown option '${k}'`);
+      if (!['queues', 'concurrency', 'name', 'leaseMs', 'mirror', 'maxStalls', 'prefetch'].includes(k)) throw new TypeError(`worker: unknown option '${k}'`);
     }
     const queues = opts.queues ?? ['default'];
     if (!Array.isArray(queues) || queues.length === 0) throw new TypeError('worker: queues must be a non-empty array of queue names');
     this.queues = [...new Set(queues.map((q) => checkQueueName(q)))];
     this.concurrency = opts.concurrency ?? 1;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`worker: concurrency must be an integer >= 1 (got ${String(opts.concurrency)})`);
+    this.prefetch = opts.prefetch ?? 0;
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw new RangeError(`worker: prefetch must be an integer >= 0 (got ${String(opts.prefetch)})`);
     this.leaseMs = opts.leaseMs ?? 30000;
     if (!Number.isInteger(this.leaseMs) || this.leaseMs < 100) throw new RangeError(`worker: leaseMs must be an integer >= 100 (got ${String(opts.leaseMs)})`);
     this.maxStalls = opts.maxStalls ?? 1;
@@ -76,8 +78,13 @@ export class Worker extends EventEmitter {
     this.mirrorWanted = opts.mirror;
   }
 
+  /** Tasks claimed beyond the concurrency, leased and waiting in this process (opt-in prefetch). */
+  readonly prefetch: number;
+  private active = 0;
+  private waiting: Claimed[] = [];
+
   private free(): number {
-    return this.concurrency - this.running.size - this.reserved;
+    return this.concurrency + this.prefetch - this.running.size - this.reserved;
   }
 
   async start(): Promise<void> {
@@ -158,12 +165,29 @@ export class Worker extends EventEmitter {
   private run(t: Claimed): void {
     const key = `${t.queue}:${t.id}`;
     this.running.set(key, t);
-    this.stats.running = this.running.size;
+    if (this.active >= this.concurrency) this.waiting.push(t);
+    else this.begin(t, key);
+  }
+
+  /** Starts prefetched tasks while slots are free (never once stopping: those are handed back). */
+  private startWaiting(): void {
+    while (this.state === 'started' && this.waiting.length > 0 && this.active < this.concurrency) {
+      const t = this.waiting.shift() as Claimed;
+      const key = `${t.queue}:${t.id}`;
+      if (this.running.get(key) === t) this.begin(t, key);
+    }
+  }
+
+  private begin(t: Claimed, key: string): void {
+    this.active++;
+    this.stats.running = this.active;
     const started = performance.now();
     perform(this.host.registry, t).then((o) => {
+      this.active--;
+      this.stats.running = this.active;
+      this.startWaiting();
       if (this.running.get(key) !== t) return; // handed back at shutdown: its outcome must not land
       this.running.delete(key);
-      this.stats.running = this.running.size;
       if (o.outcome === 'ok') this.stats.done++; else this.stats.failed++;
       this.finished.push({ t, o, ms: performance.now() - started });
       if (!this.flushing) this.flushing = new Promise((r) => setImmediate(r)).then(() => this.flush());
@@ -300,7 +324,7 @@ export class Worker extends EventEmitter {
     this.setIdle(true); // release the wait loops
     for (const c of this.blockers.values()) c.disconnect();
     const until = Date.now() + (opts.graceMs ?? 30000);
-    while ((this.running.size > 0 || this.claiming || this.reserved > 0) && Date.now() < until) await sleep(10);
+    while ((this.active > 0 || this.claiming || this.reserved > 0) && Date.now() < until) await sleep(10);
     while (this.flushing || this.finished.length > 0) await (this.flushing ?? this.flush());
     if (this.running.size > 0) await this.release();
     for (const t of this.timers) clearInterval(t);
@@ -322,6 +346,7 @@ export class Worker extends EventEmitter {
       abortTask(t, handedBack);
     }
     this.running.clear();
+    this.waiting = [];
     this.stats.running = 0;
     for (const [q, pairs] of byQueue) await this.host.script('release', q, pairs);
   }

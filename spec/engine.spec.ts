@@ -114,6 +114,43 @@ describe('engine on real Redis', function () {
     }
   });
 
+  it('bulk stores many tasks, and stores none when one entry is bad', async () => {
+    await assert.rejects(queue.bulk([[Job, 'mark', { args: [1] }], [Job, 'nope']]), /bulk entry 1: Job#nope is not a function/);
+    assert.equal(await keyCount(), 0);
+    const tasks = await queue.bulk(Array.from({ length: 2500 }, (_, i) => [Job, 'mark', { args: [i], priority: i % 3 }] as [object, string, object]));
+    assert.equal(tasks.length, 2500);
+    assert.equal(new Set(tasks.map((t) => t.id)).size, 2500);
+    const w = queue.worker({ concurrency: 20 });
+    await w.start();
+    await until(() => Job.seen.length === 2500, 20000, 'all bulk tasks');
+    assert.deepEqual([...Job.seen].sort((a, b) => a - b), Array.from({ length: 2500 }, (_, i) => i));
+  });
+
+  it('prefetch: short tasks still run once each and in order, and a stop hands unstarted ones back', async () => {
+    const w = queue.worker({ concurrency: 1, prefetch: 8 });
+    for (let i = 0; i < 40; i++) await queue.async(Job, 'mark', { args: [i] });
+    await w.start();
+    await until(() => Job.seen.length === 40, 10000, 'prefetched tasks');
+    assert.deepEqual(Job.seen, Array.from({ length: 40 }, (_, i) => i));
+    // A slow task with prefetched ones behind it: stopping runs none of those and hands them back.
+    const gate: { open?: () => void } = {};
+    class Slow { static hold() { return new Promise<void>((r) => { gate.open = r; }); } }
+    queue.register(Slow);
+    const slow = await queue.async(Slow, 'hold', { priority: 100 });
+    const behind = await Promise.all([1, 2, 3].map((n) => queue.async(Job, 'mark', { args: [100 + n] })));
+    await until(async () => (await behind[2].reload()).state === 'running', 5000, 'tasks to be prefetched');
+    const stopping = w.stop({ graceMs: 5000 });
+    gate.open!();
+    await stopping;
+    await slow.reload();
+    assert.equal(slow.state, 'succeeded');
+    for (const t of behind) {
+      await t.reload();
+      assert.equal(t.state, 'queued', `task ${t.id} should be back in the queue`);
+    }
+    assert.equal(Job.seen.length, 40);
+  });
+
   it('wakes an idle worker within milliseconds of an enqueue (not a poll interval)', async () => {
     const w = queue.worker();
     await w.start();

@@ -76,6 +76,12 @@ export interface WorkerOptions {
   name?: string;
   /** Lease length in ms (renewed while a task runs). Default 30000. */
   leaseMs?: number;
+  /**
+   * Tasks to claim beyond `concurrency` and hold (leased) in this process, so the next one starts
+   * without a Redis round trip. Default 0. A prefetched task shows as running before it starts
+   * and waits behind this worker's current task: use it for many short tasks.
+   */
+  prefetch?: number;
   /** Run the MySQL mirror loop inside this worker (default: when the queue mirrors). */
   mirror?: boolean;
   /** Re-runs allowed after a task's worker died (lease expired) before it fails with "worker lost". Default 1. The worker that sweeps applies its own value: give all workers the same. */
@@ -196,6 +202,8 @@ export interface Queue {
   register<T extends object>(name: string, target: T, opts?: RegisterOptions): Registered<T>;
   async(target: object, action: string, opts?: EnqueueOptions): Promise<Task>;
   schedule(target: object, at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task>;
+  /** Many tasks at once: all entries are checked first (one bad entry stores nothing), then stored in batches. */
+  bulk(entries: [target: object, action: string, opts?: EnqueueOptions][]): Promise<Task[]>;
   task(id: number | string): Promise<Task | null>;
   worker(opts?: WorkerOptions): Worker;
   stats(): Promise<QueueStats>;

@@ -4,21 +4,23 @@
 --   id, attempt, outcome ('ok' | 'fail' | 'retry'), payload (result or error msgpack, '' = none), retry at (ms)
 -- An attempt that is no longer this worker's (its lease was taken away, or it was retried) is refused.
 -- Returns like claim.lua, with the refused ids first.
-local i, refused, retired = 9, {}, false
+local i, refused, retired, done = 9, {}, false, {}
 for _ = 1, tonumber(ARGV[8]) do
   local id, attempt, outcome, payload, retry_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   i = i + 5
   local key = tkey(id)
-  local kt = key_type(key)
-  local cur = kt == 'hash' and redis.call('HMGET', key, 'attempts', 'state', 'cancelled', 'priority') or {}
-  if kt ~= 'hash' and kt ~= 'none' then
-    fail_corrupt(id, 'its key was replaced by a ' .. kt .. ' while it ran')
+  local cur = redis.pcall('HMGET', key, 'attempts', 'state', 'cancelled', 'priority')
+  if cur.err then
+    fail_corrupt(id, 'its key was replaced by a ' .. key_type(key) .. ' while it ran')
     retired = true
   elseif cur[1] ~= attempt or cur[2] ~= 'running' then
     refused[#refused + 1] = id
   else
-    redis.call('ZREM', running, id)
-    if outcome == 'ok' then
+    done[#done + 1] = id
+    if outcome == 'ok' and retention == 0 and not mirror then
+      -- Nothing will read the final fields: the hash goes at once.
+      redis.call('DEL', key)
+    elseif outcome == 'ok' then
       redis.call('HSET', key, 'state', 'succeeded', 'success', '1', 'finished_at', ARGV[2])
       if payload ~= '' then redis.call('HSET', key, 'result', payload) end
       retire(id)
@@ -45,5 +47,6 @@ for _ = 1, tonumber(ARGV[8]) do
     end
   end
 end
+for j = 1, #done, 4000 do redis.call('ZREM', running, unpack(done, j, math.min(j + 3999, #done))) end
 if retired then trim_finished() end
 return claim_reply(refused, tonumber(ARGV[7]), ARGV[5], tonumber(ARGV[6]))

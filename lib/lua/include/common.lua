@@ -110,41 +110,61 @@ local CLAIM_FIELDS = {'type', 'object_id', 'action', 'args', 'timeout', 'max_att
 
 -- Takes up to `want` due tasks in order (priority desc, time asc, id asc), marks each running
 -- under a lease and appends id, attempt and CLAIM_FIELDS to `out`. Returns how many.
+-- Per task: one HMGET (state, attempts and the claim fields together; a key that is not a hash
+-- comes back as an error table from pcall) and one HSET; the pops (ZPOPMIN count) and the
+-- running-set ZADD are batched.
 local function claim(want, worker, lease, out)
   promote()
   local got = 0
+  local run = {}
+  local deadline = now + lease
   while got < want do
     local top = redis.call('ZREVRANGE', levels, 0, 0)[1]
     if not top then break end
-    local popped = redis.call('ZPOPMIN', base .. 'due:' .. top)
+    local asked = want - got
+    local popped = redis.call('ZPOPMIN', base .. 'due:' .. top, asked)
+    -- Fewer than asked: this level is empty now; drop it at once so `levels` stays exact (a stale
+    -- level made every claim that emptied the queue wake an idle worker for nothing).
+    if #popped < 2 * asked then redis.call('ZREM', levels, top) end
     if #popped == 0 then
-      redis.call('ZREM', levels, top)
+      -- (the level was stale)
     else
-      local id = string.sub(popped[1], 2)
-      local key = tkey(id)
-      local kt = key_type(key)
-      local f0 = kt == 'hash' and redis.call('HMGET', key, 'state', 'attempts') or {}
-      if kt ~= 'hash' then
-        if kt ~= 'none' then fail_corrupt(id, 'its key holds a ' .. kt .. ', not a hash') end
-      elseif KNOWN_STATE[f0[1]] and f0[1] ~= 'queued' and f0[1] ~= 'scheduled' then
-        -- A stray due entry (written by hand): the task already ran or runs; never run it twice.
-      elseif type(f0[2]) == 'string' and not (string.match(f0[2], '^%d+$') and #f0[2] < 15) then
-        fail_corrupt(id, 'its attempts field is not a whole number (' .. string.sub(f0[2], 1, 40) .. ')')
-      else
-        local attempt = redis.call('HINCRBY', key, 'attempts', 1)
-        redis.call('HSET', key, 'state', 'running', 'started_at', ARGV[2], 'worker', worker)
-        redis.call('ZADD', running, now + lease, id)
-        changed(id)
-        local f = redis.call('HMGET', key, unpack(CLAIM_FIELDS))
-        out[#out + 1] = id
-        out[#out + 1] = int(attempt)
-        for i = 1, #CLAIM_FIELDS do out[#out + 1] = f[i] or '' end
-        got = got + 1
+      for j = 1, #popped, 2 do
+        local id = string.sub(popped[j], 2)
+        local key = tkey(id)
+        local f = redis.pcall('HMGET', key, 'state', 'attempts', unpack(CLAIM_FIELDS))
+        if f.err then
+          fail_corrupt(id, 'its key holds a ' .. key_type(key) .. ', not a hash')
+        elseif not f[1] then
+          -- no task behind the entry (key gone)
+        elseif KNOWN_STATE[f[1]] and f[1] ~= 'queued' and f[1] ~= 'scheduled' then
+          -- A stray due entry (written by hand): the task already ran or runs; never run it twice.
+        elseif type(f[2]) == 'string' and not (string.match(f[2], '^%d+$') and #f[2] < 15) then
+          fail_corrupt(id, 'its attempts field is not a whole number (' .. string.sub(f[2], 1, 40) .. ')')
+        else
+          local attempt = int((tonumber(f[2]) or 0) + 1)
+          redis.call('HSET', key, 'attempts', attempt, 'state', 'running', 'started_at', ARGV[2], 'worker', worker)
+          run[#run + 1] = deadline
+          run[#run + 1] = id
+          changed(id)
+          out[#out + 1] = id
+          out[#out + 1] = attempt
+          for i = 1, #CLAIM_FIELDS do out[#out + 1] = f[i + 2] or '' end
+          got = got + 1
+        end
       end
     end
   end
+  for j = 1, #run, 2000 do redis.call('ZADD', running, unpack(run, j, math.min(j + 1999, #run))) end
   -- More left: wake the next idle worker too.
-  if got == want and got > 0 and redis.call('EXISTS', levels) == 1 then redis.call('ZADD', marker, 0, '0') end
+  if got == want and got > 0 then
+    local top = redis.call('ZREVRANGE', levels, 0, 0)[1]
+    if top and redis.call('EXISTS', base .. 'due:' .. top) == 0 then
+      redis.call('ZREM', levels, top)
+      top = redis.call('ZREVRANGE', levels, 0, 0)[1]
+    end
+    if top then redis.call('ZADD', marker, 0, '0') end
+  end
   return got
 end
 
