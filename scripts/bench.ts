@@ -182,6 +182,22 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       });
     }
 
+    // Ours with the opt-in prefetch (16 tasks held beyond the concurrency); peers have no such setting.
+    for (const [id, inChild] of [['process-c1-prefetch', false], ['process-c1-prefetch-child', true]] as const) {
+      if (!want(id)) continue;
+      if (inChild && !child) await startChild();
+      const c = add({ id, label: `process, concurrency 1, prefetch 16 (ours, opt-in)${inChild ? ', worker in 2nd process' : ''}`, unit: 'jobs/s', better: 'higher', runs: {} });
+      const n = quick ? Math.max(1, Math.round(N / 3)) : N;
+      await perLib(c, ['ours'], async (lib) => {
+        const ctx = { ...ctxFor(), prefetch: 16 };
+        const p = await ADAPTERS[lib].producer(ctx);
+        await p.bulk(n, 1000);
+        await p.close();
+        const ms = inChild ? await childCall({ cmd: 'process', lib, ctx, concurrency: 1, n }) : await timeProcessing(lib, ctx, 1, n);
+        return n / (ms / 1000);
+      });
+    }
+
     if (want('mirror')) await mirrorCase();
     if (want('claim-depth')) await depthCase();
 
@@ -404,6 +420,12 @@ function evaluate(cases: CaseResult[]): TargetResult[] {
   };
   vs('process c=1', 'process-c1', 'bullmq', 2);
   vs('process c=1, worker in 2nd process', 'process-c1-child', 'bullmq', 2);
+  const cross = (what: string, ours: string, peerCase: string, peer: LibName, min: number) => {
+    const r = get(ours, 'ours') / get(peerCase, peer);
+    out.push({ what, wanted: `≥ ${min}× ${LABEL[peer]}`, got: Number.isFinite(r) ? `${r.toFixed(2)}×` : 'not measured', met: Number.isFinite(r) ? r >= min : null });
+  };
+  cross('process c=1, prefetch 16 (opt-in)', 'process-c1-prefetch', 'process-c1', 'bullmq', 2);
+  cross('process c=1, prefetch 16 (opt-in), worker in 2nd process', 'process-c1-prefetch-child', 'process-c1-child', 'bullmq', 2);
   vs('process c=50', 'process-c50', 'bullmq', 1.5);
   vs('process c=50', 'process-c50', 'bee', 1.2);
   vs('process c=50, worker in 2nd process', 'process-c50-child', 'bullmq', 1.5);

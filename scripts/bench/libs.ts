@@ -21,6 +21,8 @@ export interface Ctx {
   /** Ours only: the worker's own `mirror` option (false: the scripts still fill the outbox, no loop runs). */
   workerMirror?: boolean;
   databaseUrl?: string;
+  /** Ours only: the worker's opt-in `prefetch` (tasks claimed beyond the concurrency). */
+  prefetch?: number;
 }
 
 export interface Producer {
@@ -67,6 +69,8 @@ class Noop { static run(data?: unknown) { oursHook(data); } }
 interface OurQueue {
   register(t: object): unknown;
   async(t: object, action: string, opts?: unknown): Promise<unknown>;
+  bulk(entries: [object, string, unknown][]): Promise<unknown[]>;
+  /** Internal (validated specs, no per-entry checks): only to fill a million-task queue quickly. */
   enqueueSpecs(specs: unknown[]): Promise<unknown[]>;
   worker(opts: unknown): { on(ev: 'task', fn: (e: { success: boolean }) => void): unknown; on(ev: 'error', fn: (e: Error) => void): unknown; start(): Promise<void>; stop(o?: unknown): Promise<void> };
   close(): Promise<void>;
@@ -132,13 +136,26 @@ export function ourSpecs(ctx: Ctx, n: number, opts: { priorities?: boolean; sche
   return out;
 }
 
+/** Entries for the public queue.bulk(): like ourSpecs, through the same checks a user's call gets. */
+export function ourEntries(n: number, opts: { priorities?: boolean; scheduledShare?: number } = {}): [object, string, unknown][] {
+  const out: [object, string, unknown][] = [];
+  const now = Date.now();
+  for (let i = 0; i < n; i++) {
+    const o: Record<string, unknown> = { args: [PAYLOAD] };
+    if (opts.priorities) o.priority = Math.floor(Math.random() * 16);
+    if (opts.scheduledShare && Math.random() < opts.scheduledShare) o.scheduledAt = now + 3_600_000 + Math.floor(Math.random() * 3_600_000);
+    out.push([Noop, 'run', o]);
+  }
+  return out;
+}
+
 const ours = {
   async producer(ctx: Ctx): Promise<Producer & { q: OurQueue }> {
     const q = await oursQueue(ctx);
     return {
       q,
       async bulk(n, chunk, opts = {}) {
-        for (let done = 0; done < n; done += chunk) await q.enqueueSpecs(ourSpecs(ctx, Math.min(chunk, n - done), opts));
+        for (let done = 0; done < n; done += chunk) await q.bulk(ourEntries(Math.min(chunk, n - done), opts));
       },
       oneByOne: (n, inflight) => pool(n, inflight, () => q.async(Noop, 'run', { args: [PAYLOAD] })),
       async addOne(data) { await q.async(Noop, 'run', { args: [data] }); },
@@ -148,7 +165,10 @@ const ours = {
   async consumer(ctx: Ctx, concurrency: number, onJob: OnJob, onDone: OnDone): Promise<Consumer> {
     const q = await oursQueue(ctx);
     oursHook = onJob;
-    const w = q.worker(ctx.workerMirror === undefined ? { concurrency } : { concurrency, mirror: ctx.workerMirror });
+    const wo: Record<string, unknown> = { concurrency };
+    if (ctx.workerMirror !== undefined) wo.mirror = ctx.workerMirror;
+    if (ctx.prefetch) wo.prefetch = ctx.prefetch;
+    const w = q.worker(wo);
     w.on('task', onDone);
     w.on('error', (e) => console.error(`[ours worker] ${e.message}`));
     return {
