@@ -190,7 +190,9 @@ export class Worker extends EventEmitter {
       this.running.delete(key);
       if (o.outcome === 'ok') this.stats.done++; else this.stats.failed++;
       this.finished.push({ t, o, ms: performance.now() - started });
-      if (!this.flushing) this.flushing = new Promise((r) => setImmediate(r)).then(() => this.flush());
+      // Others still running: wait a turn so outcomes ending together share one finish.lua call.
+      // None left (always so at concurrency 1): send at once.
+      if (!this.flushing) this.flushing = (this.active > 0 ? new Promise((r) => setImmediate(r)) : Promise.resolve()).then(() => this.flush());
     });
   }
 

@@ -12,13 +12,11 @@ for i = 5, #ARGV, 2 do
   if f[1] == attempt and f[2] == 'running' then
     redis.call('ZREM', running, id)
     if f[5] == '1' then
-      redis.call('HSET', key, 'state', 'cancelled', 'finished_at', ARGV[2])
-      retire(id)
+      end_cancelled(id)
       retired = true
     else
-      redis.call('HSET', key, 'released', int(math.floor(tonumber(f[6]) or 0) + 1), 'state', 'queued')
-      push_due(id, f[3], f[4])
-      changed(id)
+      redis.call('HSET', key, 'released', int(math.floor(tonumber(f[6]) or 0) + 1))
+      requeue(id, f[3], f[4])
       n = n + 1
     end
   end

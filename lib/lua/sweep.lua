@@ -23,17 +23,14 @@ for i = 1, #ids do
     local stalls = math.floor(tonumber(f[5]) or 0) + 1
     redis.call('HSET', key, 'stalled', int(stalls))
     if f[4] == '1' then
-      redis.call('HSET', key, 'state', 'cancelled', 'finished_at', ARGV[2])
-      retire(id)
+      end_cancelled(id)
       failed = failed + 1
     elseif stalls > max_stalls then
       redis.call('HSET', key, 'state', 'failed', 'success', '0', 'finished_at', ARGV[2], 'error', ARGV[6])
       retire(id)
       failed = failed + 1
     else
-      redis.call('HSET', key, 'state', 'queued')
-      push_due(id, f[2], f[3])
-      changed(id)
+      requeue(id, f[2], f[3])
       back = back + 1
     end
   end

@@ -78,6 +78,19 @@ local function fail_corrupt(id, why)
   retire(id)
 end
 
+-- Back in line at its own priority and time, ahead of later tasks (promotion, a stall, a hand-back).
+local function requeue(id, priority, at)
+  redis.call('HSET', tkey(id), 'state', 'queued')
+  push_due(id, priority, at)
+  changed(id)
+end
+
+-- An attempt of a task cancelled while it ran is over: the task ends cancelled.
+local function end_cancelled(id)
+  redis.call('HSET', tkey(id), 'state', 'cancelled', 'finished_at', ARGV[2])
+  retire(id)
+end
+
 local function trim_finished()
   if retention > 0 then redis.call('ZREMRANGEBYSCORE', finished, '-inf', now - retention) end
 end
@@ -95,9 +108,7 @@ local function promote()
     if kt ~= 'hash' and kt ~= 'none' then
       fail_corrupt(id, 'its key holds a ' .. kt .. ', not a hash')
     elseif f[3] == 'scheduled' then
-      push_due(id, f[1], f[2])
-      redis.call('HSET', tkey(id), 'state', 'queued')
-      changed(id)
+      requeue(id, f[1], f[2])
     elseif kt == 'hash' and not KNOWN_STATE[f[3]] then
       -- Dropped from `scheduled` with a state nothing else looks at, it would be stranded.
       fail_corrupt(id, 'its state field is not a task state (' .. string.sub(tostring(f[3]), 1, 40) .. ')')
