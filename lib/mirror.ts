@@ -156,9 +156,11 @@ class MirrorLoop {
     const r = (await this.host.script('mirrored', queue, ['take', this.token, LOCK_MS, this.batch])) as string[];
     if (String(r[0]) !== '1') { this.held.delete(queue); return -1; }
     this.held.add(queue);
-    const events = r.slice(1).map(String);
-    if (events.length === 0) return 0;
-    const ids = [...new Set(events)].map(Number).filter((n) => Number.isSafeInteger(n) && n > 0).sort((a, b) => a - b);
+    // id, score pairs: the score is the task's latest change, echoed back so that a task changed
+    // while we wrote stays in the outbox for the next pass.
+    const pairs = r.slice(1).map(String);
+    if (pairs.length === 0) return 0;
+    const ids = pairs.filter((_x, i) => i % 2 === 0).map(Number).filter((n) => Number.isSafeInteger(n) && n > 0).sort((a, b) => a - b);
     const finals: string[] = [];
     if (ids.length > 0) {
       await this.withWriteLock(queue, async (transaction) => {
@@ -173,8 +175,8 @@ class MirrorLoop {
         await writeRows(this.seq, rows, transaction);
       });
     }
-    await this.host.script('mirrored', queue, ['done', this.token, LOCK_MS, events.length, ...finals]);
-    return events.length;
+    await this.host.script('mirrored', queue, ['done', this.token, LOCK_MS, pairs.length / 2, ...pairs, ...finals]);
+    return pairs.length / 2;
   }
 
   private async readHashes(queue: string, ids: number[]): Promise<(RawHash | null)[]> {

@@ -210,16 +210,33 @@ describe('mirror (MySQL history)', function () {
     assert.ok(r.every((x) => x.state === 'succeeded' || x.state === 'failed'));
   });
 
+  it('keeps a task changed after the mirror read it, and writes a task changed many times once', async () => {
+    const q = queue();
+    const t = await q.async(Jobs, 'add', { args: [1, 2] });
+    const taken = (await q.script('mirrored', 'default', ['take', 'A', 30000, 10]) as string[]).map(String);
+    assert.deepStrictEqual(taken.slice(0, 2), ['1', String(t.id)]);
+    await t.cancel(); // a change after the read: the entry must stay for the next pass
+    assert.strictEqual(Number(await q.script('mirrored', 'default', ['done', 'A', 30000, 1, ...taken.slice(1)])), 0);
+    assert.strictEqual(await redis.zcard(`{${prefix}:default}:outbox`), 1);
+    const again = (await q.script('mirrored', 'default', ['take', 'A', 30000, 10]) as string[]).map(String);
+    assert.strictEqual(again.length, 3, 'enqueue and cancel are one entry');
+    assert.ok(Number(again[2]) > Number(taken[2]));
+    assert.strictEqual(Number(await q.script('mirrored', 'default', ['done', 'A', 30000, 1, ...again.slice(1)])), 1);
+    await q.script('mirrored', 'default', ['release', 'A']);
+  });
+
   it('refuses a trim by a loop that does not hold the lock', async () => {
     const q = queue();
     await q.async(Jobs, 'add', { args: [1, 2] });
     const taken = await q.script('mirrored', 'default', ['take', 'A', 30000, 10]) as string[];
     assert.strictEqual(String(taken[0]), '1');
     assert.deepStrictEqual((await q.script('mirrored', 'default', ['take', 'B', 30000, 10]) as string[]).map(String), ['0']);
-    assert.strictEqual(Number(await q.script('mirrored', 'default', ['done', 'B', 30000, 1])), 0);
-    assert.strictEqual(await redis.llen(`{${prefix}:default}:outbox`), 1);
-    assert.strictEqual(Number(await q.script('mirrored', 'default', ['done', 'A', 30000, 1])), 1);
-    assert.strictEqual(await redis.llen(`{${prefix}:default}:outbox`), 0);
+    const pairs = taken.slice(1).map(String); // id, score of the task's latest change
+    assert.strictEqual(pairs.length, 2);
+    assert.strictEqual(Number(await q.script('mirrored', 'default', ['done', 'B', 30000, 1, ...pairs])), 0);
+    assert.strictEqual(await redis.zcard(`{${prefix}:default}:outbox`), 1);
+    assert.strictEqual(Number(await q.script('mirrored', 'default', ['done', 'A', 30000, 1, ...pairs])), 1);
+    assert.strictEqual(await redis.zcard(`{${prefix}:default}:outbox`), 0);
   });
 
   it('keeps the queue running through a MySQL outage of 10 s and then writes exactly one right row per task', async function () {

@@ -1,19 +1,20 @@
 --!include common
--- The MySQL mirror's side of the outbox. One loop at a time owns a queue's outbox, by a lock
--- token (`mirror-lock`), so two loops never trim each other's events.
+-- The MySQL mirror's side of the outbox (a zset: task id scored by its latest change counter, see
+-- changed() in common.lua). One loop at a time owns a queue's outbox, by a lock token
+-- (`mirror-lock`), so two loops never remove each other's entries.
 -- ARGV from 5: mode, then per mode:
---   'take', token, lock ms, max: take or renew the lock, return {'1', id...} (the first `max`
---           events), or {'0'} when another loop holds the lock.
---   'done', token, lock ms, count, then id, attempts, finished_at per task mirrored in a final
---           state: drop the `count` events read (only while the lock is ours), apply retention
---           to those tasks when their hash is still what was mirrored. Returns the count dropped.
---   'lag':  {events waiting, age in ms of the oldest ('' when none)}.
+--   'take', token, lock ms, max: take or renew the lock, return {'1', id, score, ...} (the `max`
+--           oldest changes), or {'0'} when another loop holds the lock.
+--   'done', token, lock ms, n, then n id/score pairs as taken, then id, attempts, finished_at per
+--           task mirrored in a final state: remove each entry whose score is unchanged (a task
+--           changed since stays for the next pass; only while the lock is ours), apply retention
+--           to those tasks when their hash is still what was mirrored. Returns the count removed.
+--   'lag':  {tasks waiting, age in ms of the oldest change ('' when none)}.
 --   'release', token: give the lock up if it is ours.
--- Age of events: the outbox holds bare ids, so `mirror-marks` samples the cumulative number of
--- events ever pushed (dropped + waiting) with the time it was seen; the oldest waiting event was
--- pushed before the first sample that counts it.
+-- Age: `mirror-marks` samples the change counter with the time it was seen; the oldest waiting
+-- change happened before the first sample at or above its score (a lower bound on its age).
 local mode = ARGV[5]
-local lock, trimmed_key, marks = base .. 'mirror-lock', base .. 'mirror-trimmed', base .. 'mirror-marks'
+local lock, seq_key, marks = base .. 'mirror-lock', base .. 'outbox-seq', base .. 'mirror-marks'
 
 local function is_hash(key)
   local t = redis.call('TYPE', key)
@@ -21,18 +22,22 @@ local function is_hash(key)
 end
 
 local function mark()
-  local waiting = redis.call('LLEN', outbox)
-  local trimmed = tonumber(redis.call('GET', trimmed_key) or '0') or 0
+  local waiting = redis.call('ZCARD', outbox)
   if waiting == 0 then
     redis.call('DEL', marks)
-    return waiting, trimmed
+    return waiting
   end
-  local total = trimmed + waiting
+  local seq = tonumber(redis.call('GET', seq_key) or '0') or 0
   local last = redis.call('ZREVRANGE', marks, 0, 0, 'WITHSCORES')
-  if not last[2] or tonumber(last[2]) < total then
-    redis.call('ZADD', marks, total, int(total) .. ':' .. int(now))
+  if not last[2] or tonumber(last[2]) < seq then
+    redis.call('ZADD', marks, seq, int(seq) .. ':' .. int(now))
   end
-  return waiting, trimmed
+  return waiting
+end
+
+local function oldest()
+  local o = redis.call('ZRANGE', outbox, 0, 0, 'WITHSCORES')[2]
+  return o and tonumber(o)
 end
 
 if mode == 'take' then
@@ -41,20 +46,30 @@ if mode == 'take' then
   if holder and holder ~= token then return {'0'} end
   redis.call('SET', lock, token, 'PX', ms)
   mark()
-  local ids = redis.call('LRANGE', outbox, 0, max - 1)
+  local got = redis.call('ZRANGE', outbox, 0, max - 1, 'WITHSCORES')
   local out = {'1'}
-  for i = 1, #ids do out[#out + 1] = ids[i] end
+  for i = 1, #got, 2 do
+    out[#out + 1] = got[i]
+    out[#out + 1] = int(tonumber(got[i + 1]))
+  end
   return {unpack(out)}
 end
 
 if mode == 'done' then
-  local token, ms, count = ARGV[6], ARGV[7], tonumber(ARGV[8])
+  local token, ms, n = ARGV[6], ARGV[7], tonumber(ARGV[8])
   if redis.call('GET', lock) ~= token then return int(0) end
   redis.call('PEXPIRE', lock, ms)
-  redis.call('LTRIM', outbox, count, -1)
-  local trimmed = redis.call('INCRBY', trimmed_key, count)
-  redis.call('ZREMRANGEBYSCORE', marks, '-inf', trimmed)
-  for i = 9, #ARGV, 3 do
+  local removed = 0
+  for i = 9, 8 + 2 * n, 2 do
+    local z = redis.call('ZSCORE', outbox, ARGV[i])
+    if z and tonumber(z) == tonumber(ARGV[i + 1]) then
+      redis.call('ZREM', outbox, ARGV[i])
+      removed = removed + 1
+    end
+  end
+  local o = oldest()
+  if o then redis.call('ZREMRANGEBYSCORE', marks, '-inf', '(' .. int(o)) else redis.call('DEL', marks) end
+  for i = 9 + 2 * n, #ARGV, 3 do
     local id, attempts, fin = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     local key = tkey(id)
     if is_hash(key) then
@@ -72,13 +87,13 @@ if mode == 'done' then
       end
     end
   end
-  return int(count)
+  return int(removed)
 end
 
 if mode == 'lag' then
-  local waiting, trimmed = mark()
+  local waiting = mark()
   if waiting == 0 then return {'0', ''} end
-  local first = redis.call('ZRANGEBYSCORE', marks, trimmed + 1, '+inf', 'LIMIT', 0, 1)[1]
+  local first = redis.call('ZRANGEBYSCORE', marks, oldest(), '+inf', 'LIMIT', 0, 1)[1]
   local age = ''
   if first then
     local t = tonumber(string.match(first, ':(%d+)$'))

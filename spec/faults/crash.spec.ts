@@ -160,10 +160,10 @@ describe('faults: kill -9 of worker processes under load', function () {
       const k = queue.keys('default');
       await sleep(1000);
       proxy.cut();
-      const [done0, outbox0] = [await succeeded(), await r.llen(k.outbox)];
+      const [done0, outbox0] = [await succeeded(), await r.zcard(k.outbox)];
       await sleep(4000);
       ranDuring = await succeeded() - done0;
-      piledUp = await r.llen(k.outbox) - outbox0;
+      piledUp = await r.zcard(k.outbox) - outbox0;
       proxy.restore();
     });
     assert.equal(f.lost, 0);

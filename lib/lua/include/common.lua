@@ -1,7 +1,7 @@
 -- Shared head of every script.
 -- KEYS: 1 levels (zset: priorities that have due tasks), 2 scheduled (zset: id by due time),
 --       3 running (zset: id by lease deadline), 4 marker (zset: wakes an idle worker),
---       5 outbox (list: ids whose state changed, for the MySQL mirror), 6 finished (zset: id by finish time)
+--       5 outbox (zset: ids whose state changed, for the MySQL mirror), 6 finished (zset: id by finish time)
 -- ARGV: 1 key base ("{prefix:queue}:"), 2 now (ms), 3 mirror ('1' | '0'), 4 retention (ms; 0 = drop when finished)
 local base, now = ARGV[1], tonumber(ARGV[2])
 local mirror, retention = ARGV[3] == '1', tonumber(ARGV[4])
@@ -13,7 +13,15 @@ local function tkey(id) return base .. 't:' .. id end
 -- Due members are the id behind a letter giving its length ("b17"), so that Redis's lexical
 -- tie-break among equal scores (same scheduled time) is numeric id order.
 local function lex(id) return string.char(96 + #id) .. id end
-local function changed(id) if mirror then redis.call('RPUSH', outbox, id) end end
+-- The mirror's outbox: task ids scored by a change counter (one INCR per script call). A task that
+-- changes again before the mirror ran keeps one entry, with the newer score, so the mirror writes
+-- it once; the mirror removes an entry only while its score is still the one it read.
+local change_seq
+local function changed(id)
+  if not mirror then return end
+  if not change_seq then change_seq = redis.call('INCR', base .. 'outbox-seq') end
+  redis.call('ZADD', outbox, change_seq, id)
+end
 
 -- One zset per priority (score = scheduled time), and `levels` to find the highest priority:
 -- priority, time and id order are each exact, which one 53-bit score cannot be.
