@@ -35,6 +35,17 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     scriptKeys: [levels, scheduled, running, marker, outbox, finished] };
 }
 
+/** Items grouped by their queue, in first-seen order (one script call per queue). */
+export function groupByQueue<T>(items: Iterable<T>, queueOf: (x: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const x of items) {
+    const q = queueOf(x);
+    const l = out.get(q);
+    if (l) l.push(x); else out.set(q, [x]);
+  }
+  return out;
+}
+
 export const taskKey = (k: QueueKeys, id: number | string) => `${k.base}t:${id}`;
 export const idsKey = (prefix: string) => `{${prefix}}:ids`;
 export const queuesKey = (prefix: string) => `{${prefix}}:queues`;

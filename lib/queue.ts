@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Sequelize, Model, ModelStatic, Transaction } from 'sequelize';
 import type { SetupOptions, EnqueueOptions, TaskState, WorkerOptions, QueueStats, Registered, RegisterOptions } from '../types';
 import { connect } from './redis';
-import { queueKeys, QueueKeys, taskKey, queuesKey, checkQueueName } from './keys';
+import { queueKeys, QueueKeys, taskKey, queuesKey, checkQueueName, groupByQueue } from './keys';
 import { runScript, defineScripts, ScriptName } from './scripts';
 import { Registry, resolveAction } from './registry';
 import { IdAllocator } from './ids';
@@ -114,10 +114,15 @@ export class Queue extends EventEmitter implements TaskSource {
     if (this.closed) throw new Error('queue is closed');
     // Inside an open transaction: queue after its commit, drop on rollback (lib/transaction.ts).
     const tx = findTransaction(this.sequelize, target, opts);
-    const { type, objectId } = await this.describe(target, action, tx);
-    const spec = buildSpec(type, objectId, action, opts, defaultPriority, enqueueDefaults(target, action, type));
+    const spec = await this.specFor(target, action, opts, defaultPriority, tx);
     if (tx) return deferUntilCommit(this, tx, spec, opts?.args);
     return this.coalesce(spec);
+  }
+
+  /** The checked, encoded task for a call: target described, per-method defaults applied. */
+  private async specFor(target: object, action: string, opts: EnqueueOptions | undefined, defaultPriority: number, tx?: object | null): Promise<TaskSpec> {
+    const { type, objectId } = await this.describe(target, action, tx);
+    return buildSpec(type, objectId, action, opts, defaultPriority, enqueueDefaults(target, action, type));
   }
 
   /**
@@ -133,8 +138,7 @@ export class Queue extends EventEmitter implements TaskSource {
       const [target, action, opts] = entry;
       if (opts?.transaction) throw new TypeError(`bulk entry ${i}: bulk does not take a transaction; enqueue after the commit instead`);
       try {
-        const { type, objectId } = await this.describe(target, action);
-        specs.push(buildSpec(type, objectId, action, opts, ASYNC_PRIORITY, enqueueDefaults(target, action, type)));
+        specs.push(await this.specFor(target, action, opts, ASYNC_PRIORITY));
       } catch (e) {
         if (e instanceof Error) e.message = `bulk entry ${i}: ${e.message}`;
         throw e;
@@ -173,11 +177,7 @@ export class Queue extends EventEmitter implements TaskSource {
   /** Stores validated specs: one enqueue.lua call per queue (`given` ids: ones taken earlier, for deferred tasks). */
   async enqueueSpecs(specs: TaskSpec[], given?: number[]): Promise<Task[]> {
     const ids = given ?? await this.ids.take(specs.length);
-    const byQueue = new Map<string, number[]>();
-    specs.forEach((s, i) => {
-      const l = byQueue.get(s.queue);
-      if (l) l.push(i); else byQueue.set(s.queue, [i]);
-    });
+    const byQueue = groupByQueue(specs.keys(), (i) => specs[i].queue);
     const now = Date.now();
     await Promise.all([...byQueue].map(async ([queue, idx]) => {
       if (!this.knownQueues.has(queue)) {

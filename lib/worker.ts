@@ -7,7 +7,7 @@ import { ReplyError } from 'ioredis';
 import type { Redis } from 'ioredis';
 import type { WorkerOptions, WorkerStats, FinishedTaskEvent, StoredError } from '../types';
 import { duplicate } from './redis';
-import { checkQueueName, QueueKeys } from './keys';
+import { checkQueueName, QueueKeys, groupByQueue } from './keys';
 import type { ScriptName } from './scripts';
 import type { Registry } from './registry';
 import { perform, abortTask, Claimed, Outcome } from './perform';
@@ -202,18 +202,14 @@ export class Worker extends EventEmitter {
       while (this.finished.length > 0) {
         const batch = this.finished;
         this.finished = [];
-        const byQueue = new Map<string, Finished[]>();
-        for (const f of batch) {
-          const l = byQueue.get(f.t.queue);
-          if (l) l.push(f); else byQueue.set(f.t.queue, [f]);
-        }
-        for (const [queue, items] of byQueue) {
+        for (const [queue, items] of groupByQueue(batch, (f) => f.t.queue)) {
           // Claiming here keeps queue order strict: only the first queue is topped up in the same call.
           const want = this.state === 'started' && queue === this.queues[0] ? Math.max(0, this.free()) : 0;
           const argv: (string | number | Buffer)[] = [this.name, this.leaseMs, want, items.length];
           for (const { t, o } of items) argv.push(t.id, t.attempt, o.outcome, o.payload, o.retryAt);
           try {
             const r = await this.call('finish', queue, argv, want);
+            this.report(items); // only once recorded: a retried flush must not report twice
             if (want > 0 && r.got < want && this.queues.length === 1) this.nextAt = r.nextAt;
             else if (this.free() > 0) this.kick();
           } catch (err) {
@@ -227,7 +223,6 @@ export class Worker extends EventEmitter {
               await sleep(200);
             }
           }
-          this.report(items);
         }
       }
     } finally {
@@ -288,14 +283,15 @@ export class Worker extends EventEmitter {
     }
   }
 
+  /** The (id, attempt) lease tokens of what this worker holds, per queue. */
+  private leases(): Map<string, (string | number)[]> {
+    const out = new Map<string, (string | number)[]>();
+    for (const [q, ts] of groupByQueue(this.running.values(), (t) => t.queue)) out.set(q, ts.flatMap((t) => [t.id, t.attempt]));
+    return out;
+  }
+
   private async renew(): Promise<void> {
-    const byQueue = new Map<string, (string | number)[]>();
-    for (const t of this.running.values()) {
-      const l = byQueue.get(t.queue) ?? [];
-      l.push(t.id, t.attempt);
-      byQueue.set(t.queue, l);
-    }
-    for (const [q, pairs] of byQueue) {
+    for (const [q, pairs] of this.leases()) {
       try {
         const lost = String(await this.host.script('extend', q, [this.leaseMs, ...pairs]) ?? '');
         if (lost) {
@@ -339,14 +335,9 @@ export class Worker extends EventEmitter {
   }
 
   private async release(): Promise<void> {
-    const byQueue = new Map<string, (string | number)[]>();
+    const byQueue = this.leases();
     const handedBack = new Error(`worker ${this.name} stopped: the task was handed back to the queue`);
-    for (const t of this.running.values()) {
-      const l = byQueue.get(t.queue) ?? [];
-      l.push(t.id, t.attempt);
-      byQueue.set(t.queue, l);
-      abortTask(t, handedBack);
-    }
+    for (const t of this.running.values()) abortTask(t, handedBack);
     this.running.clear();
     this.waiting = [];
     this.stats.running = 0;
