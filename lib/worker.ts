@@ -25,6 +25,13 @@ export interface WorkerHost extends EventEmitter {
 }
 
 const CLAIM_STRIDE = 11;
+// Auto prefetch: claim ahead only while tasks take under AUTO_SHORT_MS on average, and only as
+// many as finish within AUTO_BUDGET_MS; a prefetched task that waits HAND_BACK_MS anyway (the
+// task ahead of it ran long) goes back to the queue for other workers.
+const AUTO_SHORT_MS = 2;
+const AUTO_BUDGET_MS = 2;
+const AUTO_CAP = 16;
+const HAND_BACK_MS = 10;
 const IDLE_WAIT_MS = 5000;
 const MOCK_POLL_MS = 20;
 let seq = 0;
@@ -67,8 +74,8 @@ export class Worker extends EventEmitter {
     this.queues = [...new Set(queues.map((q) => checkQueueName(q)))];
     this.concurrency = opts.concurrency ?? 1;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`worker: concurrency must be an integer >= 1 (got ${String(opts.concurrency)})`);
-    this.prefetch = opts.prefetch ?? 0;
-    if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw new RangeError(`worker: prefetch must be an integer >= 0 (got ${String(opts.prefetch)})`);
+    this.prefetch = opts.prefetch ?? 'auto';
+    if (this.prefetch !== 'auto' && (!Number.isInteger(this.prefetch) || this.prefetch < 0)) throw new RangeError(`worker: prefetch must be 'auto' or an integer >= 0 (got ${String(opts.prefetch)})`);
     this.leaseMs = opts.leaseMs ?? 30000;
     if (!Number.isInteger(this.leaseMs) || this.leaseMs < 100) throw new RangeError(`worker: leaseMs must be an integer >= 100 (got ${String(opts.leaseMs)})`);
     this.maxStalls = opts.maxStalls ?? 1;
@@ -78,13 +85,23 @@ export class Worker extends EventEmitter {
     this.mirrorWanted = opts.mirror;
   }
 
-  /** Tasks claimed beyond the concurrency, leased and waiting in this process (opt-in prefetch). */
-  readonly prefetch: number;
+  /** Tasks claimed beyond the concurrency, leased and waiting in this process ('auto': only while tasks are short). */
+  readonly prefetch: number | 'auto';
   private active = 0;
-  private waiting: Claimed[] = [];
+  private waiting: { t: Claimed; since: number }[] = [];
+  /** Moving average of task durations (ms); unknown until one finishes, so a new worker claims no extra. */
+  private avgMs = Infinity;
+  private handBackTimer?: NodeJS.Timeout;
+  private handingBack: Promise<void> | null = null;
+
+  private ahead(): number {
+    if (this.prefetch !== 'auto') return this.prefetch;
+    if (!(this.avgMs < AUTO_SHORT_MS)) return 0;
+    return Math.min(Math.max(AUTO_CAP, this.concurrency), Math.floor(AUTO_BUDGET_MS * this.concurrency / Math.max(this.avgMs, 0.05)));
+  }
 
   private free(): number {
-    return this.concurrency + this.prefetch - this.running.size - this.reserved;
+    return this.concurrency + this.ahead() - this.running.size - this.reserved;
   }
 
   async start(): Promise<void> {
@@ -165,17 +182,46 @@ export class Worker extends EventEmitter {
   private run(t: Claimed): void {
     const key = `${t.queue}:${t.id}`;
     this.running.set(key, t);
-    if (this.active >= this.concurrency) this.waiting.push(t);
-    else this.begin(t, key);
+    if (this.active >= this.concurrency) {
+      this.waiting.push({ t, since: performance.now() });
+      if (this.prefetch === 'auto') this.armHandBack();
+    } else this.begin(t, key);
   }
 
   /** Starts prefetched tasks while slots are free (never once stopping: those are handed back). */
   private startWaiting(): void {
     while (this.state === 'started' && this.waiting.length > 0 && this.active < this.concurrency) {
-      const t = this.waiting.shift() as Claimed;
+      const { t } = this.waiting.shift()!;
       const key = `${t.queue}:${t.id}`;
       if (this.running.get(key) === t) this.begin(t, key);
     }
+  }
+
+  private armHandBack(): void {
+    if (this.handBackTimer || this.waiting.length === 0) return;
+    const due = this.waiting[0].since + HAND_BACK_MS - performance.now();
+    this.handBackTimer = setTimeout(() => { this.handBackTimer = undefined; this.handingBack ??= this.handBack().finally(() => { this.handingBack = null; }); }, Math.max(1, due));
+  }
+
+  /** Auto prefetch guessed wrong (the task ahead runs long): give the waiting ones back to the queue. */
+  private async handBack(): Promise<void> {
+    if (this.state !== 'started' || this.waiting.length === 0) return;
+    if (performance.now() - this.waiting[0].since < HAND_BACK_MS) { this.armHandBack(); return; }
+    const back = this.waiting.splice(0).map((w) => w.t).filter((t) => this.running.get(`${t.queue}:${t.id}`) === t);
+    for (const t of back) this.running.delete(`${t.queue}:${t.id}`);
+    // Tasks this slow are not short: claim no extra until the average says so again.
+    this.avgMs = Math.max(this.avgMs, HAND_BACK_MS);
+    for (const [q, ts] of groupByQueue(back, (t) => t.queue)) {
+      try {
+        await this.host.script('release', q, ts.flatMap((t) => [t.id, t.attempt]));
+      } catch (err) {
+        // Still leased to us: keep them (renewed), start them when a slot frees, try again later.
+        this.emitError(err);
+        for (const t of ts) { this.running.set(`${t.queue}:${t.id}`, t); this.waiting.push({ t, since: performance.now() }); }
+      }
+    }
+    this.startWaiting();
+    this.armHandBack();
   }
 
   private begin(t: Claimed, key: string): void {
@@ -183,13 +229,15 @@ export class Worker extends EventEmitter {
     this.stats.running = this.active;
     const started = performance.now();
     perform(this.host.registry, t).then((o) => {
+      const ms = performance.now() - started;
+      this.avgMs = this.avgMs === Infinity ? ms : this.avgMs * 0.8 + ms * 0.2;
       this.active--;
       this.stats.running = this.active;
       this.startWaiting();
       if (this.running.get(key) !== t) return; // handed back at shutdown: its outcome must not land
       this.running.delete(key);
       if (o.outcome === 'ok') this.stats.done++; else this.stats.failed++;
-      this.finished.push({ t, o, ms: performance.now() - started });
+      this.finished.push({ t, o, ms });
       // Others still running: wait a turn so outcomes ending together share one finish.lua call.
       // None left (always so at concurrency 1): send at once.
       if (!this.flushing) this.flushing = (this.active > 0 ? new Promise((r) => setImmediate(r)) : Promise.resolve()).then(() => this.flush());
@@ -324,6 +372,8 @@ export class Worker extends EventEmitter {
     const until = Date.now() + (opts.graceMs ?? 30000);
     while ((this.active > 0 || this.claiming || this.reserved > 0) && Date.now() < until) await sleep(10);
     while (this.flushing || this.finished.length > 0) await (this.flushing ?? this.flush());
+    clearTimeout(this.handBackTimer);
+    await this.handingBack;
     if (this.running.size > 0) await this.release();
     for (const t of this.timers) clearInterval(t);
     clearTimeout(this.dueTimer);
@@ -340,6 +390,7 @@ export class Worker extends EventEmitter {
     for (const t of this.running.values()) abortTask(t, handedBack);
     this.running.clear();
     this.waiting = [];
+    clearTimeout(this.handBackTimer);
     this.stats.running = 0;
     for (const [q, pairs] of byQueue) await this.host.script('release', q, pairs);
   }

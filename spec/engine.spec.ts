@@ -151,6 +151,34 @@ describe('engine on real Redis', function () {
     assert.equal(Job.seen.length, 40);
   });
 
+  it("prefetch 'auto' (the default): after short tasks it claims ahead, and hands back what waits behind a long task", async () => {
+    const a = queue.worker();
+    await a.start();
+    await queue.bulk(Array.from({ length: 50 }, (_, i) => [Job, 'mark', { args: [i] }] as [object, string, object]));
+    await until(() => Job.seen.length === 50, 10000, 'short tasks');
+    const gate: { open?: () => void } = {};
+    class Slow { static hold() { return new Promise<void>((r) => { gate.open = r; }); } }
+    queue.register(Slow);
+    // One enqueue call: the slow task and the short ones behind it become due together.
+    const [slow, ...behind] = await queue.bulk([[Slow, 'hold', { priority: 100 }],
+      ...[1, 2, 3].map((n) => [Job, 'mark', { args: [100 + n] }] as [object, string, object])]);
+    await until(() => gate.open !== undefined, 5000, 'the slow task to start');
+    // Claimed ahead with the slow task, then handed back to the queue for other workers.
+    const r = redisClient();
+    try {
+      await until(async () => (await Promise.all(behind.map((t) => r.hmget(`{${prefix}:default}:t:${t.id}`, 'state', 'released'))))
+        .every(([state, released]) => state === 'queued' && released === '1'), 5000, 'prefetched tasks to be handed back');
+    } finally { r.disconnect(); }
+    const b = queue.worker();
+    await b.start();
+    await until(() => Job.seen.length === 53, 5000, 'another worker to run the handed-back tasks');
+    assert.equal((await slow.reload()).state, 'running', 'the slow task is still running meanwhile');
+    gate.open!();
+    await slow.wait({ timeout: 5000 });
+    assert.deepEqual(Job.seen.slice(50).sort(), [101, 102, 103]);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
   it('wakes an idle worker within milliseconds of an enqueue (not a poll interval)', async () => {
     const w = queue.worker();
     await w.start();

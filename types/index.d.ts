@@ -78,10 +78,12 @@ export interface WorkerOptions {
   leaseMs?: number;
   /**
    * Tasks to claim beyond `concurrency` and hold (leased) in this process, so the next one starts
-   * without a Redis round trip. Default 0. A prefetched task shows as running before it starts
-   * and waits behind this worker's current task: use it for many short tasks.
+   * without a Redis round trip. Default 'auto': only while this worker's tasks take under 2 ms on
+   * average, only as many as finish within about 2 ms, and any that wait 10 ms anyway (the task
+   * ahead ran long) go back to the queue. A number N always holds N (they wait behind a long task);
+   * 0 claims one task per free slot. A prefetched task shows as running before it starts.
    */
-  prefetch?: number;
+  prefetch?: number | 'auto';
   /** Run the MySQL mirror loop inside this worker (default: when the queue mirrors). */
   mirror?: boolean;
   /** Re-runs allowed after a task's worker died (lease expired) before it fails with "worker lost". Default 1. The worker that sweeps applies its own value: give all workers the same. */

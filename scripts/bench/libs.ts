@@ -21,7 +21,7 @@ export interface Ctx {
   /** Ours only: the worker's own `mirror` option (false: the scripts still fill the outbox, no loop runs). */
   workerMirror?: boolean;
   databaseUrl?: string;
-  /** Ours only: the worker's opt-in `prefetch` (tasks claimed beyond the concurrency). */
+  /** Ours only: the worker's `prefetch` (default 'auto'; 0 turns it off). */
   prefetch?: number;
 }
 
@@ -167,7 +167,7 @@ const ours = {
     oursHook = onJob;
     const wo: Record<string, unknown> = { concurrency };
     if (ctx.workerMirror !== undefined) wo.mirror = ctx.workerMirror;
-    if (ctx.prefetch) wo.prefetch = ctx.prefetch;
+    if (ctx.prefetch !== undefined) wo.prefetch = ctx.prefetch;
     const w = q.worker(wo);
     w.on('task', onDone);
     w.on('error', (e) => console.error(`[ours worker] ${e.message}`));
