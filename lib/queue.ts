@@ -177,21 +177,34 @@ export class Queue extends EventEmitter implements TaskSource {
   /** Stores validated specs: one enqueue.lua call per queue (`given` ids: ones taken earlier, for deferred tasks). */
   async enqueueSpecs(specs: TaskSpec[], given?: number[]): Promise<Task[]> {
     const ids = given ?? await this.ids.take(specs.length);
-    const byQueue = groupByQueue(specs.keys(), (i) => specs[i].queue);
     const now = Date.now();
-    await Promise.all([...byQueue].map(async ([queue, idx]) => {
-      if (!this.knownQueues.has(queue)) {
-        await this.redis.sadd(queuesKey(this.prefix), queue);
-        this.knownQueues.add(queue);
-      }
-      await this.script('enqueue', queue, enqueueArgs(idx.map((i) => specs[i]), idx.map((i) => ids[i])));
-      this.emit('enqueued', queue);
-    }));
-    return specs.map((s, i) => new Task(this, ids[i], {
-      queue: s.queue, objectType: s.type, objectId: s.objectId, action: s.action,
-      args: s.argsValue, priority: s.priority, scheduledAt: new Date(s.scheduledAt), createdAt: new Date(now),
-      state: s.scheduledAt > now ? 'scheduled' : 'queued',
-    }));
+    const first = specs[0]?.queue;
+    let oneQueue = true;
+    for (let i = 1; i < specs.length && oneQueue; i++) oneQueue = specs[i].queue === first;
+    const stored = oneQueue ? (specs.length > 0 ? this.store(first, specs, ids) : Promise.resolve())
+      : Promise.all([...groupByQueue(specs.keys(), (i) => specs[i].queue)].map(([queue, idx]) =>
+        this.store(queue, idx.map((i) => specs[i]), idx.map((i) => ids[i]))));
+    stored.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    // The handles are built while Redis runs the script: after a turn of the event loop, so that
+    // ioredis (auto-pipelining writes on the next tick) has sent the command by then.
+    await new Promise<void>((r) => setImmediate(r));
+    const tasks: Task[] = new Array(specs.length);
+    for (let i = 0; i < specs.length; i++) {
+      const s = specs[i];
+      tasks[i] = Task.stored(this, ids[i], s.queue, s.type, s.objectId, s.action, s.argsValue, s.priority,
+        new Date(s.scheduledAt), new Date(now), s.scheduledAt > now ? 'scheduled' : 'queued');
+    }
+    await stored;
+    return tasks;
+  }
+
+  private async store(queue: string, specs: TaskSpec[], ids: number[]): Promise<void> {
+    if (!this.knownQueues.has(queue)) {
+      await this.redis.sadd(queuesKey(this.prefix), queue);
+      this.knownQueues.add(queue);
+    }
+    await this.script('enqueue', queue, enqueueArgs(specs, ids, this.mock));
+    this.emit('enqueued', queue);
   }
 
   /** The stored type and object id for a target, after checking the action can be called. */

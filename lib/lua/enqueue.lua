@@ -1,34 +1,72 @@
 --!include common
 -- Stores tasks and makes each due or scheduled, all in one step.
--- ARGV from 5: count, then per task: id, type, object_id ('' = none), action, args (msgpack, '' = none),
---   priority, scheduled_at (ms), n, then n extra field/value pairs (attempts, backoff, timeout).
+-- ARGV from 5: count, layout ('blob' | 'list'), then the tasks. Each task is id, type, object_id ('' = none),
+--   action, args (msgpack, '' = none), priority, scheduled_at (ms), then n extra field/value pairs
+--   (max_attempts, backoff, timeout), laid out as:
+--   'blob' (real Redis): ARGV[7] holds every task, read with struct.unpack: each field is its length then its
+--     bytes (id, priority, scheduled_at and extra names: 1-byte length; the others: 4 bytes little-endian),
+--     then a byte n and the n pairs. One argument instead of ~9 per task is far cheaper to send and parse.
+--   'list' (ioredis-mock: no struct, and Buffers reach its Lua as objects): one ARGV per field from ARGV[7],
+--     with n before the pairs.
 -- Returns the number of tasks stored.
 -- One HSET per task; due entries are added with one ZADD per priority (and one to `levels`) per
--- call, and the earliest scheduled time is read only when the batch holds a scheduled task.
-local i, woke = 6, false
+-- call, outbox entries (mirror on) with one ZADD per call, and the earliest scheduled time is read
+-- only when the batch holds a scheduled task.
+local count = tonumber(ARGV[5])
+local woke = false
 local earliest, looked = nil, false
-local due, order = {}, {}
-for _ = 1, tonumber(ARGV[5]) do
-  local id, at = ARGV[i], tonumber(ARGV[i + 6])
-  local state = at > now and 'scheduled' or 'queued'
-  local h = {tkey(id), 'type', ARGV[i + 1], 'action', ARGV[i + 3], 'priority', ARGV[i + 5],
-    'scheduled_at', ARGV[i + 6], 'state', state, 'created_at', ARGV[2]}
-  if ARGV[i + 2] ~= '' then h[#h + 1] = 'object_id'; h[#h + 1] = ARGV[i + 2] end
-  if ARGV[i + 4] ~= '' then h[#h + 1] = 'args'; h[#h + 1] = ARGV[i + 4] end
-  local n = tonumber(ARGV[i + 7])
-  for j = 1, 2 * n do h[#h + 1] = ARGV[i + 7 + j] end
-  redis.call('HSET', unpack(h))
-  if state == 'queued' then
-    local p = tonumber(ARGV[i + 5])
-    if not p or p ~= p or p < -2147483648 or p > 2147483647 then p = 0 end
-    p = int(math.floor(p))
-    local l = due[p]
-    if not l then l = {}; due[p] = l; order[#order + 1] = p end
-    l[#l + 1] = at
-    l[#l + 1] = lex(id)
+local due, dn, order = {}, {}, {}
+local lastp, lastl, lastn  -- the due list of the last priority seen (a batch mostly has one)
+local lastlen, letter = 0, ''
+local tbase, created = base .. 't:', ARGV[2]
+local ob, obn = {}, 0
+local h = {}
+
+local function store(id, typ, oid, action, args, pr, sat, ex)
+  local at = tonumber(sat)
+  local key = tbase .. id
+  local queued = not (at > now)
+  local state = queued and 'queued' or 'scheduled'
+  if ex then
+    h[1], h[2], h[3], h[4], h[5], h[6], h[7] = key, 'type', typ, 'action', action, 'priority', pr
+    h[8], h[9], h[10], h[11], h[12], h[13] = 'scheduled_at', sat, 'state', state, 'created_at', created
+    local n = 13
+    if oid ~= '' then h[n + 1] = 'object_id'; h[n + 2] = oid; n = n + 2 end
+    if args ~= '' then h[n + 1] = 'args'; h[n + 2] = args; n = n + 2 end
+    for j = 1, #ex do h[n + j] = ex[j] end
+    redis.call('HSET', unpack(h, 1, n + #ex))
+  elseif oid == '' then
+    if args == '' then
+      redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
+        'state', state, 'created_at', created)
+    else
+      redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
+        'state', state, 'created_at', created, 'args', args)
+    end
+  elseif args == '' then
+    redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
+      'state', state, 'created_at', created, 'object_id', oid)
+  else
+    redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
+      'state', state, 'created_at', created, 'object_id', oid, 'args', args)
+  end
+  if queued then
+    if pr ~= lastp then
+      if lastp then dn[lastl] = lastn end
+      local p = tonumber(pr)
+      if not p or p ~= p or p < -2147483648 or p > 2147483647 then p = 0 end
+      p = int(math.floor(p))
+      local l = due[p]
+      if not l then l = {}; due[p] = l; dn[l] = 0; order[#order + 1] = p end
+      lastp, lastl, lastn = pr, l, dn[l]
+    end
+    if #id ~= lastlen then lastlen = #id; letter = string.char(96 + lastlen) end
+    lastl[lastn + 1] = sat
+    lastl[lastn + 2] = letter .. id
+    lastn = lastn + 2
     woke = true
   else
-    redis.call('ZADD', scheduled, at, id)
+    redis.call('ZADD', scheduled, sat, id)
     if not looked then
       earliest = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')[2]
       earliest = earliest and tonumber(earliest)
@@ -37,18 +75,57 @@ for _ = 1, tonumber(ARGV[5]) do
     -- A new earliest time: wake a worker so it shortens its wait.
     if not earliest or at <= earliest then earliest = at; woke = true end
   end
-  changed(id)
-  i = i + 8 + 2 * n
+  if mirror then obn = obn + 1; ob[obn] = id end
 end
+
+if ARGV[6] == 'blob' then
+  local blob, pos, sunpack = ARGV[7], 1, struct.unpack
+  local FMT = '<Bc0I4c0I4c0I4c0I4c0Bc0Bc0B'
+  for _ = 1, count do
+    local id, typ, oid, action, args, pr, sat, n
+    id, typ, oid, action, args, pr, sat, n, pos = sunpack(FMT, blob, pos)
+    local ex
+    if n > 0 then
+      ex = {sunpack('<' .. string.rep('Bc0I4c0', n), blob, pos)}
+      pos = ex[2 * n + 1]
+      ex[2 * n + 1] = nil
+    end
+    store(id, typ, oid, action, args, pr, sat, ex)
+  end
+else
+  local i = 7
+  for _ = 1, count do
+    local n = tonumber(ARGV[i + 7])
+    local ex
+    if n > 0 then
+      ex = {}
+      for j = 1, 2 * n do ex[j] = ARGV[i + 7 + j] end
+    end
+    store(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ex)
+    i = i + 8 + 2 * n
+  end
+end
+if lastp then dn[lastl] = lastn end
 if #order > 0 then
   local lv = {}
   for _, p in ipairs(order) do
     local l = due[p]
-    for j = 1, #l, 2000 do redis.call('ZADD', base .. 'due:' .. p, unpack(l, j, math.min(j + 1999, #l))) end
+    local m = dn[l]
+    for j = 1, m, 2000 do redis.call('ZADD', base .. 'due:' .. p, unpack(l, j, math.min(j + 1999, m))) end
     lv[#lv + 1] = p
     lv[#lv + 1] = p
   end
   redis.call('ZADD', levels, unpack(lv))
 end
-if woke then redis.call('ZADD', marker, 0, '0') end
-return int(tonumber(ARGV[5]))
+if obn > 0 then
+  -- changed() for each task, batched: one ZADD per 1000 ids.
+  if not change_seq then change_seq = redis.call('INCR', base .. 'outbox-seq') end
+  local seq = change_seq
+  local z = {}
+  for j = 1, obn, 1000 do
+    local m = 0
+    for k = j, math.min(j + 999, obn) do z[m + 1] = seq; z[m + 2] = ob[k]; m = m + 2 end
+    redis.call('ZADD', outbox, unpack(z, 1, m))
+  end
+end
+return int(count)
