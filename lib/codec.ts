@@ -20,7 +20,38 @@ const packr = new Packr({ useRecords: false, int64AsType: 'bigint', useBigIntExt
 
 /** Encodes a value for storage; TypeError (naming `what` and the path) when it cannot round-trip. */
 export function encode(value: unknown, what = 'value'): Buffer {
-  return packr.pack(box(value, what, new Set()));
+  // Most args are plain data that box() would copy unchanged: pack those as they are.
+  return packr.pack(plain(value, 0) ? value : box(value, what, new Set()));
+}
+
+/**
+ * Whether box(v) would be an exact copy of v: only primitives, Dates, binary views, arrays and
+ * plain objects without undefined values, Maps, Sets, Errors, functions or symbols. Deep values
+ * (perhaps a cycle) and odd keys go the careful way, which also names any problem's path.
+ */
+function plain(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'function': case 'symbol': return false;
+    case 'object': break;
+    default: return true;
+  }
+  if (v === null) return true;
+  if (depth > 16) return false;
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Array.prototype) {
+    const a = v as unknown[];
+    for (let i = 0; i < a.length; i++) if (!plain(a[i], depth + 1)) return false;
+    return true;
+  }
+  if (proto !== Object.prototype) return v instanceof Date || ArrayBuffer.isView(v);
+  const o = v as Record<string, unknown>;
+  for (const k in o) {
+    if (!Object.prototype.hasOwnProperty.call(o, k)) return false;
+    if (k === '__proto__' || k === 'hasOwnProperty') return false;
+    const x = o[k];
+    if (x === undefined || !plain(x, depth + 1)) return false;
+  }
+  return true;
 }
 
 export function decode(buf: Buffer | Uint8Array): unknown {
