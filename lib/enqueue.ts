@@ -51,15 +51,24 @@ function checkBackoff(b: unknown): BackoffOptions {
   return o;
 }
 
+const NO_OPTIONS: EnqueueOptions = Object.freeze({});
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
 /** Validates options and encodes args; throws TypeError/RangeError naming what was wrong. */
 export function buildSpec(type: string, objectId: string | null, action: string, opts: EnqueueOptions | undefined,
   defaultPriority: number, defaults: Partial<EnqueueOptions> = {}): TaskSpec {
   if (opts !== undefined && (typeof opts !== 'object' || opts === null || Array.isArray(opts))) {
     throw new TypeError(`options must be an object like { args: [...], priority: 12 } (got ${Array.isArray(opts) ? 'an array' : String(opts)})`);
   }
-  const o: EnqueueOptions = { ...defaults, ...opts };
-  for (const k of Object.keys(o)) {
-    if (!KNOWN.has(k)) throw new TypeError(`unknown option '${k}' (known: ${[...KNOWN].join(', ')})`);
+  // Without per-method defaults a plain options object is read as it is (the copy is the same).
+  const o: EnqueueOptions = !isEmpty(defaults) ? { ...defaults, ...opts } : opts === undefined ? NO_OPTIONS
+    : Object.getPrototypeOf(opts) === Object.prototype ? opts : { ...opts };
+  for (const k in o) {
+    if (!KNOWN.has(k) && Object.prototype.hasOwnProperty.call(o, k)) throw new TypeError(`unknown option '${k}' (known: ${[...KNOWN].join(', ')})`);
   }
   const extra: string[] = [];
   if (o.attempts !== undefined) {
@@ -75,7 +84,7 @@ export function buildSpec(type: string, objectId: string | null, action: string,
     extra.push('timeout', String(o.timeout));
   }
   return {
-    queue: checkQueueName(o.queue ?? 'default'),
+    queue: o.queue === undefined || o.queue === null ? 'default' : checkQueueName(o.queue),
     type,
     objectId,
     action,
