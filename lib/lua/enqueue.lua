@@ -128,4 +128,5 @@ if obn > 0 then
     redis.call('ZADD', outbox, unpack(z, 1, m))
   end
 end
+if woke then redis.call('ZADD', marker, 0, '0') end
 return int(count)
