@@ -4,7 +4,7 @@
 --   id, attempt, outcome ('ok' | 'fail' | 'retry'), payload (result or error msgpack, '' = none), retry at (ms)
 -- An attempt that is no longer this worker's (its lease was taken away, or it was retried) is refused.
 -- Returns like claim.lua, with the refused ids first.
-local i, refused, retired, done = 9, {}, false, {}
+local i, refused, retired, done, ok = 9, {}, false, {}, {}
 for _ = 1, tonumber(ARGV[8]) do
   local id, attempt, outcome, payload, retry_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   i = i + 5
@@ -21,10 +21,12 @@ for _ = 1, tonumber(ARGV[8]) do
       -- Nothing will read the final fields: the hash goes at once.
       redis.call('DEL', key)
     elseif outcome == 'ok' then
-      redis.call('HSET', key, 'state', 'succeeded', 'success', '1', 'finished_at', ARGV[2])
-      if payload ~= '' then redis.call('HSET', key, 'result', payload) end
-      retire(id)
-      retired = true
+      if payload ~= '' then
+        redis.call('HSET', key, 'state', 'succeeded', 'success', '1', 'finished_at', ARGV[2], 'result', payload)
+      else
+        redis.call('HSET', key, 'state', 'succeeded', 'success', '1', 'finished_at', ARGV[2])
+      end
+      ok[#ok + 1] = id
     else
       redis.call('HSET', key, 'error', payload)
       if outcome == 'retry' or tonumber(attempt) > 1 then redis.call('HSET', key, 'error:' .. attempt, payload) end
@@ -48,5 +50,7 @@ for _ = 1, tonumber(ARGV[8]) do
   end
 end
 for j = 1, #done, 4000 do redis.call('ZREM', running, unpack(done, j, math.min(j + 3999, #done))) end
+-- Succeeded ones retire together: one ZADD to the outbox and one to `finished` per call.
+if #ok > 0 then retire_all(ok); retired = true end
 if retired then trim_finished() end
 return claim_reply(refused, tonumber(ARGV[7]), ARGV[5], tonumber(ARGV[6]))

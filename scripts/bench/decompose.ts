@@ -41,6 +41,10 @@ async function stats(admin: Redis) {
     await admin.config('RESETSTAT');
     const rcpu = async () => { const i = await admin.info('cpu'); return Number(/used_cpu_user:([\d.]+)/.exec(i)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(i)![1]); };
     const rcpu0 = await rcpu();
+    // MariaDB's own CPU (the mirror's upserts), when it runs on this machine.
+    const dbPid = (() => { try { return require('child_process').execSync('pidof mariadbd mysqld', { encoding: 'utf8' }).trim().split(/\s+/)[0]; } catch { return ''; } })();
+    const dbCpu = () => { try { const f = require('fs').readFileSync(`/proc/${dbPid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; } catch { return NaN; } };
+    const dcpu0 = dbCpu();
     const prof = argv.prof ? new Session() : null;
     const post = (m: string, params?: object) => new Promise<any>((res, rej) => prof!.post(m, params ?? {}, (e, v) => (e ? rej(e) : res(v))));
     if (prof) { prof.connect(); await post('Profiler.enable'); await post('Profiler.setSamplingInterval', { interval: 100 }); await post('Profiler.start'); }
@@ -53,10 +57,12 @@ async function stats(admin: Redis) {
     const cpu = process.cpuUsage(cpu0);
     if (prof) { const { profile } = await post('Profiler.stop'); writeFileSync(`${argv.prof}-${lib}.cpuprofile`, JSON.stringify(profile)); prof.disconnect(); }
     const redisCpu = (await rcpu()) - rcpu0;
+    const mariaCpu = dbCpu() - dcpu0;
     const st = await stats(admin);
     const evals = (st.per.evalsha ?? 0) + (st.per.eval ?? 0);
     const scriptUsec = /cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await admin.info('commandstats'))?.[1];
-    console.log(`${lib.padEnd(7)} ${mode === 'process' ? `c=${C}` : mode} ${(N / ms * 1000).toFixed(0).padStart(6)} jobs/s | per job: wall ${(ms * 1000 / N).toFixed(0)} µs, redis cpu ${(redisCpu * 1e6 / N).toFixed(0)} µs (commandstats ${(st.usec / N).toFixed(0)}, in scripts ${(Number(scriptUsec ?? 0) / N).toFixed(0)}), node cpu ${((cpu.user + cpu.system) / N).toFixed(0)} µs, commands ${(st.calls / N).toFixed(2)} (scripts ${(evals / N).toFixed(2)})`);
+    if (argv.per) console.log(st.per);
+    console.log(`${lib.padEnd(7)} ${mode === 'process' ? `c=${C}` : mode} ${(N / ms * 1000).toFixed(0).padStart(6)} jobs/s | per job: wall ${(ms * 1000 / N).toFixed(0)} µs, redis cpu ${(redisCpu * 1e6 / N).toFixed(0)} µs (commandstats ${(st.usec / N).toFixed(0)}, in scripts ${(Number(scriptUsec ?? 0) / N).toFixed(0)}), node cpu ${((cpu.user + cpu.system) / N).toFixed(0)} µs,${ctx.mirror ? ` mariadb cpu ${(mariaCpu * 1e6 / N).toFixed(0)} µs,` : ''} commands ${(st.calls / N).toFixed(2)} (scripts ${(evals / N).toFixed(2)})`);
   }
   await admin.quit();
   await closeSequelizes();

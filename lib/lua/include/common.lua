@@ -10,6 +10,11 @@ local levels, scheduled, running, marker, outbox, finished = KEYS[1], KEYS[2], K
 -- Plain integers: the VM behind ioredis-mock prints 7 as "7.0" and has only 32-bit integers.
 local function int(n) return string.format('%.0f', n) end
 local function tkey(id) return base .. 't:' .. id end
+local function tkeys(ids, from, to)
+  local k = {}
+  for j = from, to do k[#k + 1] = tkey(ids[j]) end
+  return k
+end
 -- Due members are the id behind a letter giving its length ("b17"), so that Redis's lexical
 -- tie-break among equal scores (same scheduled time) is numeric id order.
 local function lex(id) return string.char(96 + #id) .. id end
@@ -21,6 +26,20 @@ local function changed(id)
   if not mirror then return end
   if not change_seq then change_seq = redis.call('INCR', base .. 'outbox-seq') end
   redis.call('ZADD', outbox, change_seq, id)
+end
+
+-- score, member pairs as variadic ZADDs (unpack has a stack limit, hence the chunks).
+local function zadd_pairs(key, pairs)
+  for j = 1, #pairs, 2000 do redis.call('ZADD', key, unpack(pairs, j, math.min(j + 1999, #pairs))) end
+end
+
+-- changed() for many tasks: one ZADD, not one per task.
+local function changed_all(ids)
+  if not mirror or #ids == 0 then return end
+  if not change_seq then change_seq = redis.call('INCR', base .. 'outbox-seq') end
+  local a = {}
+  for j = 1, #ids do a[2 * j - 1] = change_seq; a[2 * j] = ids[j] end
+  zadd_pairs(outbox, a)
 end
 
 -- One zset per priority (score = scheduled time), and `levels` to find the highest priority:
@@ -37,18 +56,23 @@ local function push_due(id, priority, at)
   redis.call('ZADD', levels, p, p)
 end
 
--- A task reached a final state. With the mirror on, its expiry waits for the mirror to commit it.
-local function retire(id)
-  if mirror then
-    changed(id)
-    redis.call('ZADD', finished, now, id)
-  elseif retention == 0 then
-    redis.call('DEL', tkey(id))
-  else
-    redis.call('ZADD', finished, now, id)
-    if retention > 0 then redis.call('PEXPIRE', tkey(id), retention) end
+-- Tasks reached a final state. With the mirror on, their expiry waits for the mirror to commit them.
+local function retire_all(ids)
+  if #ids == 0 then return end
+  if not mirror and retention == 0 then
+    for j = 1, #ids, 2000 do redis.call('DEL', unpack(tkeys(ids, j, math.min(j + 1999, #ids)))) end
+    return
+  end
+  changed_all(ids)
+  local a = {}
+  for j = 1, #ids do a[2 * j - 1] = now; a[2 * j] = ids[j] end
+  zadd_pairs(finished, a)
+  if not mirror and retention > 0 then
+    for j = 1, #ids do redis.call('PEXPIRE', tkey(ids[j]), retention) end
   end
 end
+
+local function retire(id) retire_all({id}) end
 
 -- Task keys can be damaged by hand or by other software. A script must never abort on one: Redis
 -- keeps the writes made before the error, so a half-done claim would strand the tasks it took.
@@ -135,7 +159,7 @@ local CLAIM_FIELDS = {'type', 'object_id', 'action', 'args', 'timeout', 'max_att
 local function claim(want, worker, lease, out)
   promote()
   local got = 0
-  local run = {}
+  local run, took = {}, {}
   local deadline = now + lease
   while got < want do
     local top = redis.call('ZREVRANGE', levels, 0, 0)[1]
@@ -165,7 +189,7 @@ local function claim(want, worker, lease, out)
           redis.call('HSET', key, 'attempts', attempt, 'state', 'running', 'started_at', ARGV[2], 'worker', worker)
           run[#run + 1] = deadline
           run[#run + 1] = id
-          changed(id)
+          took[#took + 1] = id
           out[#out + 1] = id
           out[#out + 1] = attempt
           for i = 1, #CLAIM_FIELDS do out[#out + 1] = f[i + 2] or '' end
@@ -174,7 +198,8 @@ local function claim(want, worker, lease, out)
       end
     end
   end
-  for j = 1, #run, 2000 do redis.call('ZADD', running, unpack(run, j, math.min(j + 1999, #run))) end
+  zadd_pairs(running, run)
+  changed_all(took)
   -- More left: wake the next idle worker too.
   if got == want and got > 0 then
     local top = redis.call('ZREVRANGE', levels, 0, 0)[1]
