@@ -11,7 +11,6 @@ import type { Redis } from 'ioredis';
 import type { Sequelize, Transaction } from 'sequelize';
 import { QueryTypes } from 'sequelize';
 import type { QueueKeys } from './keys';
-import { taskKey } from './keys';
 import type { ScriptName } from './scripts';
 import { fieldsFromHash, RawHash, TaskFields } from './task';
 import { migration, TABLE, AsyncTaskModel, fieldsFromRow } from './model';
@@ -24,6 +23,8 @@ export interface MirrorHost extends EventEmitter {
   keys(queue: string): QueueKeys;
   script(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary?: boolean, client?: Redis): Promise<unknown>;
   queueNames(): Promise<string[]>;
+  /** True while this process's workers have every slot taken: the mirror then gives way (bounded). */
+  workersSaturated?(): boolean;
 }
 
 export interface MirrorOptions {
@@ -35,6 +36,8 @@ export interface MirrorOptions {
   batch?: number;
   /** On stop, keep mirroring what is waiting for up to this long (default 2000 ms). */
   drainMs?: number;
+  /** Behind while this process's workers are saturated, pause up to this long (default YIELD_MS; 0 never). */
+  yieldMs?: number;
 }
 
 const COLUMNS = ['id', 'queue', 'object_type', 'object_id', 'action', 'args', 'result', 'error_name', 'error_message',
@@ -46,8 +49,14 @@ const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 // Renewed on every batch; short, so a killed worker's lock holds history back only briefly.
 const LOCK_MS = 10000;
 const IDLE_MS = 100;
+// Behind while this process's workers are saturated (a backlog, every slot busy), the loop pauses
+// for up to YIELD_MS, then runs flat out until it has caught up. The outbox keeps one entry per
+// task, so after a burst most tasks are written once, in their final state.
+const YIELD_MS = 5000;
 const MAX_BACKOFF_MS = 5000;
 const CHUNK_BYTES = 1 << 20;
+// Task ids per 'read' call: 16 values each stays under Lua's unpack limit (8000).
+const READ_CHUNK = 250;
 // A value larger than this is not copied (MySQL's max_allowed_packet would refuse the row and
 // stall the mirror); the row says so in error_message.
 const MAX_BLOB = 4 << 20;
@@ -207,26 +216,23 @@ class MirrorLoop {
   }
 
   private async readHashes(queue: string, ids: number[]): Promise<(RawHash | null)[]> {
-    const k = this.host.keys(queue);
-    const p = this.host.redis.pipeline();
-    // HMGET of the fields a row needs, not HGETALL: turning HGETALL's reply into an object was the
-    // largest single cost of the loop.
-    const c = p as unknown as Record<'hmgetBuffer' | 'hmget', ((key: string, ...f: string[]) => unknown) | undefined>;
-    const hmget = (c.hmgetBuffer ?? c.hmget) as (key: string, ...f: string[]) => unknown;
-    for (const id of ids) hmget.call(p, taskKey(k, id), ...ROW_FIELDS);
-    const replies = (await p.exec()) ?? [];
-    return replies.map(([err, values]) => {
-      if (err) {
-        if (/WRONGTYPE/.test(String((err as Error).message))) return null; // a damaged key: the core fails the task itself
-        throw err;
+    const out: (RawHash | null)[] = [];
+    // One script call per READ_CHUNK tasks: a pipeline of one HMGET per task cost more in command
+    // objects on our side than the reads themselves.
+    for (let i = 0; i < ids.length; i += READ_CHUNK) {
+      const chunk = ids.slice(i, i + READ_CHUNK);
+      const values = (await this.host.script('mirrored', queue, ['read', ROW_FIELDS.length, ...ROW_FIELDS, ...chunk], true)) as (Buffer | null)[];
+      for (let t = 0; t < chunk.length; t++) {
+        const h: RawHash = {};
+        let any = false;
+        for (let f = 0; f < ROW_FIELDS.length; f++) {
+          const v = values[t * ROW_FIELDS.length + f];
+          if (v !== null && v !== undefined) { h[ROW_FIELDS[f]] = v; any = true; }
+        }
+        out.push(any ? h : null); // gone before the mirror saw it, or not a hash (the core fails that task itself)
       }
-      const h: RawHash = {};
-      let any = false;
-      (values as (Buffer | string | null)[]).forEach((v, i) => {
-        if (v !== null && v !== undefined) { h[ROW_FIELDS[i]] = v; any = true; }
-      });
-      return any ? h : null;
-    });
+    }
+    return out;
   }
 
   private async withWriteLock(queue: string, fn: (t: Transaction) => Promise<void>): Promise<void> {
@@ -287,10 +293,13 @@ export async function runMirror(host: MirrorHost, opts: MirrorOptions = {}): Pro
   const batch = opts.batch ?? 500;
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`mirror: batch must be an integer >= 1 (got ${String(opts.batch)})`);
   const drainMs = opts.drainMs ?? 2000;
+  const yieldMs = opts.yieldMs ?? YIELD_MS;
+  if (!(yieldMs >= 0)) throw new RangeError(`mirror: yieldMs must be a number of ms >= 0 (got ${String(opts.yieldMs)})`);
   const report = (err: unknown) => { try { opts.onError?.(err instanceof Error ? err : new Error(String(err))); } catch { /* a throwing listener must not stop the mirror */ } };
   const loop = new MirrorLoop(host, seq, batch);
   const signal = opts.signal;
   let backoff = 0;
+  let behindSince = 0;
   // lib/scripts.ts defines the Lua commands on a client at its first script call; an
   // auto-pipeline that plain commands opened earlier in the same tick lacks them and breaks
   // ("pipeline[functionName] is not a function"). So let a worker starting with us claim first,
@@ -308,9 +317,15 @@ export async function runMirror(host: MirrorHost, opts: MirrorOptions = {}): Pro
         backoff = Math.min(Math.max(250, backoff * 2), MAX_BACKOFF_MS);
       }
       if (signal?.aborted) break;
-      // Behind: no pause. A 200 ms pause made mirror-on 0.67x of off (from 0.44x) at c=50 but capped
-      // catch-up at 853 rows/s; the id-keyed outbox already collapses a task's changes while we lag.
-      if (backoff || !more) await sleep(backoff || IDLE_MS, signal);
+      if (backoff || !more) {
+        behindSince = 0;
+        await sleep(backoff || IDLE_MS, signal);
+      } else {
+        behindSince ||= Date.now();
+        // Behind while workers are saturated: give them the CPU (MySQL's too), within the bound.
+        // Once they are not, or the bound is reached, no pause: catch-up runs at full speed.
+        while (!signal?.aborted && Date.now() - behindSince < yieldMs && host.workersSaturated?.()) await sleep(50, signal);
+      }
     }
     // Stopping: mirror what the last tasks left, while MySQL answers.
     const until = Date.now() + drainMs;

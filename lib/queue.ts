@@ -354,6 +354,12 @@ export class Queue extends EventEmitter implements TaskSource {
     return migrate(this);
   }
 
+  /** True while a worker of this queue object has every slot taken (the mirror loop gives way). */
+  workersSaturated(): boolean {
+    for (const w of this.workers) if (w.saturated) return true;
+    return false;
+  }
+
   /** For workers: a share of this process's mirror loop, or null when this worker does not mirror. */
   acquireMirror(want: boolean | undefined, onError: (e: Error) => void): (() => Promise<void>) | null {
     return this.mirror && want !== false ? acquireMirror(this, onError) : null;

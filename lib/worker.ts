@@ -100,6 +100,12 @@ export class Worker extends EventEmitter {
     return Math.min(Math.max(AUTO_CAP, this.concurrency), Math.floor(AUTO_BUDGET_MS * this.concurrency / Math.max(this.avgMs, 0.05)));
   }
 
+  /** Its last claims took all they asked for: a backlog is waiting and every slot is in use. */
+  get saturated(): boolean {
+    return this.state === 'started' && performance.now() < this.backlogUntil;
+  }
+  private backlogUntil = 0;
+
   private free(): number {
     return this.concurrency + this.ahead() - this.running.size - this.reserved;
   }
@@ -166,6 +172,7 @@ export class Worker extends EventEmitter {
     const refused = (reply[0] ?? '').toString();
     if (refused) this.emitError(new Error(`worker ${this.name}: finish refused for task(s) ${refused} in ${queue}: their lease was taken over`));
     const got = Number(reply[1].toString());
+    if (want > 0 && got === want) this.backlogUntil = performance.now() + 250;
     const nextAt = reply[2] && reply[2].length ? Number(reply[2].toString()) : Infinity;
     for (let i = 0; i < got; i++) {
       const o = 3 + i * CLAIM_STRIDE;

@@ -191,6 +191,28 @@ describe('mirror (MySQL history)', function () {
     assert.strictEqual((await rows()).length, 2);
   });
 
+  it('gives way to saturated workers for at most yieldMs, then catches up while they are still busy', async () => {
+    const q = queue();
+    await q.migrate();
+    const w = q.worker({ concurrency: 2, mirror: false });
+    await q.bulk(Array.from({ length: 3000 }, () => [Jobs, 'nap', { args: [1] }] as [object, string, object]));
+    const ctrl = new AbortController();
+    await w.start();
+    const loop = runMirror(q, { signal: ctrl.signal, batch: 20, yieldMs: 300 });
+    // Rows keep landing while the backlog lasts: the pause is bounded, the mirror never starves.
+    await until(async () => (await rows()).length >= 200, 10000, 'rows written during the burst');
+    assert.ok((await q.stats()).default.queued > 0, 'the workers still had a backlog');
+    await until(async () => (await q.stats()).default.queued === 0 && (await q.stats()).default.running === 0, 30000, 'the backlog to drain');
+    await until(async () => (await q.stats()).default.mirrorLag.events === 0, 20000, 'the mirror to catch up');
+    ctrl.abort();
+    await loop;
+    await w.stop();
+    const r = await rows();
+    assert.strictEqual(r.length, 3000);
+    assert.ok(r.every((x) => x.state === 'succeeded'));
+    await assert.rejects(runMirror(q, { yieldMs: -1 }), /yieldMs must be a number of ms >= 0 \(got -1\)/);
+  });
+
   it('never lets two mirror loops trim each other\'s events: all rows land once', async () => {
     const q = queue();
     await q.migrate();

@@ -159,6 +159,11 @@ export interface MirrorOptions {
   batch?: number;
   /** On stop, keep mirroring what waits for up to this long (default 2000 ms). */
   drainMs?: number;
+  /**
+   * Behind while a worker of the same queue object has a backlog and every slot busy, pause up to
+   * this long before catching up flat out (default 5000 ms; 0 never pauses).
+   */
+  yieldMs?: number;
 }
 
 export interface SetupOptions {

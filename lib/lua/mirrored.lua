@@ -9,6 +9,8 @@
 --           task mirrored in a final state: remove each entry whose score is unchanged (a task
 --           changed since stays for the next pass; only while the lock is ours), apply retention
 --           to those tasks when their hash is still what was mirrored. Returns the count removed.
+--   'read', n, n field names, then task ids: the fields of each task hash, n values per id (nil for a
+--           missing field; all nil for a missing key or a key that is not a hash).
 --   'lag':  {tasks waiting, age in ms of the oldest change ('' when none)}.
 --   'release', token: give the lock up if it is ours.
 -- Age: `mirror-marks` samples the change counter with the time it was seen; the oldest waiting
@@ -88,6 +90,21 @@ if mode == 'done' then
     end
   end
   return int(removed)
+end
+
+if mode == 'read' then
+  local nf = tonumber(ARGV[6])
+  local fields = {unpack(ARGV, 7, 6 + nf)}
+  local out, k = {}, 0
+  for i = 7 + nf, #ARGV do
+    local r = redis.pcall('HMGET', tkey(ARGV[i]), unpack(fields))
+    local bad = r.err ~= nil
+    for j = 1, nf do
+      k = k + 1
+      out[k] = not bad and r[j] or false
+    end
+  end
+  return {unpack(out)}
 end
 
 if mode == 'lag' then
