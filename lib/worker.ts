@@ -91,12 +91,17 @@ export class Worker extends EventEmitter {
   private waiting: { t: Claimed; since: number }[] = [];
   /** Moving average of task durations (ms); unknown until one finishes, so a new worker claims no extra. */
   private avgMs = Infinity;
+  /** Start times of the running attempts, oldest first (Map keeps insertion order). */
+  private startedAt = new Map<string, number>();
   private handBackTimer?: NodeJS.Timeout;
   private handingBack: Promise<void> | null = null;
 
   private ahead(): number {
     if (this.prefetch !== 'auto') return this.prefetch;
     if (!(this.avgMs < AUTO_SHORT_MS)) return 0;
+    // A task running longer than the budget already: whatever is claimed now would wait behind it.
+    const oldest = this.startedAt.values().next().value;
+    if (oldest !== undefined && performance.now() - oldest > AUTO_BUDGET_MS) return 0;
     return Math.min(Math.max(AUTO_CAP, this.concurrency), Math.floor(AUTO_BUDGET_MS * this.concurrency / Math.max(this.avgMs, 0.05)));
   }
 
@@ -235,7 +240,9 @@ export class Worker extends EventEmitter {
     this.active++;
     this.stats.running = this.active;
     const started = performance.now();
+    this.startedAt.set(key, started);
     perform(this.host.registry, t).then((o) => {
+      this.startedAt.delete(key);
       const ms = performance.now() - started;
       this.avgMs = this.avgMs === Infinity ? ms : this.avgMs * 0.8 + ms * 0.2;
       this.active--;
