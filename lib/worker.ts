@@ -98,7 +98,8 @@ export class Worker extends EventEmitter {
 
   private ahead(): number {
     if (this.prefetch !== 'auto') return this.prefetch;
-    if (!(this.avgMs < AUTO_SHORT_MS)) return 0;
+    // Only while draining a backlog of short tasks: a task enqueued into an idle queue is claimed alone.
+    if (!(this.avgMs < AUTO_SHORT_MS) || performance.now() >= this.backlogUntil) return 0;
     // A task running longer than the budget already: whatever is claimed now would wait behind it.
     const oldest = this.startedAt.values().next().value;
     if (oldest !== undefined && performance.now() - oldest > AUTO_BUDGET_MS) return 0;
@@ -177,7 +178,8 @@ export class Worker extends EventEmitter {
     const refused = (reply[0] ?? '').toString();
     if (refused) this.emitError(new Error(`worker ${this.name}: finish refused for task(s) ${refused} in ${queue}: their lease was taken over`));
     const got = Number(reply[1].toString());
-    if (want > 0 && got === want) this.backlogUntil = performance.now() + 250;
+    // All it asked for: more is probably waiting. Fewer: the queue ran dry.
+    if (want > 0) this.backlogUntil = got === want ? performance.now() + 250 : 0;
     const nextAt = reply[2] && reply[2].length ? Number(reply[2].toString()) : Infinity;
     for (let i = 0; i < got; i++) {
       const o = 3 + i * CLAIM_STRIDE;
