@@ -78,10 +78,11 @@ export interface WorkerOptions {
   leaseMs?: number;
   /**
    * Tasks to claim beyond `concurrency` and hold (leased) in this process, so the next one starts
-   * without a Redis round trip. Default 'auto': only while this worker's tasks take under 2 ms on
-   * average, only as many as finish within about 2 ms, and any that wait 10 ms anyway (the task
-   * ahead ran long) go back to the queue. A number N always holds N (they wait behind a long task);
-   * 0 claims one task per free slot. A prefetched task shows as running before it starts.
+   * without a Redis round trip. Default 'auto': only while draining a backlog of tasks that average
+   * under 2 ms, as many as finish within about 2 ms (at most 16 or `concurrency`); one that waits
+   * 10 ms anyway (the task ahead ran long) goes back to the queue. A number N always holds N (they
+   * wait behind a long task); 0 claims one task per free slot. A prefetched task shows as running
+   * before it starts.
    */
   prefetch?: number | 'auto';
   /** Run the MySQL mirror loop inside this worker (default: when the queue mirrors). */
