@@ -179,15 +179,19 @@ describe('engine on real Redis', function () {
     await Promise.all([a.stop(), b.stop()]);
   });
 
-  it('wakes an idle worker within milliseconds of an enqueue (not a poll interval)', async () => {
+  it('wakes an idle worker within milliseconds of an enqueue from another process (not a poll interval)', async () => {
     const w = queue.worker();
     await w.start();
-    await queue.async(Job, 'noop').then((t) => t.wait({ timeout: 5000 })); // connections warm
+    // Another queue object, as in another process: only Redis (the marker key) can wake the worker.
+    const producer = setup({ redis: REDIS_URL, prefix });
+    producer.register(Job);
+    others.push(producer);
+    await producer.async(Job, 'noop').then((t) => t.wait({ timeout: 5000 })); // connections warm
     await sleep(300); // the worker is now blocked waiting
     const lat: number[] = [];
     for (let i = 0; i < 20; i++) {
       const t0 = Date.now();
-      const t = await queue.async(Job, 'noop');
+      const t = await producer.async(Job, 'noop');
       await t.wait({ timeout: 5000 });
       lat.push(t.startedAt!.getTime() - t0);
       await sleep(20);
