@@ -89,9 +89,11 @@ async function candidates(q: Queue, queue: string, state: string | undefined, li
   if (want('running')) ids.push(...await q.redis.zrange(k.running, 0, limit - 1));
   if (want('scheduled')) ids.push(...await q.redis.zrange(k.scheduled, 0, limit - 1));
   if (want('queued')) {
-    // Due tasks: one zset per priority, members are the id behind a length letter.
+    // Due tasks, per priority: a list of "time:id" (in-order arrivals) and a zset whose members are
+    // the id behind a length letter (the rest).
     for (const p of await q.redis.zrevrange(k.levels, 0, -1)) {
       if (ids.length >= 3 * limit) break;
+      ids.push(...(await q.redis.lrange(`${k.base}fifo:${p}`, 0, limit - 1).catch(() => [] as string[])).map((e) => e.slice(e.indexOf(':') + 1)));
       ids.push(...(await q.redis.zrange(`${k.base}due:${p}`, 0, limit - 1)).map((m) => m.slice(1)));
     }
   }

@@ -343,7 +343,9 @@ export class Queue extends EventEmitter implements TaskSource {
       const [lag, levels, scheduled, running, finished] = await Promise.all([mirrorLag(this, queue),
         this.redis.zrange(k.levels, 0, -1), this.redis.zcard(k.scheduled), this.redis.zcard(k.running),
         this.redis.zcard(k.finished)]);
-      const queued = (await Promise.all(levels.map((p) => this.redis.zcard(`${k.base}due:${p}`)))).reduce((a, b) => a + b, 0);
+      // Due tasks of a priority sit in its list (in-order arrivals) and its zset (the rest).
+      const queued = (await Promise.all(levels.flatMap((p) => [this.redis.zcard(`${k.base}due:${p}`), this.redis.llen(`${k.base}fifo:${p}`).catch(() => 0)])))
+        .reduce((a, b) => a + b, 0);
       out[queue] = { queued, scheduled, running, finished, mirrorLag: lag };
     }
     return out;

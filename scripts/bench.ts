@@ -321,6 +321,11 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     }
   }
 
+  async function redisCpu(): Promise<number> {
+    const i = await admin.info('cpu');
+    return Number(/used_cpu_user:([\d.]+)/.exec(i)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(i)![1]);
+  }
+
   async function depthCase() {
     const [small, big] = depths;
     const M = Math.min(N, 20000);
@@ -356,10 +361,14 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
           void fill(k).finally(() => { topping = false; topUp(); });
         };
         const cons = await ADAPTERS.ours.consumer(ctx, 50, () => undefined, () => { done++; if (done === M) finish(); topUp(); });
+        const cpu0 = await redisCpu();
         const t1 = performance.now();
         cons.start();
         await all;
         const v = M / ((performance.now() - t1) / 1000);
+        // Redis CPU per task (top-ups included): what the depth costs the server itself.
+        const cpuUs = ((await redisCpu()) - cpu0) * 1e6 / M;
+        ((c as CaseResult & { redisUs?: number[] }).redisUs ??= []).push(cpuUs);
         await cons.close();
         while (topping) await sleep(5);
         if (done > topped) await fill(done - topped);
@@ -368,6 +377,8 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       }
       await p.close();
     }
+    const us = (c: CaseResult) => median((c as CaseResult & { redisUs?: number[] }).redisUs ?? []).toFixed(0);
+    lo.note += `; Redis CPU per task (whole server, top-ups included): ${us(lo)} µs at ${small.toLocaleString('en')}, ${us(hi)} µs at ${big.toLocaleString('en')}`;
   }
 
   const seconds = (Date.now() - started) / 1000;

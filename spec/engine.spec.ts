@@ -61,6 +61,43 @@ describe('engine on real Redis', function () {
     }
   });
 
+  it('keeps exact order across in-order arrivals (the list) and late ones (the zset), and cancels from either', async () => {
+    const k = queue.keys('default');
+    const r = redisClient();
+    try {
+      const now = Date.now();
+      // A second producer with its own id block and a clock 50 ms behind: its tasks sort before
+      // the first producer's, though they arrive after them.
+      const other = setup({ redis: REDIS_URL, prefix });
+      other.register(Job);
+      others.push(other);
+      const made: { n: number; id: number; at: number }[] = [];
+      const add = async (q: Queue, n: number, at: number) => made.push({ n, id: (await q.async(Job, 'mark', { args: [n], scheduledAt: at })).id, at });
+      for (let n = 0; n < 10; n++) await add(queue, n, now - 1000 + n);
+      for (let n = 10; n < 20; n++) await add(other, n, now - 1050 + n);
+      await queue.bulk(Array.from({ length: 10 }, (_, i) => [Job, 'mark', { args: [20 + i], scheduledAt: now - 1000 + 5 }] as [object, string, object]))
+        .then((ts) => ts.forEach((t, i) => made.push({ n: 20 + i, id: t.id, at: now - 1000 + 5 })));
+      const [inList, inZset] = [await r.llen(`${k.base}fifo:10`), await r.zcard(`${k.base}due:10`)];
+      assert.ok(inList > 0 && inZset > 0, `both kinds of entry (list ${inList}, zset ${inZset})`);
+      assert.equal(inList + inZset, 30);
+      assert.equal((await queue.stats()).default.queued, 30);
+      // Cancel one from each: neither runs, both leave their structure.
+      const fromList = made[9], fromZset = made[10];
+      assert.equal(await (await queue.task(fromList.id))!.cancel(), 'cancelled');
+      assert.equal(await (await queue.task(fromZset.id))!.cancel(), 'cancelled');
+      assert.equal(await r.llen(`${k.base}fifo:10`) + await r.zcard(`${k.base}due:10`), 28);
+      assert.equal((await queue.stats()).default.queued, 28);
+      const expected = made.filter((m) => m !== fromList && m !== fromZset).sort((a, b) => a.at - b.at || a.id - b.id).map((m) => m.n);
+      const w = queue.worker({ prefetch: 0 });
+      await w.start();
+      await until(() => Job.seen.length === 28, 10000, 'all tasks to run');
+      await w.stop();
+      assert.deepEqual(Job.seen, expected);
+      assert.equal(await r.exists(`${k.base}fifo:10`, `${k.base}due:10`), 0, 'nothing left behind');
+      assert.deepEqual(await r.zrange(k.levels, 0, -1), []);
+    } finally { r.disconnect(); }
+  });
+
   it('runs every task exactly once with 4 workers on separate connections (8,000 tasks)', async () => {
     const N = 8000;
     const counts = new Map<number, number>();

@@ -159,8 +159,10 @@ describe('hostile and broken task hashes (fuzz)', function () {
             // Through the scheduled path (promote), with a damaged priority or time.
             const p = r.pick(['nan', 'inf', 'abc', '1e400', '-9e99']);
             const t = r.pick(['nan', 'abc', String(Date.now() - 5)]);
-            const pr = await redis.hget(K, 'priority');
+            const [pr, sat] = await redis.hmget(K, 'priority', 'scheduled_at');
+            // Out of the due structures (its priority's list or zset), into `scheduled`.
             await redis.zrem(`${k.base}due:${pr}`, `${String.fromCharCode(96 + String(task.id).length)}${task.id}`);
+            await redis.lrem(`${k.base}fifo:${pr}`, 1, `${sat}:${task.id}`);
             await redis.hset(K, 'state', 'scheduled', 'priority', p, 'scheduled_at', t);
             await redis.zadd(k.scheduled, Date.now() - 10, String(task.id));
             c.what.push(`scheduled with priority=${p} scheduled_at=${t}`);

@@ -9,7 +9,7 @@ local key = tkey(id)
 local kt = key_type(key)
 if kt == 'none' then return '' end
 if kt ~= 'hash' then return 'corrupt' end
-local f = redis.call('HMGET', key, 'state', 'priority')
+local f = redis.call('HMGET', key, 'state', 'priority', 'scheduled_at')
 local state = f[1]
 if not state then return '' end
 if state == 'running' then
@@ -18,7 +18,11 @@ if state == 'running' then
   return 'running'
 end
 if state ~= 'queued' and state ~= 'scheduled' then return state end
-redis.call('ZREM', base .. 'due:' .. int(tonumber(f[2]) or 0), lex(id))
+local p = int(tonumber(f[2]) or 0)
+-- A due task is in its priority's zset or list; LREM scans the list from the head (O(n)).
+if redis.call('ZREM', base .. 'due:' .. p, lex(id)) == 0 and state == 'queued' and f[3] then
+  redis.pcall('LREM', base .. 'fifo:' .. p, 1, f[3] .. ':' .. id)
+end
 redis.call('ZREM', scheduled, id)
 redis.call('HSET', key, 'state', 'cancelled', 'cancelled', '1', 'finished_at', ARGV[2])
 retire(id)

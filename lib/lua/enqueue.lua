@@ -9,14 +9,16 @@
 --   'list' (ioredis-mock: no struct, and Buffers reach its Lua as objects): one ARGV per field from ARGV[7],
 --     with n before the pairs.
 -- Returns the number of tasks stored.
--- One HSET per task; due entries are added with one ZADD per priority (and one to `levels`) per
--- call, outbox entries (mirror on) with one ZADD per call, and the earliest scheduled time is read
+-- One HSET per task. A due task goes to its priority's list `fifo:<p>` ("time:id", appended) when it
+-- sorts after the list's tail (the usual case: tasks due now arrive in order), else to the zset
+-- `due:<p>`; so each stays sorted and a claim merges the two heads. One RPUSH / ZADD per priority
+-- (and one to `levels`) per call, outbox entries (mirror on) with one ZADD per call, and the earliest scheduled time is read
 -- only when the batch holds a scheduled task.
 local count = tonumber(ARGV[5])
 local woke = false
 local earliest, looked = nil, false
-local due, dn, order = {}, {}, {}
-local lastp, lastl, lastn  -- the due list of the last priority seen (a batch mostly has one)
+local due, order = {}, {}
+local lastp, lastd  -- the due entries of the last priority seen (a batch mostly has one)
 local lastlen, letter = 0, ''
 local tbase, created = base .. 't:', ARGV[2]
 local ob, obn = {}, 0
@@ -52,18 +54,36 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
   end
   if queued then
     if pr ~= lastp then
-      if lastp then dn[lastl] = lastn end
       local p = tonumber(pr)
       if not p or p ~= p or p < -2147483648 or p > 2147483647 then p = 0 end
       p = int(math.floor(p))
-      local l = due[p]
-      if not l then l = {}; due[p] = l; dn[l] = 0; order[#order + 1] = p end
-      lastp, lastl, lastn = pr, l, dn[l]
+      local d = due[p]
+      if not d then
+        -- f: appended to the list `fifo:<p>` (in order after its tail); z: out of order, into `due:<p>`.
+        d = {f = {}, fn = 0, z = {}, zn = 0}
+        local tail = redis.pcall('LINDEX', base .. 'fifo:' .. p, -1)
+        if type(tail) == 'table' and tail.err then
+          d.bad = true -- not a list (damaged by hand): everything of this priority goes to the zset
+        elseif tail then
+          local t, i = string.match(tail, '^(%-?%d+):(%d+)$')
+          d.tt, d.ti = tonumber(t), tonumber(i)
+        end
+        due[p] = d
+        order[#order + 1] = p
+      end
+      lastp, lastd = pr, d
     end
-    if #id ~= lastlen then lastlen = #id; letter = string.char(96 + lastlen) end
-    lastl[lastn + 1] = sat
-    lastl[lastn + 2] = letter .. id
-    lastn = lastn + 2
+    local d, n = lastd, tonumber(id)
+    if not d.bad and (not d.tt or at > d.tt or (at == d.tt and n > d.ti)) then
+      d.fn = d.fn + 1
+      d.f[d.fn] = sat .. ':' .. id
+      d.tt, d.ti = at, n
+    else
+      if #id ~= lastlen then lastlen = #id; letter = string.char(96 + lastlen) end
+      d.z[d.zn + 1] = sat
+      d.z[d.zn + 2] = letter .. id
+      d.zn = d.zn + 2
+    end
     woke = true
   else
     redis.call('ZADD', scheduled, sat, id)
@@ -105,13 +125,12 @@ else
     i = i + 8 + 2 * n
   end
 end
-if lastp then dn[lastl] = lastn end
 if #order > 0 then
   local lv = {}
   for _, p in ipairs(order) do
-    local l = due[p]
-    local m = dn[l]
-    for j = 1, m, 2000 do redis.call('ZADD', base .. 'due:' .. p, unpack(l, j, math.min(j + 1999, m))) end
+    local d = due[p]
+    for j = 1, d.fn, 4000 do redis.call('RPUSH', base .. 'fifo:' .. p, unpack(d.f, j, math.min(j + 3999, d.fn))) end
+    for j = 1, d.zn, 2000 do redis.call('ZADD', base .. 'due:' .. p, unpack(d.z, j, math.min(j + 1999, d.zn))) end
     lv[#lv + 1] = p
     lv[#lv + 1] = p
   end

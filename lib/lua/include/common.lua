@@ -148,6 +148,48 @@ local function promote()
   end
 end
 
+-- A list entry "time:id" as numbers (nil for an entry damaged by hand).
+local function fifo_entry(e)
+  local t, i = string.match(e, '^(%-?%d+):(%d+)$')
+  if t then return tonumber(t), tonumber(i), i end
+end
+
+-- Takes up to `asked` ids of priority `p` in order (time asc, id asc): the heads of the list
+-- `fifo:<p>` (in-order arrivals) and of the zset `due:<p>` (the rest) merged. Drops the level from
+-- `levels` once both are empty, so `levels` stays exact (a stale level made every claim that
+-- emptied the queue wake an idle worker for nothing).
+local function take_due(p, asked)
+  local dz, dl = base .. 'due:' .. p, base .. 'fifo:' .. p
+  local zs = redis.call('ZRANGE', dz, 0, asked - 1, 'WITHSCORES')
+  local ls = redis.pcall('LRANGE', dl, 0, asked - 1)
+  if ls.err then ls = {} end
+  local ids, nl, nz, nzs = {}, 0, 0, #zs / 2
+  local lt, li, lid
+  if #ls > 0 then lt, li, lid = fifo_entry(ls[1]) end
+  while #ids < asked and (nl < #ls or nz < nzs) do
+    local from_list
+    if nl >= #ls then from_list = false
+    elseif nz >= nzs or not lt then from_list = true
+    else
+      local zt, zid = tonumber(zs[2 * nz + 2]), string.sub(zs[2 * nz + 1], 2)
+      local zi = tonumber(zid)
+      from_list = lt < zt or (lt == zt and li < zi)
+    end
+    if from_list then
+      nl = nl + 1
+      if lid then ids[#ids + 1] = lid end
+      if nl < #ls then lt, li, lid = fifo_entry(ls[nl + 1]) end
+    else
+      nz = nz + 1
+      ids[#ids + 1] = string.sub(zs[2 * nz - 1], 2)
+    end
+  end
+  if nl > 0 then redis.call('LTRIM', dl, nl, -1) end
+  if nz > 0 then redis.call('ZREMRANGEBYRANK', dz, 0, nz - 1) end
+  if #ls < asked and nzs < asked and nl == #ls and nz == nzs then redis.call('ZREM', levels, p) end
+  return ids
+end
+
 -- Fields a worker needs to run a claimed task, after its id and attempt number.
 local CLAIM_FIELDS = {'type', 'object_id', 'action', 'args', 'timeout', 'max_attempts', 'backoff', 'stalled', 'released'}
 
@@ -165,15 +207,12 @@ local function claim(want, worker, lease, out)
     local top = redis.call('ZREVRANGE', levels, 0, 0)[1]
     if not top then break end
     local asked = want - got
-    local popped = redis.call('ZPOPMIN', base .. 'due:' .. top, asked)
-    -- Fewer than asked: this level is empty now; drop it at once so `levels` stays exact (a stale
-    -- level made every claim that emptied the queue wake an idle worker for nothing).
-    if #popped < 2 * asked then redis.call('ZREM', levels, top) end
+    local popped = take_due(top, asked)
     if #popped == 0 then
       -- (the level was stale)
     else
-      for j = 1, #popped, 2 do
-        local id = string.sub(popped[j], 2)
+      for j = 1, #popped do
+        local id = popped[j]
         local key = tkey(id)
         local f = redis.pcall('HMGET', key, 'state', 'attempts', unpack(CLAIM_FIELDS))
         if f.err then
@@ -203,7 +242,7 @@ local function claim(want, worker, lease, out)
   -- More left: wake the next idle worker too.
   if got == want and got > 0 then
     local top = redis.call('ZREVRANGE', levels, 0, 0)[1]
-    if top and redis.call('EXISTS', base .. 'due:' .. top) == 0 then
+    if top and redis.call('EXISTS', base .. 'due:' .. top, base .. 'fifo:' .. top) == 0 then
       redis.call('ZREM', levels, top)
       top = redis.call('ZREVRANGE', levels, 0, 0)[1]
     end
