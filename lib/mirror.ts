@@ -307,8 +307,18 @@ export async function runMirror(host: MirrorHost, opts: MirrorOptions = {}): Pro
   await new Promise((r) => setImmediate(r));
   await host.script('mirrored', 'default', ['lag']).catch(() => undefined);
   try {
+    // Until a pass says otherwise, assume we are behind: workers starting with us that find a
+    // backlog get the CPU first (one pass competes with them otherwise).
+    let more = true;
+    if (host.workersSaturated) await sleep(IDLE_MS, signal);
     while (!signal?.aborted) {
-      let more = false;
+      if (more && !backoff) {
+        behindSince ||= Date.now();
+        // Behind while workers are saturated: give them the CPU (MySQL's too), within the bound.
+        // Once they are not, or the bound is reached, no pause: catch-up runs at full speed.
+        while (!signal?.aborted && Date.now() - behindSince < yieldMs && host.workersSaturated?.()) await sleep(50, signal);
+        if (signal?.aborted) break;
+      }
       try {
         more = await loop.pass();
         backoff = 0;
@@ -320,11 +330,6 @@ export async function runMirror(host: MirrorHost, opts: MirrorOptions = {}): Pro
       if (backoff || !more) {
         behindSince = 0;
         await sleep(backoff || IDLE_MS, signal);
-      } else {
-        behindSince ||= Date.now();
-        // Behind while workers are saturated: give them the CPU (MySQL's too), within the bound.
-        // Once they are not, or the bound is reached, no pause: catch-up runs at full speed.
-        while (!signal?.aborted && Date.now() - behindSince < yieldMs && host.workersSaturated?.()) await sleep(50, signal);
       }
     }
     // Stopping: mirror what the last tasks left, while MySQL answers.
