@@ -6,7 +6,7 @@ import type { Sequelize, Model, ModelStatic, Transaction } from 'sequelize';
 import type { SetupOptions, EnqueueOptions, TaskState, WorkerOptions, QueueStats, Registered, RegisterOptions } from '../types';
 import { connect } from './redis';
 import { queueKeys, QueueKeys, taskKey, queuesKey, checkQueueName, groupByQueue } from './keys';
-import { runScript, defineScripts, ScriptName } from './scripts';
+import { runScript, runScriptNow, defineScripts, ScriptName } from './scripts';
 import { Registry, resolveAction } from './registry';
 import { IdAllocator } from './ids';
 import { buildSpec, enqueueArgs, TaskSpec, ASYNC_PRIORITY, SCHEDULE_PRIORITY, checkTime } from './enqueue';
@@ -88,6 +88,13 @@ export class Queue extends EventEmitter implements TaskSource {
   script(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary = false, client: Redis = this.redis) {
     const k = this.keys(queue);
     return runScript(client, name, k.scriptKeys, [k.base, Date.now(), this.mirror ? '1' : '0', this.retention, ...argv], binary);
+  }
+
+  /** Like script(), sent at once in a pipeline of its own (see runScriptNow): for the hot paths. */
+  scriptNow(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary = false) {
+    if (this.mock) return this.script(name, queue, argv, binary);
+    const k = this.keys(queue);
+    return runScriptNow(this.redis, name, k.scriptKeys, [k.base, Date.now(), this.mirror ? '1' : '0', this.retention, ...argv], binary);
   }
 
   register<T extends object>(nameOrTarget: string | T, targetOrOpts?: T | RegisterOptions, maybeOpts?: RegisterOptions): Registered<T> {
@@ -242,17 +249,7 @@ export class Queue extends EventEmitter implements TaskSource {
       this.knownQueues.add(queue);
     }
     const argv = enqueueArgs(specs, ids, this.mock);
-    if (this.mock) await this.script('enqueue', queue, argv);
-    else {
-      // A pipeline of its own is written at once. Through auto-pipelining the call would wait for
-      // the connection's previous auto-pipeline to be answered (ioredis runs one at a time), so
-      // Redis could not store one batch while this process prepares the next.
-      const k = this.keys(queue);
-      const p = this.redis.pipeline() as unknown as { exec(): Promise<[Error | null, unknown][] | null> } & Record<string, (...a: unknown[]) => unknown>;
-      p.async_enqueue(...k.scriptKeys, k.base, Date.now(), this.mirror ? '1' : '0', this.retention, ...argv);
-      const [err] = (await p.exec())?.[0] ?? [new Error('enqueue: no reply')];
-      if (err) throw err;
-    }
+    await this.scriptNow('enqueue', queue, argv);
     this.emit('enqueued', queue);
   }
 

@@ -48,3 +48,18 @@ export function runScript(client: Redis, name: ScriptName, keys: string[], argv:
   const fn = (binary && c[`async_${name}Buffer`]) || c[`async_${name}`];
   return fn.call(client, ...keys, ...argv);
 }
+
+/**
+ * Runs one script in a pipeline of its own, written to the socket at once. Through ioredis's
+ * auto-pipelining a call waits until the connection's previous auto-pipeline is answered (it runs
+ * one at a time), so Redis could not work on one batch while this process prepares the next.
+ */
+export async function runScriptNow(client: Redis, name: ScriptName, keys: string[], argv: Arg[], binary = false): Promise<Reply> {
+  defineScripts(client);
+  const p = client.pipeline() as unknown as Record<string, (...a: Arg[]) => unknown> & { exec(): Promise<[Error | null, unknown][] | null> };
+  const fn = (binary && p[`async_${name}Buffer`]) || p[`async_${name}`];
+  fn.call(p, ...keys, ...argv);
+  const [err, reply] = (await p.exec())?.[0] ?? [new Error(`${name}: no reply`), null];
+  if (err) throw err;
+  return reply as Reply;
+}
