@@ -1,7 +1,7 @@
 // `npm run bench` — sequelize-async against BullMQ 6.7 and Bee-Queue 2.0, in the same run, on the
 // same Redis database (flushed between cases), same payload, same N, no-op jobs, results dropped.
 //
-//   npm run bench                    full run (N = 20,000, 3 runs per case), writes BENCHMARKS.md
+//   npm run bench                    full run (N = 20,000, 3 runs per case; --runs R for more), writes BENCHMARKS.md
 //   npm run bench -- --quick         ~30 s version (N = 1,500, 500 at concurrency 1, claim depth 50k), prints the table
 //   options: --n N  --runs R  --db 9  --redis redis://127.0.0.1:6379  --lib /tmp/libcopy (our lib
 //            from elsewhere, to try engine changes)  --cases a,b  --out FILE  --no-write  --json
@@ -395,7 +395,8 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const targets = evaluate(results);
   const report: BenchReport = {
     machine, n: N, runs: R, cases: results, targets,
-    command: `npm run bench${quick ? ' -- --quick' : ''}`,
+    // The options that shape the figures, as given (not --out/--no-write/--json).
+    command: `npm run bench${(() => { const a = [quick && '--quick', o.n && `--n ${o.n}`, o.runs && `--runs ${o.runs}`, o.cases && `--cases ${o.cases.join(',')}`].filter(Boolean); return a.length ? ` -- ${a.join(' ')}` : ''; })()}`,
     table: renderTable(results), targetTable: renderTargets(targets),
     startedAt: new Date(started).toISOString(), seconds, load: { before: loadBefore, after: loadavg() },
   };
@@ -503,7 +504,8 @@ if (require.main === module) {
   runBench(opts).then((r) => {
     console.log(`\n${r.machine}\n\n${r.table}\n\n${r.targetTable}\n\n(${r.seconds.toFixed(0)} s)`);
     if (argv.json !== undefined) writeFileSync(argv.json || 'bench.json', JSON.stringify(r, null, 2));
-    const full = !argv.quick && !argv.n && !argv.runs && !argv.cases && !argv.lib && !argv.libs && !argv.depths && !argv.redis;
+    // Every case at full N on the default Redis (more runs allowed: the command line records them).
+    const full = !argv.quick && !argv.n && !argv.cases && !argv.lib && !argv.libs && !argv.depths && !argv.redis;
     const out = argv.out ?? (full && argv.write ? 'BENCHMARKS.md' : undefined);
     if (out) {
       const path = resolve(out);
