@@ -28,6 +28,7 @@ const FLAGS: Record<string, FlagSpec> = {
   workers: { type: 'string', short: 'n', arg: 'N', help: 'N workers (start: uids after the highest running; generate: PM2 workers)' },
   queues: { type: 'string', arg: 'A,B', help: 'queues to work, in order of preference (default: default)' },
   concurrency: { type: 'string', arg: 'C', help: 'tasks run at once per worker (default 1)' },
+  prefetch: { type: 'string', arg: 'auto|N', help: "tasks claimed ahead of the concurrency (default auto: only while short tasks are waiting; 0: never)" },
   grace: { type: 'string', arg: 'S', help: 'seconds running tasks get to finish on shutdown before they are handed back (default 30)' },
   'max-memory': { type: 'string', arg: 'MB', help: 'finish current tasks and exit (code 75) above this resident memory; start restarts it' },
   mirror: { type: 'boolean', help: 'run the MySQL mirror loop in the worker (--no-mirror: do not; default: when the queue mirrors)' },
@@ -41,7 +42,7 @@ const FLAGS: Record<string, FlagSpec> = {
   force: { type: 'boolean', help: 'overwrite existing files' },
 };
 
-const WORKER_FLAGS = ['uid', 'queues', 'concurrency', 'grace', 'max-memory', 'mirror'];
+const WORKER_FLAGS = ['uid', 'queues', 'concurrency', 'prefetch', 'grace', 'max-memory', 'mirror'];
 
 interface CommandSpec { args: string; summary: string; flags: string[]; positional: [number, number]; details?: string }
 
@@ -140,6 +141,13 @@ export function parse(argv: string[]): Invocation {
 
 // --- option values -------------------------------------------------------------------------
 
+function prefetchOpt(o: minimist.ParsedArgs): number | 'auto' | undefined {
+  if (o.prefetch === undefined || String(o.prefetch) === 'auto') return o.prefetch === undefined ? undefined : 'auto';
+  const v = String(o.prefetch);
+  if (!/^\d+$/.test(v) || Number(v) > 10_000) throw new CliError(`--prefetch must be auto or a whole number from 0 to 10000 (got '${v}')`, EXIT_USAGE);
+  return Number(v);
+}
+
 function intOpt(o: minimist.ParsedArgs, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (o[name] === undefined) return undefined;
   const v = String(o[name]);
@@ -168,13 +176,14 @@ function queuesOpt(o: minimist.ParsedArgs): string[] | undefined {
   return qs;
 }
 
-interface WorkerOpts { uid?: number; queues?: string[]; concurrency?: number; graceS: number; maxMemoryMb?: number; mirror?: boolean }
+interface WorkerOpts { uid?: number; queues?: string[]; concurrency?: number; prefetch?: number | 'auto'; graceS: number; maxMemoryMb?: number; mirror?: boolean }
 
 function workerOpts(o: minimist.ParsedArgs, argv: string[]): WorkerOpts {
   return {
     uid: intOpt(o, 'uid', 1, 1_000_000),
     queues: queuesOpt(o),
     concurrency: intOpt(o, 'concurrency', 1, 10_000),
+    prefetch: prefetchOpt(o),
     graceS: numOpt(o, 'grace', 0) ?? 30,
     maxMemoryMb: numOpt(o, 'max-memory', 0, true),
     mirror: givenFlags(argv).includes('mirror') ? Boolean(o.mirror) : undefined,
@@ -186,6 +195,7 @@ function workerArgv(w: WorkerOpts, app: string): string[] {
   const a = [`--app=${app}`, `--grace=${w.graceS}`];
   if (w.queues) a.push(`--queues=${w.queues.join(',')}`);
   if (w.concurrency) a.push(`--concurrency=${w.concurrency}`);
+  if (w.prefetch !== undefined) a.push(`--prefetch=${w.prefetch}`);
   if (w.maxMemoryMb) a.push(`--max-memory=${w.maxMemoryMb}`);
   if (w.mirror !== undefined) a.push(w.mirror ? '--mirror' : '--no-mirror');
   return a;
@@ -279,7 +289,7 @@ async function dispatch(inv: Invocation, argv: string[]): Promise<number> {
       const w = workerOpts(o, argv);
       const queue = await loadApp(o);
       try {
-        return await runWorker(queue, { uid: w.uid ?? null, queues: w.queues, concurrency: w.concurrency, graceMs: w.graceS * 1000, maxMemoryMb: w.maxMemoryMb, mirror: w.mirror });
+        return await runWorker(queue, { uid: w.uid ?? null, queues: w.queues, concurrency: w.concurrency, prefetch: w.prefetch, graceMs: w.graceS * 1000, maxMemoryMb: w.maxMemoryMb, mirror: w.mirror });
       } finally { await queue.close().catch(() => undefined); }
     }
     case SUPERVISE: {

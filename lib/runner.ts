@@ -13,6 +13,7 @@ export interface RunOptions {
   uid: number | null;
   queues?: string[];
   concurrency?: number;
+  prefetch?: number | 'auto';
   graceMs: number;
   maxMemoryMb?: number;
   mirror?: boolean;
@@ -56,6 +57,7 @@ export async function runWorker(queue: Queue, o: RunOptions, log: Log = consoleL
     name,
     ...(o.queues ? { queues: o.queues } : {}),
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+    ...(o.prefetch !== undefined ? { prefetch: o.prefetch } : {}),
     ...(o.mirror !== undefined ? { mirror: o.mirror } : {}),
   });
   const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
@@ -109,7 +111,7 @@ export async function runWorker(queue: Queue, o: RunOptions, log: Log = consoleL
 
   await worker.start();
   await presence.start((e) => log.error(`heartbeat failed: ${e.message}`));
-  log.info(`worker ${name} started: queues ${worker.queues.join(',')}, concurrency ${worker.concurrency}`
+  log.info(`worker ${name} started: queues ${worker.queues.join(',')}, concurrency ${worker.concurrency}, prefetch ${worker.prefetch}`
     + (o.maxMemoryMb ? `, memory limit ${o.maxMemoryMb} MB` : '') + ` (prefix ${queue.prefix})`);
   if (o.maxMemoryMb) {
     const limit = o.maxMemoryMb * 1024 * 1024;

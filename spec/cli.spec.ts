@@ -121,6 +121,9 @@ describe('command line (scripts/async.js)', function () {
       r = await cli(['start', '--uid=abc']);
       assert.equal(r.code, 2);
       assert.match(r.stderr, /--uid must be a whole number from 1 to \d+ \(got 'abc'\)/);
+      r = await cli(['run', '--prefetch=lots']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--prefetch must be auto or a whole number from 0 to 10000 \(got 'lots'\)/);
       r = await cli(['inspect']);
       assert.equal(r.code, 2);
       assert.match(r.stderr, /'inspect' needs ID/);
@@ -186,7 +189,7 @@ describe('command line (scripts/async.js)', function () {
     });
 
     it('SIGTERM during a 2 s task: the task succeeds, then the process exits 0', async () => {
-      const w = spawnCli(['run']);
+      const w = spawnCli(['run', '--prefetch=0']);
       const t = await queue.async(Jobs, 'sleep', { args: [2000] });
       await until(async () => (await task(t.id)).state === 'running', 10000, 'the task to run');
       w.child.kill('SIGTERM');
@@ -196,6 +199,7 @@ describe('command line (scripts/async.js)', function () {
       assert.equal(done.state, 'succeeded');
       assert.equal(done.result, w.child.pid);
       assert.match(r.stdout, new RegExp(`SUCCESS ${t.id} Jobs#sleep`));
+      assert.match(r.stdout, /started: queues default, concurrency 1, prefetch 0 /);
     });
 
     it('with --grace 1 a longer task goes back to the queue and another worker finishes it', async () => {
