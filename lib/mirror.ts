@@ -10,6 +10,7 @@ import { hostname } from 'os';
 import type { Redis } from 'ioredis';
 import type { Sequelize, Transaction } from 'sequelize';
 import { QueryTypes } from 'sequelize';
+import type { MirrorOptions } from '../types';
 import type { QueueKeys } from './keys';
 import type { ScriptName } from './scripts';
 import { fieldsFromHash, RawHash, TaskFields } from './task';
@@ -25,19 +26,6 @@ export interface MirrorHost extends EventEmitter {
   queueNames(): Promise<string[]>;
   /** True while this process's workers have every slot taken: the mirror then gives way (bounded). */
   workersSaturated?(): boolean;
-}
-
-export interface MirrorOptions {
-  /** Stops the loop (after the batch in flight, and a last drain of up to `drainMs`). */
-  signal?: AbortSignal;
-  /** Called with each failure (MySQL unreachable, ...); the loop retries with backoff either way. */
-  onError?: (err: Error) => void;
-  /** Events per batch (default 500). */
-  batch?: number;
-  /** On stop, keep mirroring what is waiting for up to this long (default 2000 ms). */
-  drainMs?: number;
-  /** Behind while this process's workers are saturated, pause up to this long (default YIELD_MS; 0 never). */
-  yieldMs?: number;
 }
 
 const COLUMNS = ['id', 'queue', 'object_type', 'object_id', 'action', 'args', 'result', 'error_name', 'error_message',

@@ -227,7 +227,7 @@ export class Worker extends EventEmitter {
     this.avgMs = Math.max(this.avgMs, HAND_BACK_MS);
     for (const [q, ts] of groupByQueue(back, (t) => t.queue)) {
       try {
-        await this.host.script('release', q, ts.flatMap((t) => [t.id, t.attempt]));
+        await this.host.script('release', q, leaseTokens(ts));
       } catch (err) {
         // Still leased to us: keep them (renewed), start them when a slot frees, try again later.
         this.emitError(err);
@@ -350,7 +350,7 @@ export class Worker extends EventEmitter {
   /** The (id, attempt) lease tokens of what this worker holds, per queue. */
   private leases(): Map<string, (string | number)[]> {
     const out = new Map<string, (string | number)[]>();
-    for (const [q, ts] of groupByQueue(this.running.values(), (t) => t.queue)) out.set(q, ts.flatMap((t) => [t.id, t.attempt]));
+    for (const [q, ts] of groupByQueue(this.running.values(), (t) => t.queue)) out.set(q, leaseTokens(ts));
     return out;
   }
 
@@ -417,3 +417,5 @@ export class Worker extends EventEmitter {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** (id, attempt) pairs: what extend.lua and release.lua take to know an attempt is still ours. */
+const leaseTokens = (ts: Claimed[]) => ts.flatMap((t) => [t.id, t.attempt]);

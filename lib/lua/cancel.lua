@@ -18,15 +18,15 @@ if state == 'running' then
   return 'running'
 end
 if state ~= 'queued' and state ~= 'scheduled' then return state end
-local p = int(tonumber(f[2]) or 0)
+local p = priority_of(f[2])
 -- A due task is in its priority's zset or list. LREM scans the list, so start from the end nearer
 -- in time (the list is in time order): recent and imminent tasks are found at once.
 if redis.call('ZREM', base .. 'due:' .. p, lex(id)) == 0 and state == 'queued' and f[3] then
   local l = base .. 'fifo:' .. p
   local at = tonumber(f[3])
   local head, tail = redis.pcall('LINDEX', l, 0), redis.pcall('LINDEX', l, -1)
-  local ht = type(head) == 'string' and tonumber(string.match(head, '^(%-?%d+):'))
-  local tt = type(tail) == 'string' and tonumber(string.match(tail, '^(%-?%d+):'))
+  local ht = type(head) == 'string' and fifo_entry(head)
+  local tt = type(tail) == 'string' and fifo_entry(tail)
   local dir = (at and ht and tt and at - ht > tt - at) and -1 or 1
   redis.pcall('LREM', l, dir, f[3] .. ':' .. id)
 end

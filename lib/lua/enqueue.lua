@@ -54,9 +54,7 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
   end
   if queued then
     if pr ~= lastp then
-      local p = tonumber(pr)
-      if not p or p ~= p or p < -2147483648 or p > 2147483647 then p = 0 end
-      p = int(math.floor(p))
+      local p = priority_of(pr)
       local d = due[p]
       if not d then
         -- f: appended to the list `fifo:<p>` (in order after its tail); z: out of order, into `due:<p>`.
@@ -65,8 +63,7 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
         if type(tail) == 'table' and tail.err then
           d.bad = true -- not a list (damaged by hand): everything of this priority goes to the zset
         elseif tail then
-          local t, i = string.match(tail, '^(%-?%d+):(%d+)$')
-          d.tt, d.ti = tonumber(t), tonumber(i)
+          d.tt, d.ti = fifo_entry(tail)
         end
         due[p] = d
         order[#order + 1] = p
@@ -130,22 +127,12 @@ if #order > 0 then
   for _, p in ipairs(order) do
     local d = due[p]
     for j = 1, d.fn, 4000 do redis.call('RPUSH', base .. 'fifo:' .. p, unpack(d.f, j, math.min(j + 3999, d.fn))) end
-    for j = 1, d.zn, 2000 do redis.call('ZADD', base .. 'due:' .. p, unpack(d.z, j, math.min(j + 1999, d.zn))) end
+    zadd_pairs(base .. 'due:' .. p, d.z)
     lv[#lv + 1] = p
     lv[#lv + 1] = p
   end
   redis.call('ZADD', levels, unpack(lv))
 end
-if obn > 0 then
-  -- changed() for each task, batched: one ZADD per 1000 ids.
-  if not change_seq then change_seq = redis.call('INCR', base .. 'outbox-seq') end
-  local seq = change_seq
-  local z = {}
-  for j = 1, obn, 1000 do
-    local m = 0
-    for k = j, math.min(j + 999, obn) do z[m + 1] = seq; z[m + 2] = ob[k]; m = m + 2 end
-    redis.call('ZADD', outbox, unpack(z, 1, m))
-  end
-end
+changed_all(ob)
 if woke then redis.call('ZADD', marker, 0, '0') end
 return int(count)

@@ -28,6 +28,12 @@ local function changed(id)
   redis.call('ZADD', outbox, change_seq, id)
 end
 
+-- A list entry "time:id" as numbers (nil for an entry damaged by hand).
+local function fifo_entry(e)
+  local t, i = string.match(e, '^(%-?%d+):(%d+)$')
+  if t then return tonumber(t), tonumber(i), i end
+end
+
 -- score, member pairs as variadic ZADDs (unpack has a stack limit, hence the chunks).
 local function zadd_pairs(key, pairs)
   for j = 1, #pairs, 2000 do redis.call('ZADD', key, unpack(pairs, j, math.min(j + 1999, #pairs))) end
@@ -46,10 +52,14 @@ end
 -- priority, time and id order are each exact, which one 53-bit score cannot be.
 -- A damaged priority or time (text, nan, out of range) queues at 0 / now: a NaN score would abort
 -- the script, and every later claim with it.
-local function push_due(id, priority, at)
+local function priority_of(priority)
   local p = tonumber(priority)
   if not p or p ~= p or p < -2147483648 or p > 2147483647 then p = 0 end
-  p = int(math.floor(p))
+  return int(math.floor(p))
+end
+
+local function push_due(id, priority, at)
+  local p = priority_of(priority)
   local t = tonumber(at)
   if not t or t ~= t then t = now end
   redis.call('ZADD', base .. 'due:' .. p, t, lex(id))
@@ -146,12 +156,6 @@ local function promote()
       fail_corrupt(id, 'its state field is not a task state (' .. string.sub(tostring(f[3]), 1, 40) .. ')')
     end
   end
-end
-
--- A list entry "time:id" as numbers (nil for an entry damaged by hand).
-local function fifo_entry(e)
-  local t, i = string.match(e, '^(%-?%d+):(%d+)$')
-  if t then return tonumber(t), tonumber(i), i end
 end
 
 -- Takes up to `asked` ids of priority `p` in order (time asc, id asc): the heads of the list
