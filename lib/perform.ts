@@ -2,7 +2,7 @@
 // method with the decoded args, and encodes what happened for finish.lua. Never throws.
 import type { Model, ModelStatic } from 'sequelize';
 import { decode, encode, encodeError } from './codec';
-import { Registry, resolveAction } from './registry';
+import { Registry, resolveAction, actionNameError } from './registry';
 import { CorruptTaskError, RecordNotFoundError, TimeoutError } from './errors';
 import { backoffDelay } from './enqueue';
 import type { EnqueueOptions, MethodDefaults } from '../types';
@@ -82,6 +82,9 @@ async function invoke(registry: Registry, t: Claimed): Promise<unknown> {
     if (!Array.isArray(a)) throw new CorruptTaskError(`task ${t.id}: stored args are not an array`);
     args = a;
   }
+  // A damaged action says so without a database round trip (and before a missing record would).
+  const badName = actionNameError(t.action, t.type);
+  if (badName) throw new CorruptTaskError(`task ${t.id}: ${badName.message}`);
   let holder: object;
   if (target.kind === 'model' && t.objectId) {
     const model = target.model as ModelStatic<Model>;

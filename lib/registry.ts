@@ -43,19 +43,28 @@ export class Registry {
   }
 }
 
+/** What is wrong with an action name whatever it is called on (checked before a record is loaded), or null. */
+export function actionNameError(action: unknown, label: string): Error | null {
+  if (typeof action !== 'string' || !ACTION_NAME.test(action)) {
+    return new TypeError(`action must be a method name (got ${JSON.stringify(action)}) for ${label}`);
+  }
+  if (FORBIDDEN.has(action) || action in Object.prototype) return new TypeError(`${label}#${action} may not be called as a task`);
+  return null;
+}
+
 /**
  * The function `holder[action]`, or an Error saying why it may not be called. Inherited
  * Object/Function members (toString, call, bind, ...) are refused: only the target's own
  * methods, its class's and its ancestors' below Object are callable.
  */
 export function resolveAction(holder: object, action: unknown, label: string): ((...a: unknown[]) => unknown) | Error {
-  if (typeof action !== 'string' || !ACTION_NAME.test(action)) {
-    return new TypeError(`action must be a method name (got ${JSON.stringify(action)}) for ${label}`);
+  const bad = actionNameError(action, label);
+  if (bad) return bad;
+  const name = action as string; // a method name: actionNameError checked it
+  if (typeof holder === 'function' && name in Function.prototype && !Object.prototype.hasOwnProperty.call(holder, name)) {
+    return new TypeError(`${label}#${name} may not be called as a task`);
   }
-  if (FORBIDDEN.has(action) || action in Object.prototype || (typeof holder === 'function' && action in Function.prototype && !Object.prototype.hasOwnProperty.call(holder, action))) {
-    return new TypeError(`${label}#${action} may not be called as a task`);
-  }
-  const fn = (holder as Record<string, unknown>)[action];
-  if (typeof fn !== 'function') return new TypeError(`${label}#${action} is not a function`);
+  const fn = (holder as Record<string, unknown>)[name];
+  if (typeof fn !== 'function') return new TypeError(`${label}#${name} is not a function`);
   return fn as (...a: unknown[]) => unknown;
 }
