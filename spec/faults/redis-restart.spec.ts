@@ -26,19 +26,24 @@ describe('faults: Redis killed and restarted mid-run (AOF, appendfsync always)',
     queue.redis.on('error', () => undefined);
     const Sleeper = { nap: () => undefined };
     queue.register('Sleeper', Sleeper);
-    const env = { FAULT_REDIS: server.url, FAULT_PREFIX: prefix, FAULT_RUNS: runsKey, FAULT_CONCURRENCY: '4', FAULT_LEASE_MS: '5000',
+    const env = { FAULT_REDIS: server.url, FAULT_PREFIX: prefix, FAULT_RUNS: runsKey, FAULT_CONCURRENCY: '4', FAULT_LEASE_MS: '5000', ...(process.env.FAULT_PREFETCH ? { FAULT_PREFETCH: process.env.FAULT_PREFETCH } : {}),
       // A finish whose reply was lost in the crash is sent again by ioredis and refused; the tasks
       // that call claimed are recovered as stalled. Allow that one stall on top of the default.
       FAULT_MAX_STALLS: '2' };
     const workers: WorkerProc[] = Array.from({ length: 4 }, () => startWorker(env));
     await Promise.all(workers.map((w) => w.ready));
 
-    // Producer: 20 enqueues in flight at a time for 6 s; what resolved is what must not be lost.
+    // Producer: 20 enqueues in flight at a time for 6 s, paced at ~1,000 tasks/s (below what the
+    // 16 slots run, ~1,500/s: unpaced, a fast machine enqueued 32,000 tasks, more than the wait
+    // below gives time to run); what resolved is what must not be lost.
     const returned: number[] = [];
     let i = 0, inFlightAtCrash = 0, crashed = false, firstAfterRestart = -1;
     const t0 = Date.now();
     const produce = async () => {
+      let nextAt = t0;
       while (Date.now() - t0 < 6000) {
+        nextAt += 20;
+        await sleep(nextAt - Date.now());
         const n = i;
         i += 20;
         const batch = await Promise.all(Array.from({ length: 20 }, (_x, j) => queue.async(Sleeper, 'nap', { args: [n + j, 1 + ((n + j) * 7919) % 20] })));

@@ -1,6 +1,6 @@
 // One worker process for the fault suite, bundled by harness.ts and run by plain node (so kill -9
 // hits the worker itself, not a wrapper). Configured by environment:
-//   FAULT_REDIS, FAULT_PREFIX, FAULT_CONCURRENCY, FAULT_LEASE_MS, FAULT_MAX_STALLS, FAULT_GRACE_MS,
+//   FAULT_REDIS, FAULT_PREFIX, FAULT_CONCURRENCY, FAULT_LEASE_MS, FAULT_MAX_STALLS, FAULT_GRACE_MS, FAULT_PREFETCH,
 //   FAULT_DB (a mysql:// URL: mirror on), FAULT_RUNS (list key where each execution is logged).
 // Prints "ready" once claiming; on SIGTERM stops gracefully, prints "stopped <json stats>", exits 0.
 import Redis from 'ioredis';
@@ -26,6 +26,7 @@ async function main() {
     concurrency: Number(env('FAULT_CONCURRENCY', '4')),
     leaseMs: Number(env('FAULT_LEASE_MS', '2000')),
     maxStalls: Number(env('FAULT_MAX_STALLS', '1')),
+    ...(process.env.FAULT_PREFETCH ? { prefetch: process.env.FAULT_PREFETCH === 'auto' ? 'auto' as const : Number(process.env.FAULT_PREFETCH) } : {}),
   });
   worker.on('error', (e) => process.stderr.write(`worker-proc ${process.pid}: ${e.message}\n`));
   let stopping = false;
