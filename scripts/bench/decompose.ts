@@ -18,10 +18,10 @@ const R = Number(argv.runs ?? 1);
 async function stats(admin: Redis) {
   const s = await admin.info('commandstats');
   let usec = 0, calls = 0;
-  const per: Record<string, number> = {};
+  const per: Record<string, string> = {};
   for (const m of s.matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
     if (/^(info|flushdb|config)/.test(m[1])) continue;
-    usec += Number(m[3]); calls += Number(m[2]); per[m[1]] = Number(m[2]);
+    usec += Number(m[3]); calls += Number(m[2]); per[m[1]] = `${m[2]} calls, ${(Number(m[3]) / N).toFixed(2)} µs/job`;
   }
   return { usec, calls, per };
 }
@@ -59,7 +59,7 @@ async function stats(admin: Redis) {
     const redisCpu = (await rcpu()) - rcpu0;
     const mariaCpu = dbCpu() - dcpu0;
     const st = await stats(admin);
-    const evals = (st.per.evalsha ?? 0) + (st.per.eval ?? 0);
+    const evals = [...(await admin.info('commandstats')).matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
     const scriptUsec = /cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await admin.info('commandstats'))?.[1];
     if (argv.per) console.log(st.per);
     console.log(`${lib.padEnd(7)} ${mode === 'process' ? `c=${C}` : mode} ${(N / ms * 1000).toFixed(0).padStart(6)} jobs/s | per job: wall ${(ms * 1000 / N).toFixed(0)} µs, redis cpu ${(redisCpu * 1e6 / N).toFixed(0)} µs (commandstats ${(st.usec / N).toFixed(0)}, in scripts ${(Number(scriptUsec ?? 0) / N).toFixed(0)}), node cpu ${((cpu.user + cpu.system) / N).toFixed(0)} µs,${ctx.mirror ? ` mariadb cpu ${(mariaCpu * 1e6 / N).toFixed(0)} µs,` : ''} commands ${(st.calls / N).toFixed(2)} (scripts ${(evals / N).toFixed(2)})`);
