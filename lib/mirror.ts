@@ -1,7 +1,7 @@
 // The MySQL mirror: copies every task's current state from Redis into `async_tasks`.
-// Lua scripts append a task id to the queue's outbox on every change (no MySQL on the enqueue or
-// claim path); a mirror loop takes a batch of events, reads the tasks' CURRENT hashes, upserts
-// them by id, and only after MySQL committed drops exactly the events it read (mirrored.lua).
+// Lua scripts append a task id to the queue's outbox (a list) on every change (no MySQL on the
+// enqueue or claim path); a mirror loop takes a batch of entries, reads the tasks' CURRENT hashes,
+// upserts them by id, and only after MySQL committed drops exactly the entries it took (mirrored.lua).
 // Writing the current full state makes replays harmless and lets a late event never regress a
 // row. MySQL down: events wait in Redis, the loop retries with backoff, the queue runs on.
 import { EventEmitter } from 'events';
@@ -38,8 +38,9 @@ const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const LOCK_MS = 10000;
 const IDLE_MS = 100;
 // Behind while this process's workers are saturated (a backlog, every slot busy), the loop pauses
-// for up to YIELD_MS, then runs flat out until it has caught up. The outbox keeps one entry per
-// task, so after a burst most tasks are written once, in their final state.
+// for up to YIELD_MS, then runs flat out until it has caught up. The mirror writes a task's current
+// state and skips the older entries of a final task it wrote, so after a burst most tasks are
+// written once, in their final state.
 const YIELD_MS = 5000;
 const MAX_BACKOFF_MS = 5000;
 const CHUNK_BYTES = 1 << 20;
@@ -175,23 +176,22 @@ class MirrorLoop {
 
   constructor(private readonly host: MirrorHost, private readonly seq: Sequelize, private readonly batch: number) {}
 
-  /** Mirrors one batch of a queue's events; returns how many events it dropped (-1: another loop owns the queue). */
+  /** Mirrors one batch of a queue's outbox entries; returns how many it removed (-1: another loop owns the queue). */
   async step(queue: string): Promise<number> {
     const r = (await this.host.script('mirrored', queue, ['take', this.token, LOCK_MS, this.batch])) as string[];
     if (String(r[0]) !== '1') { this.held.delete(queue); return -1; }
     this.held.add(queue);
-    // id, score pairs: the score is the task's latest change, echoed back so that a task changed
-    // while we wrote stays in the outbox for the next pass.
-    const pairs = r.slice(1).map(String);
-    if (pairs.length === 0) return 0;
-    const ids = pairs.filter((_x, i) => i % 2 === 0).map(Number).filter((n) => Number.isSafeInteger(n) && n > 0).sort((a, b) => a - b);
+    const taken = r.length - 1;
+    if (taken === 0) return 0;
+    // A task changed several times has several entries: its current hash is written once.
+    const ids = [...new Set(r.slice(1).map((x) => Number(String(x))))].filter((n) => Number.isSafeInteger(n) && n > 0).sort((a, b) => a - b);
     const finals: string[] = [];
     if (ids.length > 0) {
       await this.withWriteLock(queue, async (transaction) => {
         const hashes = await this.readHashes(queue, ids);
         const rows: Row[] = [];
         hashes.forEach((h, i) => {
-          if (!h) return; // gone before the mirror saw it (or not a hash): nothing to write
+          if (!h) return; // gone, not a hash, or already written as it is: nothing to write
           rows.push(rowFromHash(queue, ids[i], h));
           const state = str(h.state) ?? '';
           if (FINAL.has(state)) finals.push(String(ids[i]), str(h.attempts) ?? '', str(h.finished_at) ?? '');
@@ -199,8 +199,9 @@ class MirrorLoop {
         await writeRows(this.seq, rows, transaction);
       });
     }
-    await this.host.script('mirrored', queue, ['done', this.token, LOCK_MS, pairs.length / 2, ...pairs, ...finals]);
-    return pairs.length / 2;
+    // Entries appended while we wrote (a task changed since we read it) stay for the next pass.
+    await this.host.script('mirrored', queue, ['done', this.token, LOCK_MS, taken, ...finals]);
+    return taken;
   }
 
   private async readHashes(queue: string, ids: number[]): Promise<(RawHash | null)[]> {

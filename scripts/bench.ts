@@ -299,13 +299,13 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
             // The worker's mirror loop stopped with the worker: drain what is left with a fresh one,
             // then time from the start of processing until the outbox is empty.
             const outbox = `{${ctx.prefix}:default}:outbox`;
-            let left = await admin.zcard(outbox);
+            let left = await admin.llen(outbox);
             if (left > 0) {
               const { setup } = require(ourLibPath(ctx)) as { setup: (o: unknown) => { worker(o: unknown): { start(): Promise<void>; stop(): Promise<void> }; close(): Promise<void> } };
               const q2 = setup({ redis: redisUrl, prefix: ctx.prefix, retention: 0, sequelize: (p.q as unknown as { sequelize: unknown }).sequelize, mirror: true });
               const w2 = q2.worker({ concurrency: 1, mirror: true });
               await w2.start();
-              for (let i = 0; i < 1200 && left > 0; i++) { await sleep(25); left = await admin.zcard(outbox); }
+              for (let i = 0; i < 1200 && left > 0; i++) { await sleep(25); left = await admin.llen(outbox); }
               await w2.stop();
               await q2.close();
             }

@@ -115,7 +115,7 @@ export interface QueueStats {
 }
 
 export interface MirrorLag {
-  /** Mirror events waiting in Redis (task changes not yet written to MySQL). */
+  /** Mirror events waiting in Redis: task changes not yet written to MySQL (a task enqueued, run and finished counts three). */
   events: number;
   /** About how long the oldest waiting event has waited, in ms (sampled by the mirror loop, so a lower bound); null when none wait. */
   oldestAgeMs: number | null;

@@ -12,7 +12,7 @@
 -- One HSET per task. A due task goes to its priority's list `fifo:<p>` ("time:id", appended) when it
 -- sorts after the list's tail (the usual case: tasks due now arrive in order), else to the zset
 -- `due:<p>`; so each stays sorted and a claim merges the two heads. One RPUSH / ZADD per priority
--- (and one to `levels`) per call, outbox entries (mirror on) with one ZADD per call, and the
+-- (and one to `levels`) per call, outbox entries (mirror on) with one RPUSH per call, and the
 -- earliest scheduled time is read only when the batch holds a scheduled task.
 local count = tonumber(ARGV[5])
 local woke = false

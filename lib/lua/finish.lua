@@ -50,7 +50,7 @@ for _ = 1, tonumber(ARGV[8]) do
   end
 end
 for j = 1, #done, 4000 do redis.call('ZREM', running, unpack(done, j, math.min(j + 3999, #done))) end
--- Succeeded ones retire together: one ZADD to the outbox and one to `finished` per call.
+-- Succeeded ones retire together: one RPUSH to the outbox and one ZADD to `finished` per call.
 if #ok > 0 then retire_all(ok); retired = true end
 if retired then trim_finished() end
 return claim_reply(refused, tonumber(ARGV[7]), ARGV[5], tonumber(ARGV[6]))

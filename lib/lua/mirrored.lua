@@ -1,45 +1,40 @@
 --!include common
--- The MySQL mirror's side of the outbox (a zset: task id scored by its latest change counter, see
+-- The MySQL mirror's side of the outbox (a list: the scripts append a task's id on each change, see
 -- changed() in common.lua). One loop at a time owns a queue's outbox, by a lock token
--- (`mirror-lock`), so two loops never remove each other's entries.
+-- (`mirror-lock`). Entries are appended at the tail and removed only from the head, by the lock's
+-- holder, so the first n entries when it trims are the n it took.
 -- ARGV from 5: mode, then per mode:
---   'take', token, lock ms, max: take or renew the lock, return {'1', id, score, ...} (the `max`
---           oldest changes), or {'0'} when another loop holds the lock.
---   'done', token, lock ms, n, then n id/score pairs as taken, then id, attempts, finished_at per
---           task mirrored in a final state: remove each entry whose score is unchanged (a task
---           changed since stays for the next pass; only while the lock is ours), apply retention
---           to those tasks when their hash is still what was mirrored. Returns the count removed.
+--   'take', token, lock ms, max: take or renew the lock, return {'1', id, ...} (the `max` oldest
+--           entries; an id may repeat), or {'0'} when another loop holds the lock.
+--   'done', token, lock ms, n, then id, attempts, finished_at per task mirrored in a final state:
+--           remove the n entries taken (only while the lock is ours; a task changed since has a
+--           newer entry, which stays), and apply retention to those tasks when their hash is still
+--           what was mirrored. Returns the count removed.
 --   'read', n, n field names, then task ids: the fields of each task hash, n values per id (nil for a
---           missing field; all nil for a missing key or a key that is not a hash).
---   'lag':  {tasks waiting, age in ms of the oldest change ('' when none)}.
+--           missing field; all nil for a missing key, a key that is not a hash, or a final task the
+--           mirror already wrote as it is: an older entry of it).
+--   'lag':  {entries waiting, age in ms of the oldest ('' when none)}.
 --   'release', token: give the lock up if it is ours.
--- Age: `mirror-marks` samples the change counter with the time it was seen; the oldest waiting
--- change happened before the first sample at or above its score (a lower bound on its age).
+-- Age: `outbox-done` counts the entries ever removed, so the oldest waiting one is number done + 1
+-- of all ever appended. `mirror-marks` samples that count (done + LLEN) with the time it was seen;
+-- the oldest waiting entry was appended before the first sample at or above done + 1.
 local mode = ARGV[5]
-local lock, seq_key, marks = base .. 'mirror-lock', base .. 'outbox-seq', base .. 'mirror-marks'
+local lock, done_key, marks = base .. 'mirror-lock', base .. 'outbox-done', base .. 'mirror-marks'
 
-local function is_hash(key)
-  local t = redis.call('TYPE', key)
-  return (type(t) == 'table' and t.ok or t) == 'hash'
-end
+local function removed() return tonumber(redis.call('GET', done_key) or '0') or 0 end
 
 local function mark()
-  local waiting = redis.call('ZCARD', outbox)
+  local waiting = redis.call('LLEN', outbox)
   if waiting == 0 then
     redis.call('DEL', marks)
     return waiting
   end
-  local seq = tonumber(redis.call('GET', seq_key) or '0') or 0
+  local seq = removed() + waiting
   local last = redis.call('ZREVRANGE', marks, 0, 0, 'WITHSCORES')
   if not last[2] or tonumber(last[2]) < seq then
     redis.call('ZADD', marks, seq, int(seq) .. ':' .. int(now))
   end
   return waiting
-end
-
-local function oldest()
-  local o = redis.call('ZRANGE', outbox, 0, 0, 'WITHSCORES')[2]
-  return o and tonumber(o)
 end
 
 if mode == 'take' then
@@ -48,48 +43,41 @@ if mode == 'take' then
   if holder and holder ~= token then return {'0'} end
   redis.call('SET', lock, token, 'PX', ms)
   mark()
-  local got = redis.call('ZRANGE', outbox, 0, max - 1, 'WITHSCORES')
-  local out = {'1'}
-  for i = 1, #got, 2 do
-    out[#out + 1] = got[i]
-    out[#out + 1] = int(tonumber(got[i + 1]))
-  end
-  return {unpack(out)}
+  return {'1', unpack(redis.call('LRANGE', outbox, 0, max - 1))}
 end
 
 if mode == 'done' then
   local token, ms, n = ARGV[6], ARGV[7], tonumber(ARGV[8])
   if redis.call('GET', lock) ~= token then return int(0) end
   redis.call('PEXPIRE', lock, ms)
-  local removed = 0
-  for i = 9, 8 + 2 * n, 2 do
-    local z = redis.call('ZSCORE', outbox, ARGV[i])
-    if z and tonumber(z) == tonumber(ARGV[i + 1]) then
-      redis.call('ZREM', outbox, ARGV[i])
-      removed = removed + 1
-    end
+  if n > 0 then
+    redis.call('LTRIM', outbox, n, -1)
+    redis.call('INCRBY', done_key, n)
   end
-  local o = oldest()
-  if o then redis.call('ZREMRANGEBYSCORE', marks, '-inf', '(' .. int(o)) else redis.call('DEL', marks) end
-  for i = 9 + 2 * n, #ARGV, 3 do
+  if redis.call('LLEN', outbox) > 0 then
+    redis.call('ZREMRANGEBYSCORE', marks, '-inf', '(' .. int(removed() + 1))
+  else
+    redis.call('DEL', marks)
+  end
+  for i = 9, #ARGV, 3 do
     local id, attempts, fin = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     local key = tkey(id)
-    if is_hash(key) then
-      local f = redis.call('HMGET', key, 'state', 'attempts', 'finished_at')
-      -- Only what was mirrored: a task retried or re-run since keeps its hash for the next event.
-      local final = f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'cancelled'
-      if final and (f[2] or '') == attempts and (f[3] or '') == fin then
-        local at = (tonumber(fin) or now) + retention
-        if retention == 0 or at <= now then
-          redis.call('DEL', key)
-          redis.call('ZREM', finished, id)
-        else
-          redis.call('PEXPIRE', key, int(at - now))
-        end
+    local f = redis.pcall('HMGET', key, 'state', 'attempts', 'finished_at')
+    -- Only what was mirrored: a task retried or re-run since keeps its hash for the next entry.
+    local final = not f.err and (f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'cancelled')
+    if final and (f[2] or '') == attempts and (f[3] or '') == fin then
+      local at = (tonumber(fin) or now) + retention
+      if retention == 0 or at <= now then
+        redis.call('DEL', key)
+        redis.call('ZREM', finished, id)
+      else
+        redis.call('PEXPIRE', key, int(at - now))
+        -- Older entries of this task still in the outbox are skipped by 'read' (no second write).
+        redis.call('HSET', key, 'mirrored', attempts .. ':' .. fin)
       end
     end
   end
-  return int(removed)
+  return int(n)
 end
 
 if mode == 'read' then
@@ -97,11 +85,11 @@ if mode == 'read' then
   local fields = {unpack(ARGV, 7, 6 + nf)}
   local out, k = {}, 0
   for i = 7 + nf, #ARGV do
-    local r = redis.pcall('HMGET', tkey(ARGV[i]), unpack(fields))
-    local bad = r.err ~= nil
+    local r = redis.pcall('HMGET', tkey(ARGV[i]), 'mirrored', 'attempts', 'finished_at', unpack(fields))
+    local skip = r.err ~= nil or (r[1] and r[1] == (r[2] or '') .. ':' .. (r[3] or ''))
     for j = 1, nf do
       k = k + 1
-      out[k] = not bad and r[j] or false
+      out[k] = not skip and r[j + 3] or false
     end
   end
   return {unpack(out)}
@@ -110,7 +98,7 @@ end
 if mode == 'lag' then
   local waiting = mark()
   if waiting == 0 then return {'0', ''} end
-  local first = redis.call('ZRANGEBYSCORE', marks, oldest(), '+inf', 'LIMIT', 0, 1)[1]
+  local first = redis.call('ZRANGEBYSCORE', marks, int(removed() + 1), '+inf', 'LIMIT', 0, 1)[1]
   local age = ''
   if first then
     local t = tonumber(string.match(first, ':(%d+)$'))

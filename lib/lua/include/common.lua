@@ -1,7 +1,7 @@
 -- Shared head of every script.
 -- KEYS: 1 levels (zset: priorities that have due tasks), 2 scheduled (zset: id by due time),
 --       3 running (zset: id by lease deadline), 4 marker (zset: wakes an idle worker),
---       5 outbox (zset: ids whose state changed, for the MySQL mirror), 6 finished (zset: id by finish time)
+--       5 outbox (list: ids whose state changed, for the MySQL mirror), 6 finished (zset: id by finish time)
 -- ARGV: 1 key base ("{prefix:queue}:"), 2 now (ms), 3 mirror ('1' | '0'), 4 retention (ms; 0 = drop when finished)
 local base, now = ARGV[1], tonumber(ARGV[2])
 local mirror, retention = ARGV[3] == '1', tonumber(ARGV[4])
@@ -18,14 +18,12 @@ end
 -- Due members are the id behind a letter giving its length ("b17"), so that Redis's lexical
 -- tie-break among equal scores (same scheduled time) is numeric id order.
 local function lex(id) return string.char(96 + #id) .. id end
--- The mirror's outbox: task ids scored by a change counter (one INCR per script call). A task that
--- changes again before the mirror ran keeps one entry, with the newer score, so the mirror writes
--- it once; the mirror removes an entry only while its score is still the one it read.
-local change_seq
+-- The mirror's outbox: a list the scripts append a task's id to on each change (RPUSH: O(1), no
+-- per-task bookkeeping on the hot path). A task changed three times before the mirror ran has
+-- three entries; the mirror reads the CURRENT hash, so it writes that task once per batch, and
+-- skips an entry of a final task it has already written (see mirrored.lua).
 local function changed(id)
-  if not mirror then return end
-  if not change_seq then change_seq = redis.call('INCR', base .. 'outbox-seq') end
-  redis.call('ZADD', outbox, change_seq, id)
+  if mirror then redis.call('RPUSH', outbox, id) end
 end
 
 -- A list entry "time:id" as numbers (nil for an entry damaged by hand).
@@ -39,13 +37,10 @@ local function zadd_pairs(key, pairs)
   for j = 1, #pairs, 2000 do redis.call('ZADD', key, unpack(pairs, j, math.min(j + 1999, #pairs))) end
 end
 
--- changed() for many tasks: one ZADD, not one per task.
+-- changed() for many tasks: one RPUSH, not one per task (chunked: unpack has a stack limit).
 local function changed_all(ids)
-  if not mirror or #ids == 0 then return end
-  if not change_seq then change_seq = redis.call('INCR', base .. 'outbox-seq') end
-  local a = {}
-  for j = 1, #ids do a[2 * j - 1] = change_seq; a[2 * j] = ids[j] end
-  zadd_pairs(outbox, a)
+  if not mirror then return end
+  for j = 1, #ids, 4000 do redis.call('RPUSH', outbox, unpack(ids, j, math.min(j + 3999, #ids))) end
 end
 
 -- One zset per priority (score = scheduled time), and `levels` to find the highest priority:
