@@ -21,7 +21,7 @@ describe('benchmark (npm run bench, tiny N)', function () {
       }
     }
     assert.equal(byId.get('bytes-priority')?.runs.bullmq?.length, 3);
-    for (const id of ['claim-depth-small', 'claim-depth-big']) assert.equal(byId.get(id)?.runs.ours?.length, 3, id);
+    for (const id of ['claim-depth-small', 'claim-depth-big', 'claim-depth-control']) assert.equal(byId.get(id)?.runs.ours?.length, 3, id);
     // The mirror case runs where MySQL is reachable; otherwise it says why it was skipped.
     for (const id of ['mirror-off', 'mirror-on', 'mirror-rows']) {
       const c = byId.get(id);

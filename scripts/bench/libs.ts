@@ -66,7 +66,7 @@ let oursHook: OnJob = () => undefined;
 class Noop { static run(data?: unknown) { oursHook(data); } }
 
 /** Minimal shape of our Queue as the bench uses it (runtime object of lib/queue.ts). */
-interface OurQueue {
+export interface OurQueue {
   register(t: object): unknown;
   async(t: object, action: string, opts?: unknown): Promise<unknown>;
   bulk(entries: [object, string, unknown][]): Promise<unknown[]>;
