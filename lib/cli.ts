@@ -7,7 +7,7 @@ import { existsSync } from 'fs';
 import { resolve, join } from 'path';
 import type { Queue } from './queue';
 import { runWorker } from './runner';
-import { startWorkers, stopWorkers, runningUids, supervise, launcher, SUPERVISE } from './daemon';
+import { startWorkers, stopWorkers, runningUids, supervise, supervisorArgs, launcher, SUPERVISE } from './daemon';
 import { generate } from './generator';
 import * as admin from './admin';
 
@@ -43,6 +43,8 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 const WORKER_FLAGS = ['uid', 'queues', 'concurrency', 'prefetch', 'grace', 'max-memory', 'mirror'];
+// What a restarted worker keeps unless given again (all of them, or none, are replaced).
+const RESTART_OPTIONS = ['app', ...WORKER_FLAGS.filter((f) => f !== 'uid')];
 
 interface CommandSpec { args: string; summary: string; flags: string[]; positional: [number, number]; details?: string }
 
@@ -52,7 +54,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   start: { args: '', summary: 'start background workers (detached, supervised, pid and log file per uid)', flags: ['app', ...WORKER_FLAGS, 'workers', 'pid-dir', 'log-dir'], positional: [0, 0],
     details: 'With --uid, refuses when that worker runs; without, starts the next free uid (or -n of them).\nEach worker runs under a small supervisor that restarts it after --max-memory exits and crashes.' },
   stop: { args: '', summary: 'stop background workers (one with --uid, else all) and wait for them to exit', flags: ['uid', 'pid-dir', 'kill-after'], positional: [0, 0] },
-  restart: { args: '', summary: 'stop, then start again the same uids (one with --uid, else the running ones)', flags: ['app', ...WORKER_FLAGS, 'pid-dir', 'log-dir', 'kill-after'], positional: [0, 0],
+  restart: { args: '', summary: 'stop, then start again the same uids (one with --uid, else the running ones), with their options unless new ones are given', flags: ['app', ...WORKER_FLAGS, 'pid-dir', 'log-dir', 'kill-after'], positional: [0, 0],
     details: 'Worker options are not remembered: give them again (as to start).' },
   status: { args: '', summary: 'workers of every host (from Redis) and task counts per queue', flags: ['app', 'json', 'pid-dir'], positional: [0, 0] },
   ls: { args: '', summary: 'list tasks', flags: ['app', 'state', 'queue', 'limit', 'json'], positional: [0, 0] },
@@ -302,24 +304,43 @@ async function dispatch(inv: Invocation, argv: string[]): Promise<number> {
       const w = workerOpts(o, argv);
       const d = dirs(o);
       const n = intOpt(o, 'workers', 1, 1000);
-      const app = appPath(o).path;
-      // Checked here so a missing app fails at once; a broken one fails when the worker loads it.
-      try { require.resolve(app); } catch { throw new CliError(`app module ${app} (from ${appPath(o).from}) not found. Give --app ./path/to/module, set ASYNC_APP, or create async.config.js`); }
-      let uids: number[];
+      // The worker options of this command line (checked here so a missing app fails at once; a
+      // broken one fails when the worker loads it).
+      const fresh = () => {
+        const app = appPath(o).path;
+        try { require.resolve(app); } catch { throw new CliError(`app module ${app} (from ${appPath(o).from}) not found. Give --app ./path/to/module, set ASYNC_APP, or create async.config.js`); }
+        return workerArgv(w, app);
+      };
       if (command === 'restart') {
         const killAfter = numOpt(o, 'kill-after', 0);
-        const running = runningUids(d.pidDir, out).map((f) => f.uid);
-        uids = w.uid !== undefined ? [w.uid] : running.length ? running : [1];
-        await stopWorkers({ pidDir: d.pidDir, uid: w.uid, killAfterMs: killAfter === undefined ? undefined : killAfter * 1000 }, out);
-      } else {
-        const count = n ?? 1;
-        if (w.uid !== undefined) uids = Array.from({ length: count }, (_, i) => (w.uid as number) + i);
-        else {
-          const highest = Math.max(0, ...runningUids(d.pidDir, out).map((f) => f.uid));
-          uids = Array.from({ length: count }, (_, i) => highest + 1 + i);
+        const running = runningUids(d.pidDir, out);
+        const uids = w.uid !== undefined ? [w.uid] : running.length ? running.map((f) => f.uid) : [1];
+        // Worker options given here replace the old ones; none given: each worker comes back with
+        // the options it was started with (read from its supervisor's command line).
+        const given = givenFlags(argv).some((f) => RESTART_OPTIONS.includes(f));
+        const kept = new Map<number, string[]>();
+        if (!given) {
+          for (const f of running) {
+            const a = uids.includes(f.uid) && f.pid !== null ? supervisorArgs(f.pid) : null;
+            if (a) kept.set(f.uid, a);
+          }
         }
+        const args = new Map<number, string[]>(uids.map((u) => [u, kept.get(u) ?? fresh()]));
+        await stopWorkers({ pidDir: d.pidDir, uid: w.uid, killAfterMs: killAfter === undefined ? undefined : killAfter * 1000 }, out);
+        // One start per set of options (uids started together share one).
+        const groups = new Map<string, number[]>();
+        for (const [u, a] of args) groups.set(JSON.stringify(a), [...(groups.get(JSON.stringify(a)) ?? []), u]);
+        for (const [a, us] of groups) await startWorkers({ ...d, uids: us, launcher: launcher(), workerArgs: JSON.parse(a) as string[] }, out);
+        return 0;
       }
-      await startWorkers({ ...d, uids, launcher: launcher(), workerArgs: workerArgv(w, app) }, out);
+      const count = n ?? 1;
+      let uids: number[];
+      if (w.uid !== undefined) uids = Array.from({ length: count }, (_, i) => (w.uid as number) + i);
+      else {
+        const highest = Math.max(0, ...runningUids(d.pidDir, out).map((f) => f.uid));
+        uids = Array.from({ length: count }, (_, i) => highest + 1 + i);
+      }
+      await startWorkers({ ...d, uids, launcher: launcher(), workerArgs: fresh() }, out);
       return 0;
     }
     case 'stop': {

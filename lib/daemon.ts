@@ -51,6 +51,20 @@ export function isSupervisor(pid: number): boolean {
   try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(SUPERVISE); } catch { return true; }
 }
 
+/**
+ * The worker arguments a running supervisor was started with (its command line after SUPERVISE,
+ * less --uid and --pid-dir), so `restart` can start it again the same way; null where /proc
+ * cannot tell.
+ */
+export function supervisorArgs(pid: number): string[] | null {
+  try {
+    const a = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const i = a.indexOf(SUPERVISE);
+    if (i < 0) return null;
+    return a.slice(i + 1).filter((x) => x !== '' && !x.startsWith('--uid=') && !x.startsWith('--pid-dir='));
+  } catch { return null; }
+}
+
 /** Removes a pid file whose process is gone; says so. Returns whether the worker runs. */
 export function checkPidFile(f: PidFile, say: Say): boolean {
   if (f.pid !== null && isSupervisor(f.pid)) return true;

@@ -99,7 +99,7 @@ describe('command line (scripts/async.js)', function () {
     return t.wait({ timeout: ms });
   }
 
-  async function workers(): Promise<{ name: string; uid: number | null; pid: number; supervisor: number | null; alive: boolean; done: number }[]> {
+  async function workers(): Promise<{ name: string; uid: number | null; pid: number; supervisor: number | null; alive: boolean; done: number; concurrency: number }[]> {
     const r = await cli(['status', '--json', pidDir()]);
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout).workers;
@@ -224,7 +224,7 @@ describe('command line (scripts/async.js)', function () {
 
   describe('background workers', () => {
     it('start/stop/restart by uid, status of both, tasks spread over both, stale pid file', async () => {
-      let r = await cli(['start', '--uid=1', pidDir()]);
+      let r = await cli(['start', '--uid=1', '--concurrency=3', pidDir()]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /started async1 \(pid \d+, worker pid \d+\), log .*async1\.log/);
       r = await cli(['start', '--uid=2', pidDir()]);
@@ -254,11 +254,18 @@ describe('command line (scripts/async.js)', function () {
       assert.deepEqual(one.map((w) => w.uid), [1]);
       const [before] = one;
 
+      assert.equal(before.concurrency, 3);
       r = await cli(['restart', '--uid=1', pidDir()]);
       assert.equal(r.code, 0, r.stderr);
       const after = await untilSome(async () => { const l = await workers(); return l.length === 1 && l[0].pid !== before.pid ? l[0] : null; }, 5000, 'the restarted worker');
       assert.notEqual(after.supervisor, before.supervisor);
       assert.equal(after.uid, 1);
+      assert.equal(after.concurrency, 3, 'restart without options keeps the ones it was started with');
+      // Options given to restart replace the old ones.
+      r = await cli(['restart', '--uid=1', '--concurrency=2', pidDir()]);
+      assert.equal(r.code, 0, r.stderr);
+      const again = await untilSome(async () => { const l = await workers(); return l.length === 1 && l[0].pid !== after.pid ? l[0] : null; }, 5000, 'the worker restarted with new options');
+      assert.equal(again.concurrency, 2);
 
       // A pid file left by a process that is gone.
       const dead = spawn(process.execPath, ['-e', '']);
