@@ -86,7 +86,9 @@ if mode == 'read' then
   local out, k = {}, 0
   for i = 7 + nf, #ARGV do
     local r = redis.pcall('HMGET', tkey(ARGV[i]), 'mirrored', 'attempts', 'finished_at', unpack(fields))
-    local skip = r.err ~= nil or (r[1] and r[1] == (r[2] or '') .. ':' .. (r[3] or ''))
+    -- (Strings only: ioredis-mock hands binary values to Lua as objects; there nothing is skipped.)
+    local m, a, f = r[1], r[2] or '', r[3] or ''
+    local skip = r.err ~= nil or (type(m) == 'string' and type(a) == 'string' and type(f) == 'string' and m == a .. ':' .. f)
     for j = 1, nf do
       k = k + 1
       out[k] = not skip and r[j + 3] or false
