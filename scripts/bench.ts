@@ -475,6 +475,9 @@ function evaluate(cases: CaseResult[]): TargetResult[] {
   rel('mirror on vs off', 'mirror-on', 'mirror-off', 0.8, '≥ 0.8× off');
   const d = cases.find((c) => c.id === 'claim-depth-big') as (CaseResult & { depth?: number }) | undefined;
   rel(`claim at ${d?.depth?.toLocaleString('en') ?? 'big'} vs ${(cases.find((c) => c.id === 'claim-depth-small') as { depth?: number } | undefined)?.depth?.toLocaleString('en') ?? 'small'} waiting`, 'claim-depth-big', 'claim-depth-small', 0.9, '≥ 0.9×');
+  // Beside it, the depth alone: against the control (as many tasks in Redis, in another queue).
+  const ctl = get('claim-depth-big', 'ours') / get('claim-depth-control', 'ours');
+  if (Number.isFinite(ctl)) out[out.length - 1].got += ` (${ctl.toFixed(2)}× against the control with as many tasks in Redis)`;
   const p99 = get('idle-pickup-p99', 'ours');
   out.push({ what: 'idle pickup p99', wanted: '≤ 5 ms', got: Number.isFinite(p99) ? `${p99.toFixed(2)} ms` : 'not measured', met: Number.isFinite(p99) ? p99 <= 5 : null });
   const b = get('bytes', 'ours'), bb = get('bytes', 'bullmq');
