@@ -14,7 +14,7 @@ import { cpus, loadavg } from 'os';
 import { join, resolve } from 'path';
 import Redis from 'ioredis';
 import minimist from 'minimist';
-import { ADAPTERS, LIBS, LABEL, LibName, Ctx, OurQueue, ourLibPath, ourSpecs, timeProcessing, benchSequelize, closeSequelizes } from './bench/libs';
+import { ADAPTERS, LIBS, LABEL, LibName, Ctx, OurQueue, ourLibPath, ourSpecs, timeProcessing, benchSequelize, closeSequelizes, waitForRehash } from './bench/libs';
 import { median, percentile, fmt, ratio } from './bench/stats';
 
 export interface BenchOptions {
@@ -69,7 +69,7 @@ export const CASE_IDS = ['enqueue-bulk', 'enqueue-one', 'process-c1', 'process-c
   'mirror', 'claim-depth', 'idle-pickup', 'bytes'] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-// The 1,000,000-deep claim case waits this long after filling (see depthCase).
+// Where MEMORY STATS cannot tell whether Redis still rehashes, the deep claim cases wait this long after filling (see depthCase).
 const SETTLE_MS = 20000;
 
 export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
@@ -333,7 +333,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     const [small, big] = depths;
     const M = Math.min(N, 20000);
     const lo = add({ id: 'claim-depth-small', label: `claim throughput, ${small.toLocaleString('en')} waiting (ours, c=50)`, unit: 'jobs/s', better: 'higher', runs: {},
-      note: '16 priorities, +10% scheduled an hour ahead; finished jobs are replaced in batches of 500 so the depth holds; the 1,000,000 case starts 20 s after filling, once Redis has rehashed its keyspace (see BENCHMARKS notes)' });
+      note: '16 priorities, +10% scheduled an hour ahead; finished jobs are replaced in batches of 500 so the depth holds; each case starts once Redis has finished rehashing its keyspace (MEMORY STATS; see BENCHMARKS notes)' });
     const hi = add({ id: 'claim-depth-big', label: `claim throughput, ${big.toLocaleString('en')} waiting (ours, c=50)`, unit: 'jobs/s', better: 'higher', runs: {} });
     // The control: the small depth in a Redis as full as the big case's (the big case's tasks sit
     // in another queue, never claimed). It tells the queue's depth from the server's size.
@@ -368,13 +368,11 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       }
       stored += await fillQueue(ctx, p.q, depth);
       log(`  claim-depth        filled ${depth.toLocaleString('en')} (+10% scheduled${elsewhere ? `, +${Math.round(elsewhere * 1.1).toLocaleString('en')} in another queue` : ''}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      // Past 2^20 keys Redis doubles its keyspace table and rehashes it incrementally for some
-      // seconds; meanwhile every key lookup costs about 10x (EXISTS 0.12 -> 1.4 us). That transient
-      // is Redis's, not the queue's: measure the steady state after it.
-      if (stored > 1 << 20) {
-        log(`  claim-depth        waiting ${SETTLE_MS / 1000} s for Redis to finish rehashing its keyspace`);
-        await sleep(SETTLE_MS);
-      }
+      // Past each power of two of keys Redis doubles its keyspace table and rehashes it
+      // incrementally (~40 s for 1.1M keys here); meanwhile every key lookup costs more. That
+      // transient is Redis's, not the queue's: measure the steady state after it.
+      const waited = await waitForRehash(admin, db, SETTLE_MS);
+      if (waited > 1000) log(`  claim-depth        waited ${(waited / 1000).toFixed(0)} s for Redis to finish rehashing its keyspace`);
       for (let r = 0; r < R; r++) {
         let done = 0, topped = 0, topping = false;
         let finish!: () => void;

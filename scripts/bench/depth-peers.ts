@@ -4,7 +4,7 @@
 //   npx tsx scripts/bench/depth-peers.ts --libs ours,bullmq --depths 1000,1000000 [--redis redis://127.0.0.1:6391/3]
 import Redis from 'ioredis';
 import minimist from 'minimist';
-import { ADAPTERS, LibName } from './libs';
+import { ADAPTERS, LibName, waitForRehash } from './libs';
 
 const argv = minimist(process.argv.slice(2), { string: ['redis', 'libs', 'depths'] });
 const url = argv.redis ?? 'redis://127.0.0.1:6391/3';
@@ -25,7 +25,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
       const priorities = lib !== 'bee';
       const t0 = performance.now();
       for (let done = 0; done < depth; done += 1000) await p.bulk(Math.min(1000, depth - done), 1000, { priorities });
-      if (depth > 100000) await sleep(20000);
+      await waitForRehash(admin, Number(new URL(url).pathname.slice(1) || 0));
       const out: string[] = [];
       for (let r = 0; r < R; r++) {
         let done = 0, topped = 0, topping = false;

@@ -2,7 +2,7 @@
 //   npx tsx scripts/bench/depth-probe.ts --depth 1000000 [--redis redis://127.0.0.1:6391/3]
 import Redis from 'ioredis';
 import minimist from 'minimist';
-import { ADAPTERS, Ctx, ourSpecs } from './libs';
+import { ADAPTERS, Ctx, ourSpecs, waitForRehash } from './libs';
 
 const argv = minimist(process.argv.slice(2), { string: ['redis'] });
 const url = argv.redis ?? 'redis://127.0.0.1:6391/3';
@@ -32,7 +32,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   }
   const sched = Math.round(depth / 10);
   for (let done = 0; done < sched; done += 1000) await p.q.enqueueSpecs(ourSpecs(ctx, Math.min(1000, sched - done), { priorities: true, scheduledShare: 1 }));
-  if (depth + other > 100000) await sleep(settle);
+  console.log(`waited ${((await waitForRehash(admin, Number(new URL(url).pathname.slice(1) || 0), settle)) / 1000).toFixed(0)} s for Redis's rehash`);
   for (let r = 0; r < Number(argv.runs ?? 2); r++) {
     await admin.config('RESETSTAT');
     let done = 0, topped = 0, topping = false;
