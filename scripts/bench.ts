@@ -14,7 +14,7 @@ import { cpus, loadavg } from 'os';
 import { join, resolve } from 'path';
 import Redis from 'ioredis';
 import minimist from 'minimist';
-import { ADAPTERS, LIBS, LABEL, LibName, Ctx, OurQueue, ourLibPath, ourSpecs, timeProcessing, benchSequelize, closeSequelizes, waitForRehash } from './bench/libs';
+import { ADAPTERS, LIBS, LABEL, LibName, Ctx, ourLibPath, ourSpecs, timeProcessing, benchSequelize, closeSequelizes, waitForRehash, fillOurs, drainHoldingDepth } from './bench/libs';
 import { median, percentile, fmt, ratio } from './bench/stats';
 
 export interface BenchOptions {
@@ -341,32 +341,19 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     Object.assign(lo, { depth: small });
     Object.assign(hi, { depth: big });
     Object.assign(ctl, { depth: small });
-    const fillQueue = async (ctx: Ctx, q: OurQueue, depth: number) => {
-      const fill = async (k: number) => q.enqueueSpecs(ourSpecs(ctx, k, { priorities: true }));
-      for (let done = 0; done < depth; done += 4000) {
-        const k = Math.min(4000, depth - done);
-        await Promise.all([0, 1, 2, 3].map((j) => (k > j * 1000 ? fill(Math.min(1000, k - j * 1000)) : null)));
-      }
-      const sched = Math.round(depth / 10);
-      for (let done = 0; done < sched; done += 1000) {
-        await q.enqueueSpecs(ourSpecs(ctx, Math.min(1000, sched - done), { priorities: true, scheduledShare: 1 }));
-      }
-      return depth + sched;
-    };
     for (const [c, depth, elsewhere] of [[lo, small, 0], [hi, big, 0], [ctl, small, big]] as const) {
       await flush();
       const ctx = ctxFor();
       const p = await ADAPTERS.ours.producer(ctx);
       const t0 = performance.now();
-      const fill = async (k: number) => p.q.enqueueSpecs(ourSpecs(ctx, k, { priorities: true }));
       let stored = 0;
       if (elsewhere > 0) {
         const other = { ...ctx, queue: 'other' };
         const po = await ADAPTERS.ours.producer(other);
-        stored += await fillQueue(other, po.q, elsewhere);
+        stored += await fillOurs(other, po.q, elsewhere);
         await po.close();
       }
-      stored += await fillQueue(ctx, p.q, depth);
+      stored += await fillOurs(ctx, p.q, depth);
       log(`  claim-depth        filled ${depth.toLocaleString('en')} (+10% scheduled${elsewhere ? `, +${Math.round(elsewhere * 1.1).toLocaleString('en')} in another queue` : ''}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       // Past each power of two of keys Redis doubles its keyspace table and rehashes it
       // incrementally (~40 s for 1.1M keys here); meanwhile every key lookup costs more. That
@@ -374,28 +361,14 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       const waited = await waitForRehash(admin, db, SETTLE_MS);
       if (waited > 1000) log(`  claim-depth        waited ${(waited / 1000).toFixed(0)} s for Redis to finish rehashing its keyspace`);
       for (let r = 0; r < R; r++) {
-        let done = 0, topped = 0, topping = false;
-        let finish!: () => void;
-        const all = new Promise<void>((res) => { finish = res; });
-        const topUp = () => {
-          if (topping || done - topped < 500) return;
-          const k = done - topped;
-          topped += k;
-          topping = true;
-          void fill(k).finally(() => { topping = false; topUp(); });
-        };
-        const cons = await ADAPTERS.ours.consumer(ctx, 50, () => undefined, () => { done++; if (done === M) finish(); topUp(); });
-        const cpu0 = await redisCpu();
-        const t1 = performance.now();
-        cons.start();
-        await all;
-        const v = M / ((performance.now() - t1) / 1000);
-        // Redis CPU per task (top-ups included): what the depth costs the server itself.
-        const cpuUs = ((await redisCpu()) - cpu0) * 1e6 / M;
+        let cpu0 = 0, cpuUs = 0;
+        const ms = await drainHoldingDepth('ours', ctx, 50, M, (k) => p.q.enqueueSpecs(ourSpecs(ctx, k, { priorities: true })), {
+          started: async () => { cpu0 = await redisCpu(); },
+          // Redis CPU per task (top-ups included): what the depth costs the server itself.
+          ended: async () => { cpuUs = ((await redisCpu()) - cpu0) * 1e6 / M; },
+        });
+        const v = M / (ms / 1000);
         ((c as CaseResult & { redisUs?: number[] }).redisUs ??= []).push(cpuUs);
-        await cons.close();
-        while (topping) await sleep(5);
-        if (done > topped) await fill(done - topped);
         (c.runs.ours ??= []).push(v);
         progress(c, 'ours', v);
       }

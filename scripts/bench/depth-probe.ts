@@ -1,64 +1,70 @@
-// Probe (not part of npm run bench): Redis time per command per claimed task at a given depth.
-//   npx tsx scripts/bench/depth-probe.ts --depth 1000000 [--redis redis://127.0.0.1:6391/3]
+// Probe (not part of npm run bench): claim throughput at a depth, for any library, through the
+// bench's adapters, with Redis CPU per job (and, with --per, Redis time per command per job).
+// Finished jobs are topped up in batches of 500 so the depth holds; each depth starts once Redis
+// has finished rehashing its keyspace. Use a Redis of your own:
+//   npx tsx scripts/bench/depth-probe.ts --depths 1000,1000000 [--libs ours,bullmq] [--per] [--redis redis://127.0.0.1:6391/3]
+//   --other N (ours only): N more tasks in another queue, never claimed (a control: as many tasks
+//   in Redis, a shallow queue being claimed).
 import Redis from 'ioredis';
 import minimist from 'minimist';
-import { ADAPTERS, Ctx, ourSpecs, waitForRehash } from './libs';
+import { ADAPTERS, LibName, Ctx, OurQueue, ourSpecs, fillOurs, drainHoldingDepth, waitForRehash } from './libs';
 
-const argv = minimist(process.argv.slice(2), { string: ['redis'] });
+const argv = minimist(process.argv.slice(2), { string: ['redis', 'libs', 'depths'], boolean: ['per'] });
 const url = argv.redis ?? 'redis://127.0.0.1:6391/3';
-const depth = Number(argv.depth ?? 1000);
+const db = Number(new URL(url).pathname.slice(1) || 0);
+const libs = String(argv.libs ?? 'ours').split(',') as LibName[];
+const depths = String(argv.depths ?? '1000,1000000').split(',').map(Number);
+const other = Number(argv.other ?? 0);
 const M = Number(argv.n ?? 20000);
-const settle = Number(argv.settle ?? 20000);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const R = Number(argv.runs ?? 3);
 
 (async () => {
   const admin = new Redis(url);
-  await admin.flushdb();
-  const ctx: Ctx = { redisUrl: url, prefix: `dp${process.pid}`, queue: 'bench' };
-  const p = await ADAPTERS.ours.producer(ctx);
-  const fill = async (k: number) => p.q.enqueueSpecs(ourSpecs(ctx, k, { priorities: true }));
-  for (let done = 0; done < depth; done += 4000) {
-    const k = Math.min(4000, depth - done);
-    await Promise.all([0, 1, 2, 3].map((j) => (k > j * 1000 ? fill(Math.min(1000, k - j * 1000)) : null)));
-  }
-  // --other N: N more tasks in another queue of the same prefix, never claimed (a control: the
-  // same Redis memory and keyspace, but a shallow queue being claimed).
-  const other = Number(argv.other ?? 0);
-  if (other > 0) {
-    const po = await ADAPTERS.ours.producer({ ...ctx, queue: 'other' });
-    const fo = async (k: number) => po.q.enqueueSpecs(ourSpecs({ ...ctx, queue: 'other' }, k, { priorities: true }));
-    for (let done = 0; done < other; done += 4000) await Promise.all([0, 1, 2, 3].map((j) => fo(1000)));
-    await po.close();
-  }
-  const sched = Math.round(depth / 10);
-  for (let done = 0; done < sched; done += 1000) await p.q.enqueueSpecs(ourSpecs(ctx, Math.min(1000, sched - done), { priorities: true, scheduledShare: 1 }));
-  console.log(`waited ${((await waitForRehash(admin, Number(new URL(url).pathname.slice(1) || 0), settle)) / 1000).toFixed(0)} s for Redis's rehash`);
-  for (let r = 0; r < Number(argv.runs ?? 2); r++) {
-    await admin.config('RESETSTAT');
-    let done = 0, topped = 0, topping = false;
-    let finish!: () => void;
-    const all = new Promise<void>((res) => { finish = res; });
-    const topUp = () => {
-      if (topping || done - topped < 500) return;
-      const k = done - topped; topped += k; topping = true;
-      void fill(k).finally(() => { topping = false; topUp(); });
-    };
-    const cons = await ADAPTERS.ours.consumer(ctx, 50, () => undefined, () => { done++; if (done === M) finish(); topUp(); });
-    const t0 = performance.now();
-    cons.start();
-    await all;
-    const ms = performance.now() - t0;
-    await cons.close();
-    while (topping) await sleep(5);
-    const s = await admin.info('commandstats');
+  const cpu = async () => { const i = await admin.info('cpu'); return Number(/used_cpu_user:([\d.]+)/.exec(i)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(i)![1]); };
+  const perCommand = async () => {
     const rows: string[] = [];
-    for (const m of s.matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
-      if (/^(info|flushdb|config)/.test(m[1])) continue;
+    for (const m of (await admin.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
+      if (/^(info|flushdb|config|select|ping|quit)/.test(m[1])) continue;
       const us = Number(m[3]) / M;
-      if (us >= 0.05) rows.push(`${m[1]} ${(Number(m[2]) / M).toFixed(2)}/job ${us.toFixed(2)}us/job`);
+      if (us >= 0.05) rows.push(`${m[1]} ${(Number(m[2]) / M).toFixed(2)}/job ${us.toFixed(2)} µs/job`);
     }
-    console.log(`depth ${depth}${other ? ` (+${other} in another queue)` : ''}: ${(M / ms * 1000).toFixed(0)} jobs/s | ${rows.join(' | ')}`);
+    return rows.join(' | ');
+  };
+  for (const lib of libs) {
+    for (const depth of depths) {
+      await admin.flushdb();
+      const ctx: Ctx = { redisUrl: url, prefix: `dq${process.pid}${lib}`, queue: 'bench' };
+      const p = await ADAPTERS[lib].producer(ctx);
+      const priorities = lib !== 'bee';
+      let topUp: (k: number) => Promise<unknown>;
+      if (lib === 'ours') {
+        const q = (p as unknown as { q: OurQueue }).q;
+        if (other > 0) {
+          const po = await ADAPTERS.ours.producer({ ...ctx, queue: 'other' });
+          await fillOurs({ ...ctx, queue: 'other' }, po.q, other);
+          await po.close();
+        }
+        await fillOurs(ctx, q, depth);
+        topUp = (k) => q.enqueueSpecs(ourSpecs(ctx, k, { priorities: true }));
+      } else {
+        for (let done = 0; done < depth; done += 1000) await p.bulk(Math.min(1000, depth - done), 1000, { priorities });
+        topUp = (k) => p.bulk(k, k, { priorities });
+      }
+      const waited = await waitForRehash(admin, db);
+      const out: string[] = [];
+      for (let r = 0; r < R; r++) {
+        let c0 = 0, us = 0, per = '';
+        const ms = await drainHoldingDepth(lib, ctx, 50, M, topUp, {
+          started: async () => { if (argv.per) await admin.config('RESETSTAT'); c0 = await cpu(); },
+          ended: async () => { us = ((await cpu()) - c0) * 1e6 / M; if (argv.per) per = ` [${await perCommand()}]`; },
+        });
+        out.push(`${(M / ms).toFixed(1)}k/s ${us.toFixed(0)} µs${per}`);
+      }
+      console.log(`${lib} depth ${depth}${lib === 'ours' && other ? ` (+${other} in another queue)` : ''} (rehash wait ${(waited / 1000).toFixed(0)} s): ${out.join(' | ')}`);
+      await p.close();
+    }
   }
-  await p.close();
+  await admin.flushdb();
   await admin.quit();
+  process.exit(0);
 })();

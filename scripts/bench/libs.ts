@@ -273,6 +273,53 @@ export async function timeProcessing(lib: LibName, ctx: Ctx, concurrency: number
   return ms;
 }
 
+// ---------------------------------------------------------------- claims at a depth
+
+/** Fills a queue of ours to `depth` (16 priorities, four enqueue calls of 1,000 at a time) and 10% more scheduled an hour ahead; returns the tasks stored. */
+export async function fillOurs(ctx: Ctx, q: OurQueue, depth: number): Promise<number> {
+  const fill = async (k: number) => q.enqueueSpecs(ourSpecs(ctx, k, { priorities: true }));
+  for (let done = 0; done < depth; done += 4000) {
+    const k = Math.min(4000, depth - done);
+    await Promise.all([0, 1, 2, 3].map((j) => (k > j * 1000 ? fill(Math.min(1000, k - j * 1000)) : null)));
+  }
+  const sched = Math.round(depth / 10);
+  for (let done = 0; done < sched; done += 1000) {
+    await q.enqueueSpecs(ourSpecs(ctx, Math.min(1000, sched - done), { priorities: true, scheduledShare: 1 }));
+  }
+  return depth + sched;
+}
+
+/**
+ * Runs `n` jobs through a consumer of `lib` at `concurrency` while `topUp(k)` replaces finished
+ * jobs in batches of 500, so the queue's depth holds (every finished job is replaced by the end).
+ * `started` runs just before the consumer starts, `ended` once the n-th job finished. Returns the
+ * ms in between.
+ */
+export async function drainHoldingDepth(lib: LibName, ctx: Ctx, concurrency: number, n: number, topUp: (k: number) => Promise<unknown>,
+  hooks: { started?: () => Promise<void>; ended?: () => Promise<void> } = {}): Promise<number> {
+  let done = 0, topped = 0, topping = false;
+  let finish!: () => void;
+  const all = new Promise<void>((res) => { finish = res; });
+  const replace = () => {
+    if (topping || done - topped < 500) return;
+    const k = done - topped;
+    topped += k;
+    topping = true;
+    void topUp(k).finally(() => { topping = false; replace(); });
+  };
+  const c = await ADAPTERS[lib].consumer(ctx, concurrency, () => undefined, () => { done++; if (done === n) finish(); replace(); });
+  await hooks.started?.();
+  const t0 = performance.now();
+  c.start();
+  await all;
+  const ms = performance.now() - t0;
+  await hooks.ended?.();
+  await c.close();
+  while (topping) await new Promise((r) => setTimeout(r, 5));
+  if (done > topped) await topUp(done - topped);
+  return ms;
+}
+
 // ---------------------------------------------------------------- Redis's keyspace rehash
 
 /**
