@@ -325,12 +325,16 @@ async function dispatch(inv: Invocation, argv: string[]): Promise<number> {
             if (a) kept.set(f.uid, a);
           }
         }
-        const args = new Map<number, string[]>(uids.map((u) => [u, kept.get(u) ?? fresh()]));
+        // Worked out before the stop, so a missing app fails with every worker still running.
+        const groups = new Map<string, { args: string[]; uids: number[] }>();
+        for (const u of uids) {
+          const args = kept.get(u) ?? fresh();
+          const g = groups.get(args.join('\0'));
+          if (g) g.uids.push(u); else groups.set(args.join('\0'), { args, uids: [u] });
+        }
         await stopWorkers({ pidDir: d.pidDir, uid: w.uid, killAfterMs: killAfter === undefined ? undefined : killAfter * 1000 }, out);
         // One start per set of options (uids started together share one).
-        const groups = new Map<string, number[]>();
-        for (const [u, a] of args) groups.set(JSON.stringify(a), [...(groups.get(JSON.stringify(a)) ?? []), u]);
-        for (const [a, us] of groups) await startWorkers({ ...d, uids: us, launcher: launcher(), workerArgs: JSON.parse(a) as string[] }, out);
+        for (const g of groups.values()) await startWorkers({ ...d, uids: g.uids, launcher: launcher(), workerArgs: g.args }, out);
         return 0;
       }
       const count = n ?? 1;

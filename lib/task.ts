@@ -111,7 +111,6 @@ export class Task implements TaskApi {
 
   /** @internal Sets the fields given; the ones not given fall back to their empty values. */
   assign(fields: Partial<TaskFields>): void {
-    const f = fields;
     this.errors = [];
     this.args = [];
     this.success = null;
@@ -121,7 +120,7 @@ export class Task implements TaskApi {
     this.startedAt = null;
     this.finishedAt = null;
     this.attempts = 0;
-    Object.assign(this, f);
+    Object.assign(this, fields);
   }
 
   async reload(): Promise<this> {
