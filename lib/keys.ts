@@ -1,5 +1,8 @@
-// Redis key layout. Every key of one queue shares the hash tag {prefix:queue}, so each Lua
-// script touches a single Redis Cluster slot; only the id counter and queue set are global.
+// Every Redis key name, in one place. Every key of one queue shares the hash tag {prefix:queue},
+// so each Lua script touches a single Redis Cluster slot; the global keys ({prefix}:...) share
+// the tag {prefix}, a slot of their own. Lua scripts get a queue's keys by these names (a script's
+// KEYS binding line names them; see lib/scripts.ts) and build the per-task and per-priority keys
+// from `base` exactly as taskKey/dueKey/fifoKey do here.
 
 export const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -10,30 +13,64 @@ export function checkQueueName(name: unknown): string {
   return name;
 }
 
+/** The fixed keys of one queue. The property names are the names Lua scripts bind them to. */
 export interface QueueKeys {
-  /** Prefix of every key of this queue, e.g. "{async:default}:"; task hashes are base + "t:" + id. */
+  /** Prefix of every key of this queue, e.g. "{async:default}:". */
   base: string;
-  /** The fixed KEYS every script receives, in this order. */
-  scriptKeys: string[];
-  marker: string;
-  outbox: string;
+  /** zset: priorities that have due tasks (member = score = priority). */
   levels: string;
+  /** zset: not yet due, score = scheduled_at ms. */
   scheduled: string;
+  /** zset: running, score = lease deadline ms. */
   running: string;
+  /** zset: finished/cancelled, score = finished_at ms. */
   finished: string;
+  /** zset: wake-up marker that idle workers BZPOPMIN. */
+  marker: string;
+  /** list: ids of changed tasks, for the SQL mirror. */
+  outbox: string;
+  /** string: outbox entries removed so far by the mirror. */
+  outboxDone: string;
+  /** zset: samples of the outbox's running count with their time (mirror lag age). */
+  mirrorMarks: string;
+  /** string: lock of the mirror loop that owns this queue's outbox. */
+  mirrorLock: string;
+  /** string: lock that throttles the dead-worker sweep. */
+  sweeper: string;
 }
+
+export type QueueKeyName = Exclude<keyof QueueKeys, 'base'>;
 
 export function queueKeys(prefix: string, queue: string): QueueKeys {
   const base = `{${prefix}:${queue}}:`;
-  const levels = base + 'levels';
-  const scheduled = base + 'scheduled';
-  const running = base + 'running';
-  const marker = base + 'marker';
-  const outbox = base + 'outbox';
-  const finished = base + 'finished';
-  return { base, levels, scheduled, running, marker, outbox, finished,
-    scriptKeys: [levels, scheduled, running, marker, outbox, finished] };
+  return {
+    base,
+    levels: base + 'levels',
+    scheduled: base + 'scheduled',
+    running: base + 'running',
+    finished: base + 'finished',
+    marker: base + 'marker',
+    outbox: base + 'outbox',
+    outboxDone: base + 'outbox-done',
+    mirrorMarks: base + 'mirror-marks',
+    mirrorLock: base + 'mirror-lock',
+    sweeper: base + 'sweeper',
+  };
 }
+
+/** Task hash: base + 't:' + id. */
+export const taskKey = (k: QueueKeys, id: number | string) => `${k.base}t:${id}`;
+/** zset of due tasks of one priority that arrived out of order (member: length letter + id). */
+export const dueKey = (k: QueueKeys, priority: number | string) => `${k.base}due:${priority}`;
+/** list of due tasks of one priority that arrived in order ("time:id"). */
+export const fifoKey = (k: QueueKeys, priority: number | string) => `${k.base}fifo:${priority}`;
+
+/** Global: the task id counter. */
+export const idsKey = (prefix: string) => `{${prefix}}:ids`;
+/** Global: set of queue names this prefix has seen. */
+export const queuesKey = (prefix: string) => `{${prefix}}:queues`;
+/** Global: worker presence hash (field = worker name, value = JSON). */
+export const workersKey = (prefix: string) => `{${prefix}}:workers`;
 
 /** Items grouped by their queue, in first-seen order (one script call per queue). */
 export function groupByQueue<T>(items: Iterable<T>, queueOf: (x: T) => string): Map<string, T[]> {
@@ -45,7 +82,3 @@ export function groupByQueue<T>(items: Iterable<T>, queueOf: (x: T) => string): 
   }
   return out;
 }
-
-export const taskKey = (k: QueueKeys, id: number | string) => `${k.base}t:${id}`;
-export const idsKey = (prefix: string) => `{${prefix}}:ids`;
-export const queuesKey = (prefix: string) => `{${prefix}}:queues`;

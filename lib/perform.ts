@@ -7,21 +7,8 @@ import { CorruptTaskError, RecordNotFoundError, TimeoutError } from './errors';
 import { backoffDelay } from './enqueue';
 import type { EnqueueOptions, MethodDefaults } from '../types';
 
-/** A task as claim.lua hands it over. */
-export interface Claimed {
-  queue: string;
-  id: string;
-  attempt: number;
-  type: string;
-  objectId: string;
-  action: string;
-  args: Buffer | string;
-  timeout: number;
-  maxAttempts: number;
-  backoff: string;
-  stalled: number;
-  released: number;
-}
+import type { Claimed } from './claim-reply';
+export type { Claimed } from './claim-reply';
 
 export interface Outcome {
   outcome: 'ok' | 'fail' | 'retry';

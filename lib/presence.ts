@@ -4,8 +4,8 @@
 // stopped heart-beating (killed, host gone), whatever heartbeat interval that writer used.
 import { hostname } from 'os';
 import type { Redis } from 'ioredis';
+import { workersKey } from './keys';
 
-export const workersKey = (prefix: string) => `{${prefix}}:workers`;
 
 /** A heartbeat is missed this many times before the entry counts as gone. */
 const MISSES = 3;
