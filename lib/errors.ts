@@ -32,3 +32,8 @@ export class LeaseLostError extends AsyncError {
 export class FinishRefusedError extends AsyncError {
   constructor(message: string, readonly queue: string, readonly ids: string[]) { super(message); }
 }
+
+/** Redis cannot be reached (refused, timed out, DNS): `address` is host:port, the message names the cause. */
+export class RedisUnreachableError extends AsyncError {
+  constructor(message: string, readonly address: string) { super(message); }
+}

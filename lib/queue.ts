@@ -87,14 +87,14 @@ export class Queue extends EventEmitter implements TaskSource {
   /** Runs a Lua script on a queue: the six queue keys and the four common args come first. */
   script(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary = false, client: Redis = this.redis) {
     const k = this.keys(queue);
-    return runScript(client, name, [k.levels, k.scheduled, k.running, k.marker, k.outbox, k.finished], [k.base, Date.now(), this.mirror ? '1' : '0', this.retention, ...argv], binary);
+    return runScript(client, name, k, [k.base, Date.now(), this.mirror ? '1' : '0', this.retention, ...argv], binary);
   }
 
   /** Like script(), sent at once in a pipeline of its own (see runScriptNow): for the hot paths. */
   scriptNow(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary = false) {
     if (this.mock) return this.script(name, queue, argv, binary);
     const k = this.keys(queue);
-    return runScriptNow(this.redis, name, [k.levels, k.scheduled, k.running, k.marker, k.outbox, k.finished], [k.base, Date.now(), this.mirror ? '1' : '0', this.retention, ...argv], binary);
+    return runScriptNow(this.redis, name, k, [k.base, Date.now(), this.mirror ? '1' : '0', this.retention, ...argv], binary);
   }
 
   register<T extends object>(nameOrTarget: string | T, targetOrOpts?: T | RegisterOptions, maybeOpts?: RegisterOptions): Registered<T> {

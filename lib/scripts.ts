@@ -1,29 +1,80 @@
-// Loads the Lua scripts of lib/lua (one file per atomic operation, `--!include name` pulls in
-// lib/lua/include/name.lua) and runs them by EVALSHA, falling back to EVAL once per connection.
-import { readFileSync, existsSync } from 'fs';
+// Loads the Lua scripts of lib/lua (one file per atomic operation) and runs them by EVALSHA
+// (ioredis defineCommand), falling back to EVAL once per connection.
+//
+// A script names the keys it takes in its binding line, `local a, b = KEYS[1], KEYS[2]`: that
+// line is the one place that says which of a queue's keys (QueueKeys names) a script gets, and in
+// which order, so the TS side never lists them again. `--!include name` pastes
+// lib/lua/include/name.lua (once per script, however often it is asked for; includes may include
+// others). `--!claim-fields` becomes the Lua table of lib/claim-reply.ts's CLAIM_FIELDS.
+import { readFileSync, existsSync, readdirSync } from 'fs';
 import { join } from 'path';
 import type { Redis } from 'ioredis';
+import type { QueueKeys, QueueKeyName } from './keys';
+import { CLAIM_FIELDS } from './claim-reply';
 
-export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 'release' | 'sweep' | 'mirrored' | 'retry';
+export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 'release' | 'sweep' | 'retry' | 'abandon'
+  | 'mirrored' | 'mirror-take' | 'mirror-done' | 'mirror-read' | 'mirror-lag' | 'mirror-release';
 
 // The compiled build runs from dist/lib; the .lua files stay in lib/lua.
-const LUA_DIR = [join(__dirname, 'lua'), join(__dirname, '..', '..', 'lib', 'lua')].find((d) => existsSync(d)) as string;
+export const LUA_DIR = [join(__dirname, 'lua'), join(__dirname, '..', '..', 'lib', 'lua')].find((d) => existsSync(d)) as string;
 
-const sources = new Map<string, string>();
+const KEY_NAMES: readonly QueueKeyName[] = ['levels', 'scheduled', 'running', 'finished', 'marker', 'outbox', 'outboxDone', 'mirrorMarks', 'mirrorLock', 'sweeper'];
+// Scripts not yet converted to a binding line of their own get the six keys include/common.lua binds.
+const LEGACY_KEYS: QueueKeyName[] = ['levels', 'scheduled', 'running', 'marker', 'outbox', 'finished'];
 
-export function luaSource(name: string): string {
-  let src = sources.get(name);
-  if (src === undefined) {
-    src = readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8').replace(/^--!include (\w+)$/gm, (_m, inc: string) =>
-      readFileSync(join(LUA_DIR, 'include', `${inc}.lua`), 'utf8'));
-    sources.set(name, src);
-  }
-  return src;
+export interface LoadedScript {
+  name: string;
+  /** The full source sent to Redis: includes pasted, generated tables filled in. */
+  lua: string;
+  /** The QueueKeys names the script takes as KEYS, in order. */
+  keys: QueueKeyName[];
 }
 
-const NUM_KEYS = 6;
+function expand(src: string, seen: Set<string>, from: string): string {
+  return src.replace(/^--!include ([\w-]+)[ \t]*$/gm, (_m, inc: string) => {
+    if (seen.has(inc)) return `-- (include ${inc}: pasted above)`;
+    seen.add(inc);
+    const file = join(LUA_DIR, 'include', `${inc}.lua`);
+    if (!existsSync(file)) throw new Error(`${from}: --!include ${inc}: no file ${file}`);
+    return expand(readFileSync(file, 'utf8'), seen, `include/${inc}.lua`);
+  }).replace(/^--!claim-fields[ \t]*$/gm, () => `local CLAIM_FIELDS = {${CLAIM_FIELDS.map((f) => `'${f}'`).join(', ')}}`);
+}
+
+/** The key names of a script's `local a, b = KEYS[1], KEYS[2]` line (checked: in order, known names). */
+export function boundKeys(name: string, src: string): QueueKeyName[] {
+  const m = /^local ([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=\s*(KEYS\[\d+\](?:\s*,\s*KEYS\[\d+\])*)[ \t]*$/m.exec(src);
+  if (!m) return LEGACY_KEYS;
+  const names = m[1].split(',').map((s) => s.trim());
+  const idx = m[2].split(',').map((s) => Number(/\d+/.exec(s)?.[0]));
+  if (names.length !== idx.length || idx.some((n, i) => n !== i + 1)) {
+    throw new Error(`lib/lua/${name}.lua: its KEYS binding must be 'local a, b, ... = KEYS[1], KEYS[2], ...' in order`);
+  }
+  const bad = names.find((n) => !(KEY_NAMES as readonly string[]).includes(n));
+  if (bad) throw new Error(`lib/lua/${name}.lua binds KEYS to '${bad}', which is not a queue key name (${KEY_NAMES.join(', ')})`);
+  return names as QueueKeyName[];
+}
+
+const loaded = new Map<string, LoadedScript>();
+
+export function loadScript(name: string): LoadedScript {
+  let s = loaded.get(name);
+  if (!s) {
+    const file = join(LUA_DIR, `${name}.lua`);
+    if (!existsSync(file)) throw new Error(`no Lua script ${file}`);
+    const raw = readFileSync(file, 'utf8');
+    s = { name, lua: expand(raw, new Set(), `${name}.lua`), keys: boundKeys(name, raw) };
+    loaded.set(name, s);
+  }
+  return s;
+}
+
+/** Every script in lib/lua, by name. */
+export function scriptNames(): string[] {
+  return readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua')).map((f) => f.slice(0, -4)).sort();
+}
+
+const command = (name: string) => `async_${name.replace(/-/g, '_')}`;
 const defined = new WeakSet<Redis>();
-const ALL: ScriptName[] = ['enqueue', 'claim', 'finish', 'cancel', 'extend', 'release', 'sweep', 'mirrored', 'retry'];
 
 /**
  * Registers every script on a client. Call it when the client is created: with ioredis
@@ -31,8 +82,9 @@ const ALL: ScriptName[] = ['enqueue', 'claim', 'finish', 'cancel', 'extend', 're
  */
 export function defineScripts(client: Redis): void {
   if (defined.has(client)) return;
-  for (const name of ALL) {
-    if (existsSync(join(LUA_DIR, `${name}.lua`))) client.defineCommand(`async_${name}`, { numberOfKeys: NUM_KEYS, lua: luaSource(name) });
+  for (const name of scriptNames()) {
+    const s = loadScript(name);
+    client.defineCommand(command(name), { numberOfKeys: s.keys.length, lua: s.lua });
   }
   defined.add(client);
 }
@@ -40,13 +92,24 @@ export function defineScripts(client: Redis): void {
 type Arg = string | number | Buffer;
 type Reply = Array<string | Buffer> | string | Buffer | number | null;
 
-/** Runs one script. `binary` asks for Buffer replies (needed where msgpack fields come back). */
-export function runScript(client: Redis, name: ScriptName, keys: string[], argv: Arg[], binary = false): Promise<Reply> {
+// The KEYS array of a script for one queue, built once.
+const keyCache = new WeakMap<QueueKeys, Map<string, string[]>>();
+function keysFor(name: string, k: QueueKeys): string[] {
+  let m = keyCache.get(k);
+  if (!m) { m = new Map(); keyCache.set(k, m); }
+  let ks = m.get(name);
+  if (!ks) { ks = loadScript(name).keys.map((n) => k[n]); m.set(name, ks); }
+  return ks;
+}
+
+/** Runs one script on a queue's keys. `binary` asks for Buffer replies (needed where msgpack fields come back). */
+export function runScript(client: Redis, name: ScriptName, k: QueueKeys, argv: Arg[], binary = false): Promise<Reply> {
   defineScripts(client);
   const c = client as unknown as Record<string, (...a: Arg[]) => Promise<Reply>>;
+  const cmd = command(name);
   // ioredis-mock has no *Buffer variants; it hands binary fields back as Buffers anyway.
-  const fn = (binary && c[`async_${name}Buffer`]) || c[`async_${name}`];
-  return fn.call(client, ...keys, ...argv);
+  const fn = (binary && c[`${cmd}Buffer`]) || c[cmd];
+  return fn.call(client, ...keysFor(name, k), ...argv);
 }
 
 /**
@@ -54,11 +117,12 @@ export function runScript(client: Redis, name: ScriptName, keys: string[], argv:
  * auto-pipelining a call waits until the connection's previous auto-pipeline is answered (it runs
  * one at a time), so Redis could not work on one batch while this process prepares the next.
  */
-export async function runScriptNow(client: Redis, name: ScriptName, keys: string[], argv: Arg[], binary = false): Promise<Reply> {
+export async function runScriptNow(client: Redis, name: ScriptName, k: QueueKeys, argv: Arg[], binary = false): Promise<Reply> {
   defineScripts(client);
   const p = client.pipeline() as unknown as Record<string, (...a: Arg[]) => unknown> & { exec(): Promise<[Error | null, unknown][] | null> };
-  const fn = (binary && p[`async_${name}Buffer`]) || p[`async_${name}`];
-  fn.call(p, ...keys, ...argv);
+  const cmd = command(name);
+  const fn = (binary && p[`${cmd}Buffer`]) || p[cmd];
+  fn.call(p, ...keysFor(name, k), ...argv);
   const [err, reply] = (await p.exec())?.[0] ?? [new Error(`${name}: no reply`), null];
   if (err) throw err;
   return reply as Reply;

@@ -190,7 +190,7 @@ local function take_due(p, asked)
 end
 
 -- Fields a worker needs to run a claimed task, after its id and attempt number.
-local CLAIM_FIELDS = {'type', 'object_id', 'action', 'args', 'timeout', 'max_attempts', 'backoff', 'stalled', 'released'}
+--!claim-fields
 
 -- Takes up to `want` due tasks in order (priority desc, time asc, id asc), marks each running
 -- under a lease and appends id, attempt and CLAIM_FIELDS to `out`. Returns how many.
