@@ -5,7 +5,7 @@ import { attachModels } from './sequelize';
 
 export { Queue } from './queue';
 export { Task } from './task';
-export { Worker } from './worker';
+export { Worker } from './worker/worker';
 export { TimeoutError, RecordNotFoundError, CorruptTaskError } from './errors';
 export { MIN_PRIORITY, MAX_PRIORITY } from './enqueue';
 export { runMirror, migrate } from './mirror';

@@ -11,7 +11,7 @@ import { Registry, resolveAction } from './registry';
 import { IdAllocator } from './ids';
 import { buildSpec, enqueueArgs, TaskSpec, ASYNC_PRIORITY, SCHEDULE_PRIORITY, checkTime } from './enqueue';
 import { Task, TaskSource, RawHash, fieldsFromHash, TaskFields } from './task';
-import { Worker } from './worker';
+import { Worker } from './worker/worker';
 import { defineAsyncTask, AsyncTaskModel } from './model';
 import { historyReader, migrate, acquireMirror, mirrorLag } from './mirror';
 import { findTransaction, deferUntilCommit, trackTransactions } from './transaction';
