@@ -182,7 +182,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     if (r.refused.length > 0) this.emitError(finishRefused(this.name, queue, r.refused, finishing));
     this.ahead.claimed(want, r.got);
     // Beyond the free slots (prefetch): held, leased, until a slot frees.
-    for (const t of r.tasks) if (this.performing.size >= this.concurrency) this.ahead.hold(t); else this.begin(t);
+    for (const t of r.tasks) if (this.performing.size >= this.concurrency) this.ahead.hold(t); else this.startTask(t);
     return r;
   }
 
@@ -191,11 +191,11 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     while (this.state === 'started' && this.performing.size < this.concurrency) {
       const t = this.ahead.take();
       if (!t) break;
-      this.begin(t);
+      this.startTask(t);
     }
   }
 
-  private begin(t: Claimed): void {
+  private startTask(t: Claimed): void {
     const key = keyOf(t);
     this.performing.set(key, t);
     this.busy++;
