@@ -78,7 +78,7 @@ export class IdleWait {
   }
 
   private whenIdle(): Promise<void> {
-    return this.idle ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+    return this.idle || this.halted ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
   }
 
   /** Per queue: while the worker is idle, wait on the queue's marker, then look for work. */
