@@ -1,6 +1,6 @@
 // The claim/run/finish loop. In steady state a task costs one round trip: finish.lua records
 // the outcomes of every attempt that ended in the same tick and claims as many new tasks.
-// Idle, a worker blocks on its queues' marker keys (BZPOPMIN), so an enqueue wakes it at once.
+// Idle, a worker blocks on its queues' marker keys (idle.ts), so an enqueue wakes it at once.
 // Leases (renewal, the dead-worker sweep) are lease-keeper.ts's; tasks claimed ahead of the free
 // slots wait in prefetch.ts; outages are told apart from Redis's own errors by redis-watch.ts.
 import { ReplyError } from 'ioredis';
