@@ -186,6 +186,24 @@ describe('worker: sweep, abandoned workers, typed conditions, Redis outages', fu
       await w.stop();
     });
 
+    it('passes an error Redis answered with on as it is: not an outage, no \'reconnected\'', async () => {
+      // The idle wait's BZPOPMIN on a marker that is not a zset: Redis answers WRONGTYPE.
+      await redis.set(queue.keys('default').marker, 'damaged');
+      const errors: Error[] = [];
+      let back = 0;
+      const w = queue.worker();
+      w.on('error', (e) => errors.push(e));
+      w.on('reconnected', () => back++);
+      await w.start();
+      await until(() => errors.length > 0, 3000, 'the WRONGTYPE error');
+      assert.ok(errors.every((e) => e instanceof ReplyError && /WRONGTYPE/.test(e.message)), errors.map(String).join(' | '));
+      await redis.del(queue.keys('default').marker);
+      const t = await queue.async(Jobs, 'echo', { args: [1] });
+      await t.wait({ timeout: 3000 });
+      assert.equal(back, 0);
+      await w.stop();
+    });
+
     it('tells an error Redis answered with from no answer at all', () => {
       assert.equal(isConnectionError(new ReplyError('ERR wrong number of arguments')), false);
       assert.equal(isConnectionError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })), true);
