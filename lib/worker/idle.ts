@@ -40,7 +40,8 @@ export class IdleWait {
     for (const q of this.queues) {
       if (!this.host.mock) {
         const conn = duplicate(this.host.redis);
-        this.hooks.connection(conn); // it reconnects by itself; its failed attempts are an outage's signs
+        conn.on('error', () => undefined); // it reconnects by itself; no "Unhandled error event" once unwatched
+        this.hooks.connection(conn); // its failed attempts are an outage's signs
         this.blockers.set(q, conn);
       }
       this.loops.push(this.waitLoop(q));

@@ -25,9 +25,13 @@ export function addressOf(c: Redis): string {
   return o.path ? String(o.path) : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
 }
 
+// One 'error' listener per client, fanned out to its watchers: many workers share a queue's client,
+// and a listener each would pass EventEmitter's limit of 10.
+const watchers = new WeakMap<Redis, { fn: (e: Error) => void; set: Set<RedisWatch> }>();
+
 export class RedisWatch {
   private downSince: number | null = null;
-  private attached: { client: Redis; fn: (e: Error) => void }[] = [];
+  private clients = new Set<Redis>();
 
   constructor(
     private readonly who: string,
@@ -36,17 +40,27 @@ export class RedisWatch {
     private readonly onUp: (downMs: number) => void,
   ) {}
 
-  get down(): boolean { return this.downSince !== null; }
-
   /** ioredis reports each failed (re)connect attempt on its 'error' event: each is a sign of the outage. */
   watch(client: Redis): void {
-    const fn = (e: Error) => this.lost(e);
-    client.on('error', fn);
-    this.attached.push({ client, fn });
+    let w = watchers.get(client);
+    if (!w) {
+      const set = new Set<RedisWatch>();
+      w = { set, fn: (e: Error) => { for (const x of set) x.lost(e); } };
+      watchers.set(client, w);
+      client.on('error', w.fn);
+    }
+    w.set.add(this);
+    this.clients.add(client);
   }
 
   unwatch(): void {
-    for (const { client, fn } of this.attached.splice(0)) client.off('error', fn);
+    for (const client of this.clients) {
+      const w = watchers.get(client);
+      if (!w) continue;
+      w.set.delete(this);
+      if (w.set.size === 0) { client.off('error', w.fn); watchers.delete(client); }
+    }
+    this.clients.clear();
   }
 
   /** A command got an answer (a ReplyError is one too). */
