@@ -234,6 +234,15 @@ describe('worker: sweep, abandoned workers, typed conditions, Redis outages', fu
       await w.stop();
     });
 
+    it('adds one error listener to the queue\'s client however many workers share it, and removes it at stop', async () => {
+      const before = queue.redis.listenerCount('error');
+      const ws = Array.from({ length: 12 }, () => queue.worker());
+      await Promise.all(ws.map((w) => w.start()));
+      assert.equal(queue.redis.listenerCount('error'), before + 1);
+      await Promise.all(ws.map((w) => w.stop()));
+      assert.equal(queue.redis.listenerCount('error'), before);
+    });
+
     it('reports a Redis that goes away once (RedisUnreachableError), and once \'reconnected\' when it is back', async function () {
       this.timeout(30000);
       const server = await RedisServer.start();
