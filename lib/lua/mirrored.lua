@@ -23,6 +23,7 @@
 --   'lag':  {entries waiting, age in ms of the oldest ('' when none)}.
 --   'release', token: give the lock up if it is ours.
 -- Also touches: base .. 't:' .. id (task hashes: read, expired or deleted, field 'mirrored')
+-- Returns: per mode, as above; an error reply for an unknown mode.
 -- Age: `outboxDone` counts the entries ever removed, so the oldest waiting one is number done + 1
 -- of all ever appended. `mirrorMarks` samples that count (done + LLEN) with the time it was seen;
 -- the oldest waiting entry was appended before the first sample at or above done + 1.
