@@ -9,18 +9,16 @@
 -- Also touches: base .. 't:' .. id (task hashes: reads `worker`, writes `stalled_by`)
 -- Returns: the number of leases expired (as a string).
 local running, sweeper = KEYS[1], KEYS[2]
--- The binding include/context.lua makes (bound here by hand until that include is on this branch).
-local base, now = ARGV[1], tonumber(ARGV[2])
+--!include context
 local worker = ARGV[5]
 
 local ids = redis.call('ZRANGE', running, 0, -1)
-local expired = string.format('%.0f', now - 1)
+local expired = int(now - 1)
 local n = 0
 for i = 1, #ids do
-  local key = base .. 't:' .. ids[i]
-  local kt = redis.call('TYPE', key)
+  local key = tkey(ids[i])
   -- A damaged key (not a hash) is not read here: the sweep fails it as corrupt when its lease ends.
-  if (type(kt) == 'table' and kt.ok or kt) == 'hash' and redis.call('HGET', key, 'worker') == worker then
+  if key_type(key) == 'hash' and redis.call('HGET', key, 'worker') == worker then
     redis.call('ZADD', running, expired, ids[i])
     -- Why it runs again: `status`/`inspect` say "recovered after its worker died".
     redis.call('HSET', key, 'stalled_by', worker)
@@ -28,4 +26,4 @@ for i = 1, #ids do
   end
 end
 if n > 0 then redis.call('DEL', sweeper) end
-return string.format('%.0f', n)
+return int(n)
