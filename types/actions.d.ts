@@ -23,14 +23,17 @@ type AllowList<T> = T extends { readonly asyncAllow: readonly (infer N)[] } ? (s
 type MethodKeys<T> = { [K in keyof T]-?: T[K] extends AnyFunction ? K : never }[keyof T] & string;
 type OwnKeys<T> = Exclude<keyof T, Inherited<T> | MixinName | 'prototype'>;
 
+type OwnMethods<T> = MethodKeys<Pick<T, OwnKeys<T>>>;
+
 /**
  * The method names `target.async(action)` accepts: the target's own methods (for a model: those
- * the app defined, not Sequelize's, plus those in `static asyncAllow ... as const`). A model whose
- * type declares nothing of its own (`sequelize.define(...)`) accepts any string: the worker checks.
+ * the app defined, not Sequelize's, plus those in `static asyncAllow = [...] as const`). A model
+ * whose type declares no methods of its own (`sequelize.define(...)`, methods added at runtime)
+ * accepts any string: the type knows nothing to check against, the enqueue and the worker check.
  */
 export type AsyncAction<T> = IsAny<T> extends true ? string
-  : [OwnKeys<T>] extends [never] ? (T extends Model | ModelClass ? string : never)
-  : MethodKeys<Pick<T, OwnKeys<T>>> | (AllowList<T> & MethodKeys<T>);
+  : [OwnMethods<T>] extends [never] ? (T extends Model | ModelClass ? string : never)
+  : OwnMethods<T> | (AllowList<T> & MethodKeys<T>);
 
 // Structural, so that these types need no DOM or Node lib to find the global AbortSignal.
 interface SignalLike { readonly aborted: boolean; readonly reason: unknown; throwIfAborted(): void }
