@@ -4,9 +4,7 @@ import type { Model } from 'sequelize';
 import type { EnqueueOptions } from './options';
 
 // `any` here only to match every function type; nothing a user sees is any.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyFunction = (...args: any[]) => unknown;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ModelClass = abstract new (...args: any[]) => Model;
 type IsAny<T> = 0 extends 1 & T ? true : false;
 

@@ -112,7 +112,6 @@ export interface AsyncTask extends Model<AsyncTaskAttributes>, AsyncTaskAttribut
  * `args` its parameters (a trailing AbortSignal left out); opts may be left out when the method
  * has no required parameters. A recurring `every(pattern, action, ...opts)` takes the same pair.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface AsyncMixin<T = any> {
   async<A extends AsyncAction<T>>(action: A, ...opts: AsyncOptionsArg<T, A>): Promise<Task>;
   schedule<A extends AsyncAction<T>>(at: Date | number, action: A, ...opts: AsyncOptionsArg<T, A>): Promise<Task>;
