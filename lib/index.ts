@@ -1,5 +1,5 @@
 // sequelize-async: background tasks for Sequelize apps.
-import type { SetupOptions, MirrorOptions } from '../types';
+import type { SetupOptions, MirrorOptions, Queue as PublicQueue } from '../types';
 import { Queue } from './queue';
 import { runMirror as runMirrorOf } from './mirror';
 
@@ -20,11 +20,13 @@ export function setup(opts: SetupOptions = {}): Queue {
 }
 
 /** Runs the SQL mirror loop for every queue of `queue` until `opts.signal` aborts (workers run it by default). */
-export function runMirror(queue: Queue, opts?: MirrorOptions): Promise<void> {
-  return runMirrorOf(queue.internals, opts);
+export function runMirror(queue: PublicQueue, opts?: MirrorOptions): Promise<void> {
+  const internals = (queue as Partial<Queue>).internals;
+  if (!internals) throw new TypeError('runMirror: give it the queue setup() returned');
+  return runMirrorOf(internals, opts);
 }
 
 /** Creates or updates the `async_tasks` table (queue.migrate()). */
-export function migrate(queue: Queue): Promise<void> {
+export function migrate(queue: PublicQueue): Promise<void> {
   return queue.migrate();
 }

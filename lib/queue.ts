@@ -4,7 +4,7 @@
 import { EventEmitter } from 'events';
 import type { Redis } from 'ioredis';
 import type { Sequelize } from 'sequelize';
-import type { SetupOptions, EnqueueOptions, WorkerOptions, QueueStats, Registered, RegisterOptions } from '../types';
+import type { SetupOptions, EnqueueOptions, WorkerOptions, QueueStats, Registered, RegisterOptions, Queue as PublicQueue } from '../types';
 import { connect } from './redis';
 import { defineScripts } from './scripts';
 import { setDefaults } from './registry';
@@ -23,7 +23,7 @@ const DAY = 24 * 3600 * 1000;
 const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention'];
 let hooks = 0;
 
-export class Queue extends EventEmitter {
+export class Queue extends EventEmitter implements PublicQueue {
   readonly prefix: string;
   readonly redis: Redis;
   readonly sequelize: Sequelize | undefined;
