@@ -9,7 +9,7 @@ export { Worker } from './worker';
 export { TimeoutError, RecordNotFoundError, CorruptTaskError } from './errors';
 export { MIN_PRIORITY, MAX_PRIORITY } from './enqueue';
 export { runMirror, migrate } from './mirror';
-export { MIGRATION_PATH, MIGRATIONS_DIR } from './model';
+export { MIGRATION_PATH, MIGRATIONS_DIR } from './mirror';
 export { PendingTask } from './transaction';
 
 /** Creates a queue; with `sequelize`, every model of it gets `async` and `schedule`. */

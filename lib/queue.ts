@@ -12,8 +12,8 @@ import { IdAllocator } from './ids';
 import { buildSpec, enqueueArgs, TaskSpec, ASYNC_PRIORITY, SCHEDULE_PRIORITY, checkTime } from './enqueue';
 import { Task, TaskSource, RawHash, fieldsFromHash, TaskFields } from './task';
 import { Worker } from './worker';
-import { defineAsyncTask, AsyncTaskModel } from './model';
-import { historyReader, migrate, acquireMirror, mirrorLag } from './mirror';
+import { defineAsyncTask, AsyncTaskModel } from './mirror/model';
+import { historyReader, migrate, acquireMirror, mirrorLag, MigrateResult } from './mirror';
 import { findTransaction, deferUntilCommit, trackTransactions } from './transaction';
 import { setDefaults, enqueueDefaults } from './perform';
 
@@ -349,7 +349,7 @@ export class Queue extends EventEmitter implements TaskSource {
   }
 
   /** Creates the `async_tasks` table and its indexes when missing; safe to run again. */
-  migrate(): Promise<void> {
+  migrate(): Promise<MigrateResult> {
     return migrate(this);
   }
 

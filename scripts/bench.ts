@@ -274,7 +274,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     const off = add({ id: 'mirror-off', label: 'process c=50, mirror off (ours)', unit: 'jobs/s', better: 'higher', runs: {} });
     const on = add({ id: 'mirror-on', label: 'process c=50, MySQL mirror on (ours)', unit: 'jobs/s', better: 'higher', runs: {} });
     const rows = add({ id: 'mirror-rows', label: 'mirror rows/s (until every row is written, ours)', unit: 'rows/s', better: 'higher', runs: {} });
-    const mirrorFile = join(ourLibPath({ redisUrl, prefix: '', queue: '' }), 'mirror.ts');
+    const mirrorFile = join(ourLibPath({ redisUrl, prefix: '', queue: '' }), 'mirror', 'loop.ts');
     if (!existsSync(mirrorFile)) {
       for (const x of [off, on, rows]) x.skipped = 'the MySQL mirror (lib/mirror.ts, issue 3) has not landed yet';
       log('  mirror: skipped (lib/mirror.ts not there yet)');

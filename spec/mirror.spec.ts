@@ -237,12 +237,12 @@ describe('mirror (MySQL history)', function () {
     const q = queue();
     const outbox = `{${prefix}:default}:outbox`;
     const t = await q.async(Jobs, 'add', { args: [1, 2] });
-    const taken = (await q.script('mirrored', 'default', ['take', 'A', 30000, 10]) as unknown[]).map(String);
+    const taken = (await q.script('mirror-take', 'default', ['A', 30000, 10]) as unknown[]).map(String);
     assert.deepStrictEqual(taken, ['1', String(t.id)]);
     await t.cancel(); // a change after the read: its entry must stay
-    assert.strictEqual(Number(await q.script('mirrored', 'default', ['done', 'A', 30000, 1])), 1);
+    assert.strictEqual(Number(await q.script('mirror-done', 'default', ['A', 30000, 1])), 1);
     assert.deepStrictEqual(await redis.lrange(outbox, 0, -1), [String(t.id)]);
-    await q.script('mirrored', 'default', ['release', 'A']);
+    await q.script('mirror-release', 'default', ['A']);
   });
 
   it('writes a task changed many times once, even when its changes fall in different batches; a retried task again', async () => {
@@ -290,12 +290,12 @@ describe('mirror (MySQL history)', function () {
     const q = queue();
     const outbox = `{${prefix}:default}:outbox`;
     await q.async(Jobs, 'add', { args: [1, 2] });
-    const taken = (await q.script('mirrored', 'default', ['take', 'A', 30000, 10]) as unknown[]).map(String);
+    const taken = (await q.script('mirror-take', 'default', ['A', 30000, 10]) as unknown[]).map(String);
     assert.strictEqual(taken.length, 2);
-    assert.deepStrictEqual((await q.script('mirrored', 'default', ['take', 'B', 30000, 10]) as unknown[]).map(String), ['0']);
-    assert.strictEqual(Number(await q.script('mirrored', 'default', ['done', 'B', 30000, 1])), 0);
+    assert.deepStrictEqual((await q.script('mirror-take', 'default', ['B', 30000, 10]) as unknown[]).map(String), ['0']);
+    assert.strictEqual(Number(await q.script('mirror-done', 'default', ['B', 30000, 1])), 0);
     assert.strictEqual(await redis.llen(outbox), 1);
-    assert.strictEqual(Number(await q.script('mirrored', 'default', ['done', 'A', 30000, 1])), 1);
+    assert.strictEqual(Number(await q.script('mirror-done', 'default', ['A', 30000, 1])), 1);
     assert.strictEqual(await redis.llen(outbox), 0);
   });
 
