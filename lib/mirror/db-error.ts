@@ -4,7 +4,7 @@ import type { Sequelize } from 'sequelize';
 
 const DIALECTS: Record<string, string> = { mysql: 'MySQL', mariadb: 'MariaDB', postgres: 'PostgreSQL', sqlite: 'SQLite', mssql: 'SQL Server', db2: 'Db2', snowflake: 'Snowflake' };
 const DESCRIBED = Symbol.for('sequelize-async.databaseError');
-export const MIGRATE_HINT = 'run `node scripts/async.js migrate` (or queue.migrate())';
+export const MIGRATE_HINT = 'run `node scripts/async.js migrate` or queue.migrate()';
 
 /** "MySQL at 127.0.0.1:3306" (the database a Sequelize instance talks to). */
 export function databaseLabel(seq: Sequelize): string {

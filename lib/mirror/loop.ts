@@ -16,7 +16,9 @@ import { str, RawHash } from '../util/values';
 import { MirrorHost, mirrorSequelize, isMysql } from './host';
 import { rowFromHash, Row, ROW_FIELDS } from './rows';
 import { writeRows } from './upsert';
-import { databaseError } from './db-error';
+import { databaseError, databaseLabel, MIGRATE_HINT } from './db-error';
+import { writableColumns, Writable } from './table';
+import { TABLE } from './migrations';
 
 // Renewed on every batch; short, so a killed worker's lock holds history back only briefly.
 const LOCK_MS = 10000;
@@ -27,8 +29,10 @@ const IDLE_MS = 100;
 // written once, in their final state.
 const YIELD_MS = 5000;
 const MAX_BACKOFF_MS = 5000;
-// Task ids per mirror-read call: 16 values each stays under Lua's unpack limit (8000).
+// Task ids per mirror-read call: 17 values each stays under Lua's unpack limit (8000).
 const READ_CHUNK = 250;
+// A table that lacks a newer migration's columns is looked at again this often (migrate may have run).
+const RECHECK_MS = 60000;
 
 /**
  * One mirror loop's state. The per-queue Redis lock (mirror-take.lua) keeps one loop per queue at
@@ -39,8 +43,25 @@ const READ_CHUNK = 250;
 class MirrorLoop {
   readonly token = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
   private readonly held = new Set<string>();
+  private table: (Writable & { at: number }) | undefined;
+  private readonly noNul: boolean;
 
-  constructor(private readonly host: MirrorHost, private readonly seq: Sequelize, private readonly batch: number) {}
+  constructor(private readonly host: MirrorHost, private readonly seq: Sequelize, private readonly batch: number,
+    private readonly report: (e: Error) => void) {
+    this.noNul = seq.getDialect() === 'postgres';
+  }
+
+  /** The table's writable columns: looked up once, and again a while later when some are missing. */
+  private async columns(): Promise<Writable> {
+    const t = this.table;
+    if (t && (t.missing.length === 0 || Date.now() - t.at < RECHECK_MS)) return t;
+    const w = await writableColumns(this.seq);
+    if (w.missing.length && !t) {
+      this.report(new Error(`${databaseLabel(this.seq)}: ${TABLE} has no column ${w.missing.join(', ')} yet: ${MIGRATE_HINT}; rows are written without them meanwhile`));
+    }
+    this.table = { ...w, at: Date.now() };
+    return this.table;
+  }
 
   /** Mirrors one batch of a queue's outbox entries; returns how many it removed (-1: another loop owns the queue). */
   async step(queue: string): Promise<number> {
@@ -53,15 +74,17 @@ class MirrorLoop {
     const ids = [...new Set(r.slice(1).map((x) => Number(String(x))))].filter((n) => Number.isSafeInteger(n) && n > 0).sort((a, b) => a - b);
     const finals: string[] = [];
     if (ids.length > 0) {
+      const table = await this.columns();
+      const opts = { json: table.columns.includes('args_json'), noNul: this.noNul };
       await this.withWriteLock(queue, async (transaction) => {
         const hashes = await this.readHashes(queue, ids);
         const rows: Row[] = [];
         hashes.forEach((h, i) => {
           if (!h) return; // gone, not a hash, or already written as it is: nothing to write
-          rows.push(rowFromHash(queue, ids[i], h));
+          rows.push(rowFromHash(queue, ids[i], h, opts));
           if (isFinal(str(h.state))) finals.push(String(ids[i]), str(h.attempts) ?? '', str(h.finished_at) ?? '');
         });
-        await writeRows(this.seq, rows, transaction);
+        await writeRows(this.seq, rows, transaction, table.columns);
       });
     }
     // Entries appended while we wrote (a task changed since we read it) stay for the next pass.
@@ -138,7 +161,7 @@ export async function runMirror(host: MirrorHost, opts: MirrorOptions = {}): Pro
   const report = (err: unknown) => {
     try { opts.onError?.(databaseError(seq, err)); } catch { /* a throwing listener must not stop the mirror */ }
   };
-  const loop = new MirrorLoop(host, seq, batch);
+  const loop = new MirrorLoop(host, seq, batch, report);
   const signal = opts.signal;
   let backoff = 0;
   let behindSince = 0;

@@ -2,15 +2,19 @@
 // is harmless and a late write never regresses a row.
 import { fieldsFromHash } from '../task';
 import { str, RawHash, HashValue } from '../util/values';
+import { jsonFromMsgpack, JsonOptions } from './json';
 
 export const COLUMNS = ['id', 'queue', 'object_type', 'object_id', 'action', 'args', 'result', 'error_name', 'error_message',
   'backtrace', 'priority', 'state', 'success', 'cancelled', 'attempts', 'worker', 'scheduled_at', 'started_at',
-  'finished_at', 'created_at'] as const;
-export type Row = Record<(typeof COLUMNS)[number], unknown>;
+  'finished_at', 'created_at', 'args_json', 'result_json', 'first_scheduled_at'] as const;
+export type Column = (typeof COLUMNS)[number];
+export type Row = Record<Column, unknown>;
+/** The columns a later migration added: a table not migrated yet is written without them. */
+export const LATER_COLUMNS: readonly Column[] = ['args_json', 'result_json', 'first_scheduled_at'];
 
 /** The task hash fields a row is made of. */
 export const ROW_FIELDS = ['type', 'object_id', 'action', 'args', 'result', 'error', 'priority', 'state', 'success',
-  'cancelled', 'attempts', 'worker', 'scheduled_at', 'started_at', 'finished_at', 'created_at'];
+  'cancelled', 'attempts', 'worker', 'scheduled_at', 'started_at', 'finished_at', 'created_at', 'first_scheduled_at'];
 
 // A value larger than this is not copied (MySQL's max_allowed_packet would refuse the row and
 // stall the mirror); the row says so in error_message.
@@ -33,8 +37,13 @@ function sqlDate(v: HashValue | undefined): Date | null {
   return Number.isFinite(n) ? new Date(Math.max(MIN_MS, Math.min(MAX_MS, Math.trunc(n)))) : null;
 }
 
+export interface RowOptions extends JsonOptions {
+  /** Render args_json and result_json (false: the table has no such columns yet). */
+  json?: boolean;
+}
+
 /** The row for a task hash: always the full current state. */
-export function rowFromHash(queue: string, id: number, h: RawHash): Row {
+export function rowFromHash(queue: string, id: number, h: RawHash, o: RowOptions = {}): Row {
   const success = str(h.success) === '1' ? true : str(h.success) === '0' ? false : null;
   const notes: string[] = [];
   const blob = (what: string, v: HashValue | undefined) => {
@@ -44,6 +53,14 @@ export function rowFromHash(queue: string, id: number, h: RawHash): Row {
   };
   const args = blob('args', h.args);
   const result = success === true ? blob('result', h.result) : success === false ? blob('error', h.error) : null;
+  const json = (what: string, v: Buffer | null) => {
+    if (o.json === false) return null;
+    const t = jsonFromMsgpack(v, o);
+    if (t !== null && t.length > MAX_BLOB) { notes.push(`${what} (${t.length} characters) too large to mirror`); return null; }
+    return t;
+  };
+  const argsJson = json('args_json', args);
+  const resultJson = json('result_json', result);
   // The last failure, decoded by the handle's own code (never throws).
   const err = h.error !== undefined ? fieldsFromHash(queue, { error: h.error }).errors[0] : undefined;
   return {
@@ -67,5 +84,9 @@ export function rowFromHash(queue: string, id: number, h: RawHash): Row {
     started_at: sqlDate(h.started_at),
     finished_at: sqlDate(h.finished_at),
     created_at: sqlDate(h.created_at),
+    args_json: argsJson,
+    result_json: resultJson,
+    // A retry overwrites scheduled_at; the first time it was due stays in first_scheduled_at.
+    first_scheduled_at: sqlDate(h.first_scheduled_at) ?? sqlDate(h.scheduled_at),
   };
 }

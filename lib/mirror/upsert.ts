@@ -2,7 +2,7 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { isMysql } from './host';
 import { TABLE } from './migrations';
-import { COLUMNS, Row } from './rows';
+import { COLUMNS, Column, Row } from './rows';
 
 const CHUNK_BYTES = 1 << 20;
 
@@ -28,27 +28,29 @@ function escaper(seq: Sequelize): (v: unknown) => string {
   };
 }
 
-export function upsertSql(seq: Sequelize, rows: Row[]): string {
+/** The upsert of rows by id; `columns` (id first) are the ones the table has. */
+export function upsertSql(seq: Sequelize, rows: Row[], columns: readonly Column[] = COLUMNS): string {
   const q = (n: string) => seq.getQueryInterface().quoteIdentifier(n);
-  const cols = COLUMNS.map(q).join(',');
+  const cols = columns.map(q).join(',');
   const esc = escaper(seq);
-  const values = rows.map((r) => `(${COLUMNS.map((c) => esc(r[c])).join(',')})`).join(',');
-  const rest = COLUMNS.slice(1);
+  const values = rows.map((r) => `(${columns.map((c) => esc(r[c])).join(',')})`).join(',');
+  const rest = columns.slice(1);
   if (isMysql(seq)) {
     return `INSERT INTO ${q(TABLE)} (${cols}) VALUES ${values} ON DUPLICATE KEY UPDATE ${rest.map((c) => `${q(c)}=VALUES(${q(c)})`).join(',')}`;
   }
   return `INSERT INTO ${q(TABLE)} (${cols}) VALUES ${values} ON CONFLICT (${q('id')}) DO UPDATE SET ${rest.map((c) => `${q(c)}=excluded.${q(c)}`).join(',')}`;
 }
 
-const rowBytes = (r: Row) => 600 + 2 * (((r.args as Buffer | null)?.length ?? 0) + ((r.result as Buffer | null)?.length ?? 0)
-  + String(r.error_message ?? '').length + String(r.backtrace ?? '').length);
+const len = (v: unknown) => (v === null || v === undefined ? 0 : (v as { length: number }).length);
+const rowBytes = (r: Row) => 600 + 2 * (len(r.args) + len(r.result) + len(r.error_message) + len(r.backtrace))
+  + 4 * (len(r.args_json) + len(r.result_json));
 
 /** Upserts rows by id in statements of about CHUNK_BYTES. */
-export async function writeRows(seq: Sequelize, rows: Row[], transaction?: Transaction): Promise<void> {
+export async function writeRows(seq: Sequelize, rows: Row[], transaction?: Transaction, columns: readonly Column[] = COLUMNS): Promise<void> {
   let chunk: Row[] = [];
   let bytes = 0;
   const flush = async () => {
-    if (chunk.length) await seq.query(upsertSql(seq, chunk), { transaction, raw: true });
+    if (chunk.length) await seq.query(upsertSql(seq, chunk, columns), { transaction, raw: true });
     chunk = [];
     bytes = 0;
   };
