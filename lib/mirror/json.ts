@@ -56,6 +56,36 @@ function fields(into: Record<string, unknown>, from: Record<string, unknown>, o:
   return out;
 }
 
+/**
+ * Whether JSON.stringify(v) already is the form above: only strings, finite numbers, booleans,
+ * null, arrays and plain objects, none of them one that toJsonValue would wrap. Most args are,
+ * and checking is cheaper than copying them (the mirror renders every row it writes).
+ */
+function plainJson(v: unknown, o: JsonOptions, depth: number): boolean {
+  switch (typeof v) {
+    case 'string': return !o.noNul || !v.includes('\0');
+    case 'number': return Number.isFinite(v);
+    case 'boolean': return true;
+    case 'object': break;
+    default: return false;
+  }
+  if (v === null) return true;
+  if (depth > 32) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!plainJson(v[i], o, depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const keys = Object.keys(v);
+  if (keys.length === 1 && keys[0].startsWith('$')) return false;
+  for (const k of keys) {
+    if (k === '__proto__' || (o.noNul && k.includes('\0'))) return false;
+    if (!plainJson((v as Record<string, unknown>)[k], o, depth + 1)) return false;
+  }
+  return true;
+}
+
 /** The JSON text for a stored msgpack value (null for none); never throws. */
 export function jsonFromMsgpack(raw: Buffer | null, o: JsonOptions = {}): string | null {
   if (raw === null || raw.length === 0) return null;
@@ -66,7 +96,7 @@ export function jsonFromMsgpack(raw: Buffer | null, o: JsonOptions = {}): string
     return JSON.stringify({ $undecodable: (e as Error).message });
   }
   try {
-    return JSON.stringify(toJsonValue(v, o));
+    return JSON.stringify(plainJson(v, o, 0) ? v : toJsonValue(v, o));
   } catch (e) {
     // Deeper than the stack allows: still a valid JSON value, saying so.
     return JSON.stringify({ $undecodable: (e as Error).message });
