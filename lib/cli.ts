@@ -1,7 +1,7 @@
 // The command line behind scripts/async.js (the seed's script/async): parses argv with minimist,
 // checks every flag against the command, loads the user's app where the command needs the
 // queue, and dispatches. Process management is in daemon.ts, the worker process in runner.ts,
-// task and worker listings in admin.ts, the generator in generator.ts.
+// task and worker listings in cli/render.ts (from queries.ts), the generator in generator.ts.
 import minimist from 'minimist';
 import { existsSync } from 'fs';
 import { resolve, join } from 'path';
@@ -9,7 +9,10 @@ import type { Queue } from './queue';
 import { runWorker } from './runner';
 import { startWorkers, stopWorkers, runningUids, supervise, supervisorArgs, launcher, SUPERVISE } from './daemon';
 import { generate } from './generator';
-import * as admin from './admin';
+import * as render from './cli/render';
+import { mirrorCommand } from './cli/mirror-command';
+import { taskDetail } from './queries';
+import { STATES, isState, isFinal } from './states';
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -353,29 +356,30 @@ async function dispatch(inv: Invocation, argv: string[]): Promise<number> {
       return 0;
     }
     case 'status':
-      return withQueue(o, async (q) => { out(await admin.status(q, { json: Boolean(o.json), pidDir: dirs(o).pidDir })); return 0; });
+      return withQueue(o, async (q) => { out(await render.status(q, { json: Boolean(o.json), pidDir: dirs(o).pidDir })); return 0; });
     case 'ls': {
       const limit = intOpt(o, 'limit', 1, 100000) ?? 20;
       const state = o.state === undefined ? undefined : String(o.state);
-      if (state !== undefined && !admin.STATES.includes(state)) throw new CliError(`--state must be one of ${admin.STATES.join(', ')} (got '${state}')`, EXIT_USAGE);
+      if (state !== undefined && !isState(state)) throw new CliError(`--state must be one of ${STATES.join(', ')} (got '${state}')`, EXIT_USAGE);
       const queue = o.queue === undefined ? undefined : String(o.queue);
-      return withQueue(o, async (q) => { out(await admin.list(q, { state, queue, limit, json: Boolean(o.json) })); return 0; });
+      return withQueue(o, async (q) => { out(await render.list(q, { state, queue, limit, json: Boolean(o.json) })); return 0; });
     }
     case 'inspect':
     case 'retry':
     case 'cancel': {
       const id = taskId(positional[0]);
       return withQueue(o, async (q) => {
-        const task = await q.task(id);
-        if (!task) throw new CliError(`task ${id} not found (prefix ${q.prefix})`);
-        if (command === 'inspect') { out(await admin.inspect(q, task, Boolean(o.json))); return 0; }
+        const detail = await taskDetail(q.internals, id);
+        if (!detail) throw new CliError(`task ${id} not found (prefix ${q.prefix})`);
+        const { task } = detail;
+        if (command === 'inspect') { out(render.inspect(detail, Boolean(o.json))); return 0; }
         if (command === 'retry') {
-          const r = await admin.retry(q, task);
+          const r = await q.internals.retry(task.queue, task.id);
           if (r !== 'queued') throw new CliError(r === '' ? `task ${id} is no longer in Redis: only a task still stored can be retried` : `task ${id} is ${r}: only a failed task can be retried`);
           out(`task ${id} queued again in ${task.queue} (attempt ${task.attempts + 1})`);
           return 0;
         }
-        if (['succeeded', 'failed', 'cancelled'].includes(task.state)) throw new CliError(`task ${id} is already ${task.state}: nothing to cancel`);
+        if (isFinal(task.state)) throw new CliError(`task ${id} is already ${task.state}: nothing to cancel`);
         const state = await task.cancel().catch((e: Error) => { throw new CliError(`cancel ${id}: ${e.message}`); });
         if (state === 'cancelled') out(`task ${id} cancelled`);
         else if (state === 'running') out(`task ${id} is running: marked cancelled (it is not interrupted; it will not be retried)`);
@@ -386,12 +390,12 @@ async function dispatch(inv: Invocation, argv: string[]): Promise<number> {
     case 'migrate':
       return withQueue(o, async (q) => {
         if (!q.sequelize) throw new CliError('migrate needs a queue set up with a sequelize instance (setup({ sequelize, ... }))');
-        await admin.migrate(q);
+        await q.migrate();
         out('async_tasks is up to date');
         return 0;
       });
     case 'mirror':
-      return withQueue(o, (q) => admin.runMirror(q, out));
+      return withQueue(o, (q) => mirrorCommand(q, out));
     case 'generate': {
       const dir = resolve(positional[0] ?? '.');
       const written = generate({ dir, force: Boolean(o.force), workers: intOpt(o, 'workers', 1, 1000) ?? 1,

@@ -1,20 +1,30 @@
 // sequelize-async: background tasks for Sequelize apps.
-import type { SetupOptions } from '../types';
+import type { SetupOptions, MirrorOptions } from '../types';
 import { Queue } from './queue';
-import { attachModels } from './sequelize';
+import { runMirror as runMirrorOf, MigrateResult } from './mirror';
 
 export { Queue } from './queue';
 export { Task } from './task';
 export { Worker } from './worker';
-export { TimeoutError, RecordNotFoundError, CorruptTaskError } from './errors';
-export { MIN_PRIORITY, MAX_PRIORITY } from './enqueue';
-export { runMirror, migrate } from './mirror';
+export {
+  AsyncError, TimeoutError, RecordNotFoundError, CorruptTaskError, WorkerLostError, ResultNotStorableError,
+  LeaseLostError, FinishRefusedError, RedisUnreachableError,
+} from './errors';
+export { MIN_PRIORITY, MAX_PRIORITY } from './enqueue/options';
 export { MIGRATION_PATH, MIGRATIONS_DIR } from './mirror';
 export { PendingTask } from './transaction';
 
 /** Creates a queue; with `sequelize`, every model of it gets `async` and `schedule`. */
 export function setup(opts: SetupOptions = {}): Queue {
-  const queue = new Queue(opts);
-  if (opts.sequelize) attachModels(queue, opts.sequelize);
-  return queue;
+  return new Queue(opts);
+}
+
+/** Runs the SQL mirror loop for every queue of `queue` until `opts.signal` aborts (workers run it by default). */
+export function runMirror(queue: Queue, opts?: MirrorOptions): Promise<void> {
+  return runMirrorOf(queue.internals, opts);
+}
+
+/** Creates or updates the `async_tasks` table (queue.migrate()); says what it did. */
+export function migrate(queue: Queue): Promise<MigrateResult> {
+  return queue.migrate();
 }

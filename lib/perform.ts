@@ -2,10 +2,10 @@
 // method with the decoded args, and encodes what happened for finish.lua. Never throws.
 import type { Model, ModelStatic } from 'sequelize';
 import { decode, encode, encodeError } from './codec';
-import { Registry, resolveAction, actionNameError } from './registry';
-import { CorruptTaskError, RecordNotFoundError, TimeoutError } from './errors';
-import { backoffDelay } from './enqueue';
-import type { EnqueueOptions, MethodDefaults } from '../types';
+import { Registry, actionNameError, methodDefaults } from './registry';
+import { CorruptTaskError, RecordNotFoundError, TimeoutError, ResultNotStorableError } from './errors';
+import { backoffDelay } from './backoff';
+import { taskLabel } from './label';
 
 import type { Claimed } from './claim-reply';
 export type { Claimed } from './claim-reply';
@@ -32,9 +32,7 @@ export async function perform(registry: Registry, t: Claimed): Promise<Outcome> 
     return { outcome: 'ok', payload: encode(value, 'result'), retryAt: 0 };
   } catch (err) {
     // The method ran; running it again to get a storable result would repeat its effects.
-    const e = new Error(`${label(t)} returned a value that cannot be stored: ${(err as Error).message}`);
-    e.name = 'ResultNotStorableError';
-    return failure(t, e);
+    return failure(t, new ResultNotStorableError(`${label(t)} returned a value that cannot be stored: ${(err as Error).message}`));
   }
 }
 
@@ -52,9 +50,7 @@ function failure(t: Claimed, err: unknown): Outcome {
   };
 }
 
-function label(t: Claimed): string {
-  return t.objectId ? `${t.type}(${t.objectId})#${t.action}` : `${t.type}#${t.action}`;
-}
+const label = (t: Claimed) => taskLabel(t.type, t.objectId, t.action);
 
 async function invoke(registry: Registry, t: Claimed): Promise<unknown> {
   if (!t.type || !t.action) throw new CorruptTaskError(`task ${t.id} is missing its ${!t.type ? 'type' : 'action'} field`);
@@ -81,7 +77,7 @@ async function invoke(registry: Registry, t: Claimed): Promise<unknown> {
   } else {
     holder = target.kind === 'model' ? target.model : target.object;
   }
-  const fn = resolveAction(holder, t.action, t.type);
+  const fn = registry.resolve(holder, t.action, t.type);
   if (fn instanceof Error) throw new CorruptTaskError(`task ${t.id}: ${fn.message}`);
   // A method that asks for it gets an AbortSignal after its stored args: aborted on timeout, when
   // its worker hands it back at shutdown, and when its lease is lost (another worker re-runs it).
@@ -113,57 +109,4 @@ const controllers = new WeakMap<Claimed, AbortController>();
 /** Aborts the signal of a running attempt (if its method asked for one); the worker calls it when it gives the attempt up. */
 export function abortTask(t: Claimed, reason: Error): void {
   controllers.get(t)?.abort(reason);
-}
-
-// Per-method defaults: `queue.register(Mailer, { defaults: { deliver: { attempts: 5 } } })` stores
-// them under this symbol; a class or model may instead declare `static asyncDefaults = {...}`.
-export const DEFAULTS = Symbol.for('sequelize-async.defaults');
-const DEFAULT_KEYS = new Set(['attempts', 'backoff', 'timeout', 'priority', 'queue', 'signal']);
-
-/** Validates `{ method: { attempts, backoff, timeout, priority, queue, signal } }`; throws naming what is wrong. */
-export function checkDefaults(defaults: unknown, label: string): Record<string, MethodDefaults> {
-  if (typeof defaults !== 'object' || defaults === null || Array.isArray(defaults)) {
-    throw new TypeError(`${label}: defaults must be an object of method name to options, like { deliver: { attempts: 5 } }`);
-  }
-  const out: Record<string, MethodDefaults> = Object.create(null);
-  for (const [method, o] of Object.entries(defaults)) {
-    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new TypeError(`${label}: defaults.${method} must be an object of options`);
-    for (const k of Object.keys(o)) {
-      if (!DEFAULT_KEYS.has(k)) throw new TypeError(`${label}: defaults.${method} has unknown option '${k}' (known: ${[...DEFAULT_KEYS].join(', ')})`);
-    }
-    const signal = (o as MethodDefaults).signal;
-    if (signal !== undefined && typeof signal !== 'boolean') throw new TypeError(`${label}: defaults.${method}.signal must be true or false`);
-    out[method] = { ...(o as MethodDefaults) };
-  }
-  return out;
-}
-
-/** Sets the per-method defaults given to `register` on the target. */
-export function setDefaults(target: object, defaults: unknown, label: string): void {
-  Object.defineProperty(target, DEFAULTS, { value: checkDefaults(defaults, label), configurable: true, enumerable: false, writable: true });
-}
-
-/** The defaults of `action` for a registered object/class, a model or a model instance (its class's), or undefined. */
-export function methodDefaults(holder: object, action: string, label: string): MethodDefaults | undefined {
-  const owners: object[] = [holder];
-  const ctor = (holder as { constructor?: unknown }).constructor;
-  if (typeof holder !== 'function' && typeof ctor === 'function' && ctor !== Object) owners.push(ctor);
-  for (const o of owners) {
-    const given = (o as Record<symbol, Record<string, MethodDefaults>>)[DEFAULTS];
-    if (given) return Object.prototype.hasOwnProperty.call(given, action) ? given[action] : undefined;
-    const declared = (o as { asyncDefaults?: unknown }).asyncDefaults;
-    if (declared !== undefined) {
-      const d = checkDefaults(declared, `${label}.asyncDefaults`);
-      return Object.prototype.hasOwnProperty.call(d, action) ? d[action] : undefined;
-    }
-  }
-  return undefined;
-}
-
-/** The defaults that become enqueue options (everything but `signal`, which only the worker uses). */
-export function enqueueDefaults(target: object, action: string, label: string): Partial<EnqueueOptions> {
-  const d = methodDefaults(target, action, label);
-  if (!d) return {};
-  const { signal: _signal, ...opts } = d;
-  return opts;
 }

@@ -3,8 +3,10 @@
 import type { Task as TaskApi, TaskState, StoredError, WaitOptions } from '../types';
 import { decode, decodeError } from './codec';
 import { TimeoutError } from './errors';
+import { str, date, buf, RawHash } from './util/values';
+import { isFinal } from './states';
 
-export type RawHash = Record<string, Buffer | string>;
+export type { RawHash } from './util/values';
 
 /** What a handle needs from its queue (kept narrow so task.ts does not import queue.ts). */
 export interface TaskSource {
@@ -22,11 +24,6 @@ export interface TaskFields {
 }
 
 const NO_FIELDS: Partial<TaskFields> = Object.freeze({});
-const FINAL: TaskState[] = ['succeeded', 'failed', 'cancelled'];
-
-const str = (v: Buffer | string | undefined) => (v === undefined ? undefined : v.toString());
-const date = (v: Buffer | string | undefined) => (v === undefined || v === '' ? null : new Date(Number(v.toString())));
-const buf = (v: Buffer | string) => (typeof v === 'string' ? Buffer.from(v, 'binary') : v);
 
 /** Decodes a task hash into handle fields; undecodable fields become Errors, never throws. */
 export function fieldsFromHash(queue: string, h: RawHash): TaskFields {
@@ -141,7 +138,7 @@ export class Task implements TaskApi {
     let pause = 2;
     for (;;) {
       if (this.state !== 'pending') await this.reload();
-      if (FINAL.includes(this.state)) return this;
+      if (isFinal(this.state)) return this;
       if (Date.now() >= until) throw new TimeoutError(`task ${this.id} still ${this.state} after ${timeout} ms`);
       await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(1, until - Date.now()))));
       pause = Math.min(pause * 2, 100);

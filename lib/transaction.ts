@@ -9,16 +9,17 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import type { TaskState } from '../types';
 import { Task, TaskSource, TaskFields } from './task';
-import type { TaskSpec } from './enqueue';
+import type { TaskSpec } from './enqueue/options';
 
-/** What deferral needs of a queue (Queue satisfies it; kept narrow so this file does not import queue.ts). */
-export interface DeferHost extends TaskSource {
+/** What deferral needs of the enqueue pipeline (kept narrow so this file does not import it). */
+export interface DeferHost {
+  /** Where the handles read their task from. */
+  readonly source: TaskSource;
   takeIds(n: number): Promise<number[]>;
-  enqueueSpecs(specs: TaskSpec[], ids?: number[]): Promise<Task[]>;
-  emit(event: string | symbol, ...args: unknown[]): boolean;
-  listenerCount(event: string | symbol): number;
-  once(event: 'close', fn: () => void): unknown;
-  off(event: 'close', fn: () => void): unknown;
+  store(specs: TaskSpec[], ids?: number[]): Promise<Task[]>;
+  isClosed(): boolean;
+  /** An error nobody awaits (a commit's enqueue that failed and is retried). */
+  report(e: Error): void;
 }
 
 type Tx = Transaction & { finished?: string; parent?: Tx | null; sequelize?: Sequelize };
@@ -164,7 +165,7 @@ function watchRollback(t: Tx): void {
 /** Holds a validated task until `tx` commits; returns its 'pending' handle. */
 export async function deferUntilCommit(host: DeferHost, tx: Tx, spec: TaskSpec, args: unknown[] | undefined): Promise<Task> {
   const [id] = await host.takeIds(1);
-  const handle = new PendingTask(host, id, {
+  const handle = new PendingTask(host.source, id, {
     queue: spec.queue, objectType: spec.type, objectId: spec.objectId, action: spec.action, args: args ? [...args] : [],
     priority: spec.priority, scheduledAt: new Date(spec.scheduledAt), state: 'pending',
   });
@@ -205,18 +206,13 @@ async function enqueue(items: Item[]): Promise<void> {
 }
 
 async function enqueueWithRetry(host: DeferHost, list: Item[]): Promise<void> {
-  let closed = false;
-  const onClose = () => { closed = true; };
-  host.once('close', onClose);
   const attempt = async (n: number): Promise<boolean> => {
     try {
-      const tasks = await host.enqueueSpecs(list.map((i) => i.spec), list.map((i) => i.handle.id));
+      const tasks = await host.store(list.map((i) => i.spec), list.map((i) => i.handle.id));
       tasks.forEach((t, i) => list[i].handle.activate(t));
-      host.off('close', onClose);
       return true;
     } catch (err) {
-      const e = new Error(`sequelize-async: could not queue ${list.length} task(s) after their transaction committed (attempt ${n}, ${closed ? 'queue closed: dropped' : 'retrying'}): ${(err as Error).message}`);
-      if (host.listenerCount('error') > 0) host.emit('error', e); else process.emitWarning(e.message);
+      host.report(new Error(`sequelize-async: could not queue ${list.length} task(s) after their transaction committed (attempt ${n}, ${host.isClosed() ? 'queue closed: dropped' : 'retrying'}): ${(err as Error).message}`));
       return false;
     }
   };
@@ -224,7 +220,7 @@ async function enqueueWithRetry(host: DeferHost, list: Item[]): Promise<void> {
   if (await attempt(1)) return;
   void (async () => {
     let delay = 250;
-    for (let n = 2; !closed; n++) {
+    for (let n = 2; !host.isClosed(); n++) {
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 5000);
       if (await attempt(n)) return;

@@ -14,7 +14,7 @@ import { cpus, loadavg } from 'os';
 import { join, resolve } from 'path';
 import Redis from 'ioredis';
 import minimist from 'minimist';
-import { ADAPTERS, LIBS, LABEL, LibName, Ctx, ourLibPath, ourSpecs, timeProcessing, benchSequelize, closeSequelizes, waitForRehash, fillOurs, drainHoldingDepth } from './bench/libs';
+import { ADAPTERS, LIBS, LABEL, LibName, Ctx, ourLibPath, ourSpecs, timeProcessing, benchSequelize, closeSequelizes, waitForRehash, fillOurs, drainHoldingDepth, storeSpecs } from './bench/libs';
 import { median, percentile, fmt, ratio } from './bench/stats';
 
 export interface BenchOptions {
@@ -274,8 +274,8 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     const off = add({ id: 'mirror-off', label: 'process c=50, mirror off (ours)', unit: 'jobs/s', better: 'higher', runs: {} });
     const on = add({ id: 'mirror-on', label: 'process c=50, MySQL mirror on (ours)', unit: 'jobs/s', better: 'higher', runs: {} });
     const rows = add({ id: 'mirror-rows', label: 'mirror rows/s (until every row is written, ours)', unit: 'rows/s', better: 'higher', runs: {} });
-    const mirrorFile = join(ourLibPath({ redisUrl, prefix: '', queue: '' }), 'mirror', 'loop.ts');
-    if (!existsSync(mirrorFile)) {
+    const libDir = ourLibPath({ redisUrl, prefix: '', queue: '' });
+    if (!existsSync(join(libDir, 'mirror.ts')) && !existsSync(join(libDir, 'mirror'))) {
       for (const x of [off, on, rows]) x.skipped = 'the MySQL mirror (lib/mirror.ts, issue 3) has not landed yet';
       log('  mirror: skipped (lib/mirror.ts not there yet)');
       return;
@@ -362,7 +362,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       if (waited > 1000) log(`  claim-depth        waited ${(waited / 1000).toFixed(0)} s for Redis to finish rehashing its keyspace`);
       for (let r = 0; r < R; r++) {
         let cpu0 = 0, cpuUs = 0;
-        const ms = await drainHoldingDepth('ours', ctx, 50, M, (k) => p.q.enqueueSpecs(ourSpecs(ctx, k, { priorities: true })), {
+        const ms = await drainHoldingDepth('ours', ctx, 50, M, (k) => storeSpecs(p.q, ourSpecs(ctx, k, { priorities: true })), {
           started: async () => { cpu0 = await redisCpu(); },
           // Redis CPU per task (top-ups included): what the depth costs the server itself.
           ended: async () => { cpuUs = ((await redisCpu()) - cpu0) * 1e6 / M; },

@@ -442,7 +442,7 @@ describe('command line (scripts/async.js)', function () {
       // A queue that does not mirror: a clear error.
       r = await cli(['mirror']);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /the queue of this app does not mirror to MySQL/);
+      assert.match(r.stderr, /the queue of this app does not mirror to SQL/);
     });
   });
 

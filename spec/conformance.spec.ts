@@ -105,7 +105,7 @@ for (const backend of ['redis', 'mock'] as const) {
         assert.equal(t.success, true);
         assert.equal(t.result, undefined);
       }
-      const h = await queue.readHash('default', a.id);
+      const h = await queue.internals.readHash('default', a.id);
       assert.ok(h && !('result' in h), 'no result field is stored');
     });
 

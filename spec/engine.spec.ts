@@ -62,7 +62,7 @@ describe('engine on real Redis', function () {
   });
 
   it('keeps exact order across in-order arrivals (the list) and late ones (the zset), and cancels from either', async () => {
-    const k = queue.keys('default');
+    const k = queue.internals.keys('default');
     const r = redisClient();
     try {
       const now = Date.now();

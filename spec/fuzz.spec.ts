@@ -74,7 +74,7 @@ describe('hostile and broken task hashes (fuzz)', function () {
     const seed = Number(process.env.FUZZ_SEED) || (Date.now() % 1e9);
     const r = rng(seed);
     const protoBefore = Object.getOwnPropertyNames(Object.prototype).sort().join();
-    const k = queue.keys('default');
+    const k = queue.internals.keys('default');
     const key = (id: number) => `${k.base}t:${id}`;
     const rows = await Promise.all(Array.from({ length: 20 }, () => FuzzRow.create()));
     const cases: Case[] = [];
@@ -243,7 +243,7 @@ describe('hostile and broken task hashes (fuzz)', function () {
     queue.register('Probe', Probe);
     const t = await queue.async(Probe, 'take', { args: [{}] });
     const inner = Buffer.concat([Buffer.from([0x81, 0xa8]), Buffer.from('polluted'), Buffer.from([0xc3])]);
-    await redis.hset(`${queue.keys('default').base}t:${t.id}`, 'args', Buffer.concat([Buffer.from([0x91, 0x81, 0xa9]), Buffer.from('__proto__'), inner]));
+    await redis.hset(`${queue.internals.keys('default').base}t:${t.id}`, 'args', Buffer.concat([Buffer.from([0x91, 0x81, 0xa9]), Buffer.from('__proto__'), inner]));
     const w = queue.worker();
     await w.start();
     await t.wait({ timeout: 5000 });
@@ -260,7 +260,7 @@ describe('hostile and broken task hashes (fuzz)', function () {
     await w.start();
     await t.wait({ timeout: 5000 });
     const calls = Fuzz.calls;
-    const k = queue.keys('default');
+    const k = queue.internals.keys('default');
     // Someone pushes the finished task's id into the due set again.
     await redis.zadd(`${k.base}due:10`, 0, `${String.fromCharCode(96 + String(t.id).length)}${t.id}`);
     await redis.zadd(k.levels, 10, '10');
@@ -272,7 +272,7 @@ describe('hostile and broken task hashes (fuzz)', function () {
   });
 
   it('a corrupt task in the middle of a claim batch does not strand the good ones around it', async () => {
-    const k = queue.keys('default');
+    const k = queue.internals.keys('default');
     const ts = [];
     for (let i = 0; i < 6; i++) ts.push(await queue.async(Fuzz, 'run', { args: [i] }));
     await redis.del(`${k.base}t:${ts[2].id}`);

@@ -7,7 +7,6 @@ import { mkdtempSync, copyFileSync, writeFileSync, mkdirSync, readdirSync } from
 import { tmpdir } from 'os';
 import type { Sequelize } from 'sequelize';
 import { setup, Queue, runMirror, MIGRATIONS_DIR } from '../lib';
-import { retry } from '../lib/admin';
 import { redisClient, uniquePrefix, dropPrefix, mysqlDb, until, sleep, REDIS_URL, DATABASE_URL } from './helpers';
 
 const DB = 'sa_mirror';
@@ -236,7 +235,7 @@ describe('mirror (MySQL history)', function () {
     assert.strictEqual((first.first_scheduled_at as Date).getTime(), at);
     assert.strictEqual((first.scheduled_at as Date).getTime(), at);
     await sleep(20);
-    assert.strictEqual(await retry(q, bad), 'queued');
+    assert.strictEqual(await q.internals.retry(bad.queue, bad.id), 'queued');
     await until(async () => { const r = (await rows())[0]; return Number(r.attempts) === 2 && r.state === 'failed'; }, 5000, 'the retried row');
     await w.stop();
     const again = (await rows())[0];
@@ -355,12 +354,12 @@ describe('mirror (MySQL history)', function () {
     const q = queue();
     const outbox = `{${prefix}:default}:outbox`;
     const t = await q.async(Jobs, 'add', { args: [1, 2] });
-    const taken = (await q.script('mirror-take', 'default', ['A', 30000, 10]) as unknown[]).map(String);
+    const taken = (await q.internals.script('mirror-take', 'default', ['A', 30000, 10]) as unknown[]).map(String);
     assert.deepStrictEqual(taken, ['1', String(t.id)]);
     await t.cancel(); // a change after the read: its entry must stay
-    assert.strictEqual(Number(await q.script('mirror-done', 'default', ['A', 30000, 1])), 1);
+    assert.strictEqual(Number(await q.internals.script('mirror-done', 'default', ['A', 30000, 1])), 1);
     assert.deepStrictEqual(await redis.lrange(outbox, 0, -1), [String(t.id)]);
-    await q.script('mirror-release', 'default', ['A']);
+    await q.internals.script('mirror-release', 'default', ['A']);
   });
 
   it('writes a task changed many times once, even when its changes fall in different batches; a retried task again', async () => {
@@ -379,7 +378,7 @@ describe('mirror (MySQL history)', function () {
     const counting = Object.assign(Object.create(seq) as Sequelize, {
       query: (sql: unknown, o?: unknown) => { if (/^INSERT INTO/.test(String(sql))) inserts.push(String(sql)); return query(sql as string, o as never); },
     });
-    const host = Object.assign(Object.create(q) as Queue, { sequelize: counting });
+    const host = { internals: Object.assign(Object.create(q.internals), { sequelize: counting }) } as unknown as Queue;
     // One entry per batch: the task's first entry writes its final state, the later two are skipped.
     const mirrorAll = async () => {
       const ac = new AbortController();
@@ -392,7 +391,7 @@ describe('mirror (MySQL history)', function () {
     assert.strictEqual(inserts.length, 2, inserts.map((x) => x.slice(0, 160)).join('\n'));
     assert.deepStrictEqual((await rows()).map((r) => [Number(r.id), r.state]), [[ok.id, 'succeeded'], [bad.id, 'failed']]);
     // A retried task is no longer the one written: its new run is mirrored.
-    assert.strictEqual(await retry(q, bad), 'queued');
+    assert.strictEqual(await q.internals.retry(bad.queue, bad.id), 'queued');
     const w2 = q.worker({ mirror: false });
     await w2.start();
     await until(async () => (await bad.reload()).attempts === 2 && bad.state === 'failed', 5000, 'the retry to run');
@@ -408,12 +407,12 @@ describe('mirror (MySQL history)', function () {
     const q = queue();
     const outbox = `{${prefix}:default}:outbox`;
     await q.async(Jobs, 'add', { args: [1, 2] });
-    const taken = (await q.script('mirror-take', 'default', ['A', 30000, 10]) as unknown[]).map(String);
+    const taken = (await q.internals.script('mirror-take', 'default', ['A', 30000, 10]) as unknown[]).map(String);
     assert.strictEqual(taken.length, 2);
-    assert.deepStrictEqual((await q.script('mirror-take', 'default', ['B', 30000, 10]) as unknown[]).map(String), ['0']);
-    assert.strictEqual(Number(await q.script('mirror-done', 'default', ['B', 30000, 1])), 0);
+    assert.deepStrictEqual((await q.internals.script('mirror-take', 'default', ['B', 30000, 10]) as unknown[]).map(String), ['0']);
+    assert.strictEqual(Number(await q.internals.script('mirror-done', 'default', ['B', 30000, 1])), 0);
     assert.strictEqual(await redis.llen(outbox), 1);
-    assert.strictEqual(Number(await q.script('mirror-done', 'default', ['A', 30000, 1])), 1);
+    assert.strictEqual(Number(await q.internals.script('mirror-done', 'default', ['A', 30000, 1])), 1);
     assert.strictEqual(await redis.llen(outbox), 0);
   });
 

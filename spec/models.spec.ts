@@ -139,4 +139,51 @@ describe('Sequelize models (MariaDB)', function () {
     await until(async () => (await Promise.all(ids.map((id) => queue.task(id)))).every((t) => t?.state === 'failed'), 5000, 'all failures');
     assert.equal(ok.state, 'succeeded');
   });
+  describe("only the model's own methods", () => {
+    const sequelizeMethods: [string, 'static' | 'instance'][] = [['destroy', 'static'], ['drop', 'static'], ['truncate', 'static'],
+      ['sync', 'static'], ['bulkCreate', 'static'], ['init', 'static'], ['addHook', 'static'], ['destroy', 'instance'], ['save', 'instance'],
+      ['update', 'instance'], ['async', 'static'], ['schedule', 'instance']];
+    for (const [name, side] of sequelizeMethods) {
+      it(`refuses the ${side} ${name} (not the app's own) at enqueue, naming it, storing nothing`, async () => {
+        const order = await Order.create({ email: 'keep@example.com' });
+        const call = side === 'static' ? (Order as unknown as { async(a: string, o?: object): Promise<unknown> }).async(name, { args: [{ where: {}, truncate: true }] })
+          : (order as unknown as { async(a: string): Promise<unknown> }).async(name);
+        await assert.rejects(call, (e: Error) => {
+          assert.match(e.message, new RegExp(`Order#${name} `));
+          if (name !== 'async' && name !== 'schedule') assert.match(e.message, new RegExp(`static asyncAllow = \\['${name}'\\]`));
+          return true;
+        });
+        assert.deepEqual(await queue.stats(), {});
+        assert.equal(await Order.count(), 1);
+      });
+    }
+
+    it('refuses association accessors Sequelize generated (setItems)', async () => {
+      const Item = sequelize.define('Item', { name: DataTypes.STRING }, { tableName: `items_${prefix}` });
+      Order.hasMany(Item);
+      const order = await Order.create({ email: 'a@example.com' });
+      await assert.rejects((order as unknown as { async(a: string): Promise<unknown> }).async('setItems'), /association method Sequelize generated/);
+    });
+
+    it("runs a Sequelize method the model lists in static asyncAllow", async () => {
+      Object.assign(Order, { asyncAllow: ['destroy'] });
+      const doomed = await Order.create({ email: 'gone@example.com' });
+      const t = await (doomed as unknown as { async(a: string): Promise<{ wait(o: object): Promise<{ state: string }> }> }).async('destroy');
+      await queue.worker().start();
+      assert.equal((await t.wait({ timeout: 5000 })).state, 'succeeded');
+      assert.equal(await Order.count(), 0);
+    });
+
+    it('fails a hand-written task hash that calls a Sequelize method, and the table keeps its rows', async () => {
+      await Order.create({ email: 'stays@example.com' });
+      // As anyone who can write a task hash could (or a Retry button on a doctored task).
+      const t = await Order.async('purgeOld', { args: [30] });
+      await queue.internals.redis.hset(`${queue.internals.keys('default').base}t:${t.id}`, 'action', 'destroy');
+      await queue.worker().start();
+      const done = await t.wait({ timeout: 5000 });
+      assert.equal(done.state, 'failed');
+      assert.match(String((done.result as Error).message), /Order#destroy is a Sequelize Model method.*asyncAllow/);
+      assert.equal(await Order.count(), 1);
+    });
+  });
 });

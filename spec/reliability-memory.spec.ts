@@ -25,7 +25,7 @@ describe('bounded Redis memory (retention 0, no mirror)', function () {
   it('returns used_memory near its start after 50,000 tasks, no task key left', async () => {
     const queue = setup({ redis: server.url, prefix: uniquePrefix('mem'), retention: 0 });
     try {
-      const k = queue.keys('default');
+      const k = queue.internals.keys('default');
       await measureMemory(queue, r, 50000, async () => (await r.zcard(k.running)) === 0 && (await r.exists(k.finished)) === 0);
     } finally {
       await queue.close();

@@ -14,11 +14,11 @@ describe('reliability: leases, recovery, retries, timeouts', function () {
   let queue: Queue;
   let redis: Redis;
   let prefix: string;
-  const base = () => queue.keys('default').base;
+  const base = () => queue.internals.keys('default').base;
   const field = (id: number, f: string) => redis.hget(`${base()}t:${id}`, f);
   /** Claims the next due task for a worker that then "dies": its lease is never renewed. */
   const ghostClaim = async (leaseMs = 100) => {
-    const r = await queue.script('claim', 'default', ['ghost', leaseMs, 1], true) as Buffer[];
+    const r = await queue.internals.script('claim', 'default', ['ghost', leaseMs, 1], true) as Buffer[];
     assert.equal(r[1].toString(), '1', 'the ghost claimed a task');
     return { id: Number(r[3].toString()), attempt: Number(r[4].toString()) };
   };
@@ -67,7 +67,7 @@ describe('reliability: leases, recovery, retries, timeouts', function () {
       assert.equal(t.attempts, 2);
       assert.equal(await field(t.id, 'stalled'), '1');
       // The "dead" worker comes back and reports a failure for attempt 1: refused, nothing overwritten.
-      const r = await queue.script('finish', 'default', ['ghost', 100, 0, 1, String(t.id), String(ghost.attempt), 'fail', '', 0], true) as Buffer[];
+      const r = await queue.internals.script('finish', 'default', ['ghost', 100, 0, 1, String(t.id), String(ghost.attempt), 'fail', '', 0], true) as Buffer[];
       assert.equal(r[0].toString(), String(t.id), 'finish of a stale attempt is refused');
       await t.reload();
       assert.equal(t.state, 'succeeded');
@@ -110,7 +110,7 @@ describe('reliability: leases, recovery, retries, timeouts', function () {
         assert.match((t.result as Error).message, /worker lost/);
         assert.equal(await field(t.id, 'stalled'), String(failsAfter));
         assert.equal(Jobs.calls.length, 0, 'never ran');
-        assert.equal(await redis.zscore(queue.keys('default').running, String(t.id)), null, 'no lease left');
+        assert.equal(await redis.zscore(queue.internals.keys('default').running, String(t.id)), null, 'no lease left');
         unblock();
         await w.stop();
       });
@@ -141,7 +141,7 @@ describe('reliability: leases, recovery, retries, timeouts', function () {
       await until(() => Jobs.calls.length === 2, 5000, 'both to run');
       await b.cancel();
       await w.stop({ graceMs: 50 });
-      assert.equal(await redis.zcard(queue.keys('default').running), 0, 'no lease left behind');
+      assert.equal(await redis.zcard(queue.internals.keys('default').running), 0, 'no lease left behind');
       assert.equal(await field(a.id, 'state'), 'queued');
       assert.equal(await field(a.id, 'released'), '1');
       assert.equal(await field(b.id, 'state'), 'cancelled');
@@ -202,7 +202,7 @@ describe('reliability: leases, recovery, retries, timeouts', function () {
     });
 
     it('does not retry what another attempt cannot fix (unknown type, undecodable args)', async () => {
-      const registry = queue.registry;
+      const registry = queue.internals.registry;
       const base: Claimed = { queue: 'default', id: '1', attempt: 1, type: 'Jobs', objectId: '', action: 'echo', args: '', timeout: 0, maxAttempts: 5, backoff: '', stalled: 0, released: 0 };
       assert.equal((await perform(registry, { ...base, type: 'Nope' })).outcome, 'fail');
       assert.equal((await perform(registry, { ...base, args: Buffer.from([0xc1]) })).outcome, 'fail');
@@ -224,7 +224,7 @@ describe('reliability: leases, recovery, retries, timeouts', function () {
       assert.match((t.result as Error).message, /Jobs#hang timed out after 100 ms/);
       await next.wait({ timeout: 5000 });
       assert.equal(next.result, 'after');
-      assert.equal(await redis.zcard(queue.keys('default').running), 0, 'lease released');
+      assert.equal(await redis.zcard(queue.internals.keys('default').running), 0, 'lease released');
       await w.stop({ graceMs: 10 });
     });
 

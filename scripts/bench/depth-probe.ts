@@ -7,7 +7,7 @@
 //   in Redis, a shallow queue being claimed).
 import Redis from 'ioredis';
 import minimist from 'minimist';
-import { ADAPTERS, LibName, Ctx, OurQueue, ourSpecs, fillOurs, drainHoldingDepth, waitForRehash } from './libs';
+import { ADAPTERS, LibName, Ctx, OurQueue, ourSpecs, storeSpecs, fillOurs, drainHoldingDepth, waitForRehash } from './libs';
 
 const argv = minimist(process.argv.slice(2), { string: ['redis', 'libs', 'depths'], boolean: ['per'] });
 const url = argv.redis ?? 'redis://127.0.0.1:6391/3';
@@ -45,7 +45,7 @@ const R = Number(argv.runs ?? 3);
           await po.close();
         }
         await fillOurs(ctx, q, depth);
-        topUp = (k) => q.enqueueSpecs(ourSpecs(ctx, k, { priorities: true }));
+        topUp = (k) => storeSpecs(q, ourSpecs(ctx, k, { priorities: true }));
       } else {
         for (let done = 0; done < depth; done += 1000) await p.bulk(Math.min(1000, depth - done), 1000, { priorities });
         topUp = (k) => p.bulk(k, k, { priorities });

@@ -4,6 +4,7 @@
 // settings with results discarded: ours retention 0, BullMQ removeOnComplete, Bee-Queue
 // removeOnSuccess + storeJobs/getEvents/sendEvents off.
 /* eslint-disable @typescript-eslint/no-require-imports */
+import { existsSync } from 'fs';
 import { resolve } from 'path';
 
 export type LibName = 'ours' | 'bullmq' | 'bee';
@@ -71,7 +72,9 @@ export interface OurQueue {
   async(t: object, action: string, opts?: unknown): Promise<unknown>;
   bulk(entries: [object, string, unknown][]): Promise<unknown[]>;
   /** Internal (validated specs, no per-entry checks): only to fill a million-task queue quickly. */
-  enqueueSpecs(specs: unknown[]): Promise<unknown[]>;
+  enqueuer?: { store(specs: unknown[]): Promise<unknown[]> };
+  /** The same before the restructuring (issue 11), for runs against an older lib/ (--lib). */
+  enqueueSpecs?(specs: unknown[]): Promise<unknown[]>;
   worker(opts: unknown): { on(ev: 'task', fn: (e: { success: boolean }) => void): unknown; on(ev: 'error', fn: (e: Error) => void): unknown; start(): Promise<void>; stop(o?: unknown): Promise<void> };
   close(): Promise<void>;
   redis: { ping(): Promise<string> };
@@ -82,7 +85,14 @@ type BuildSpec = (type: string, objectId: string | null, action: string, opts: u
 
 export function loadOurs(ctx: Ctx): { setup: (o: unknown) => OurQueue; buildSpec: BuildSpec } {
   const dir = ourLibPath(ctx);
-  return { setup: require(dir).setup, buildSpec: require(resolve(dir, 'enqueue')).buildSpec };
+  const options = [resolve(dir, 'enqueue', 'options'), resolve(dir, 'enqueue')].find((f) => existsSync(`${f}.ts`) || existsSync(`${f}.js`)) as string;
+  return { setup: require(dir).setup, buildSpec: require(options).buildSpec };
+}
+
+/** Stores validated specs in one go (the bench's fast fill), whichever layout lib/ has. */
+export function storeSpecs(q: OurQueue, specs: unknown[]): Promise<unknown[]> {
+  if (q.enqueuer) return q.enqueuer.store(specs);
+  return (q.enqueueSpecs as (s: unknown[]) => Promise<unknown[]>)(specs);
 }
 
 const seqCache = new Map<string, unknown>();
@@ -277,14 +287,14 @@ export async function timeProcessing(lib: LibName, ctx: Ctx, concurrency: number
 
 /** Fills a queue of ours to `depth` (16 priorities, four enqueue calls of 1,000 at a time) and 10% more scheduled an hour ahead; returns the tasks stored. */
 export async function fillOurs(ctx: Ctx, q: OurQueue, depth: number): Promise<number> {
-  const fill = async (k: number) => q.enqueueSpecs(ourSpecs(ctx, k, { priorities: true }));
+  const fill = async (k: number) => storeSpecs(q, ourSpecs(ctx, k, { priorities: true }));
   for (let done = 0; done < depth; done += 4000) {
     const k = Math.min(4000, depth - done);
     await Promise.all([0, 1, 2, 3].map((j) => (k > j * 1000 ? fill(Math.min(1000, k - j * 1000)) : null)));
   }
   const sched = Math.round(depth / 10);
   for (let done = 0; done < sched; done += 1000) {
-    await q.enqueueSpecs(ourSpecs(ctx, Math.min(1000, sched - done), { priorities: true, scheduledShare: 1 }));
+    await storeSpecs(q, ourSpecs(ctx, Math.min(1000, sched - done), { priorities: true, scheduledShare: 1 }));
   }
   return depth + sched;
 }

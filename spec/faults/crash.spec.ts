@@ -80,7 +80,7 @@ describe('faults: kill -9 of worker processes under load', function () {
     const workers: WorkerProc[] = Array.from({ length: WORKERS }, () => startWorker(env));
     await Promise.all(workers.map((w) => w.ready));
     const killed = new Set<number>();
-    const k = queue.keys('default');
+    const k = queue.internals.keys('default');
     const succeeded = async () => {
       let n = 0;
       for (let i = 0; i < ids.length; i += 1000) {
@@ -157,7 +157,7 @@ describe('faults: kill -9 of worker processes under load', function () {
   it('keeps running tasks through a MySQL outage under the same crash load, and mirrors all of them afterwards', async () => {
     let ranDuring = 0, piledUp = 0;
     const f = await run('crash + MySQL outage', 3000, async (queue, succeeded) => {
-      const k = queue.keys('default');
+      const k = queue.internals.keys('default');
       await sleep(1000);
       proxy.cut();
       const done0 = await succeeded();

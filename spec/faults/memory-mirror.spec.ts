@@ -31,7 +31,7 @@ describe('faults: bounded Redis memory with the mirror (retention 0)', function 
     const queue = setup({ redis: server.url, prefix: uniquePrefix('memm'), retention: 0, sequelize, mirror: true });
     try {
       await queue.migrate();
-      const k = queue.keys('default');
+      const k = queue.internals.keys('default');
       await measureMemory(queue, r, 50000, async () => (await r.zcard(k.running)) === 0 && (await r.exists(k.finished)) === 0 && (await r.llen(k.outbox)) === 0);
       const [[row]] = await sequelize.query("SELECT COUNT(*) AS n, SUM(state = 'succeeded') AS ok FROM async_tasks") as [{ n: number; ok: number }[], unknown];
       assert.equal(Number(row.n), 50500, 'one row per task (warm-up included)');

@@ -53,7 +53,7 @@ describe('faults: Redis killed and restarted mid-run (AOF, appendfsync always)',
     };
     const producing = produce();
     await sleep(2000);
-    inFlightAtCrash = await (async () => { const r = new Redis(server.url); const n = await r.zcard(queue.keys('default').running); r.disconnect(); return n; })();
+    inFlightAtCrash = await (async () => { const r = new Redis(server.url); const n = await r.zcard(queue.internals.keys('default').running); r.disconnect(); return n; })();
     await server.crash();
     const down = Date.now();
     await sleep(1000);
@@ -63,7 +63,7 @@ describe('faults: Redis killed and restarted mid-run (AOF, appendfsync always)',
     await producing;
 
     const r = new Redis(server.url, { maxRetriesPerRequest: null });
-    const k = queue.keys('default');
+    const k = queue.internals.keys('default');
     const states = async () => {
       const p = r.pipeline();
       for (const id of returned) p.hget(`${k.base}t:${id}`, 'state');

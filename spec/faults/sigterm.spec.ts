@@ -36,7 +36,7 @@ describe('faults: SIGTERM during load', function () {
     assert.deepEqual(codes, [0, 0, 0], 'every worker exited cleanly');
     for (const w of workers) assert.match(w.stdout, /stopped/);
 
-    const k = queue.keys('default');
+    const k = queue.internals.keys('default');
     assert.equal(await r.zcard(k.running), 0, 'no lease left');
     const read = async () => Promise.all(tasks.map(async (t) => r.hmget(`${k.base}t:${t.id}`, 'state', 'released')));
     const after = await read();

@@ -1,0 +1,168 @@
+// The enqueue pipeline: a call is checked and encoded (options.ts, target.ts), joins the batch of
+// its event-loop turn, and the batch is stored with one enqueue.lua call per queue. Each caller
+// still gets its own handle, or the batch's error.
+//
+//   enqueue(target, action, opts) -> specFor (describe + buildSpec) -> submit (join the batch)
+//     -> flush (this turn's batch, perhaps in two halves) -> send (≤1000 callers) -> store -> storeQueue
+//   bulk(entries) -> specFor each -> store            deferUntilCommit (transaction.ts) -> store
+import type { Transaction } from 'sequelize';
+import type { EnqueueOptions } from '../../types';
+import type { QueueContext } from '../context';
+import { groupByQueue } from '../keys';
+import { enqueueDefaults } from '../registry';
+import { Task } from '../task';
+import { findTransaction, deferUntilCommit, DeferHost } from '../transaction';
+import { buildSpec, TaskSpec, ASYNC_PRIORITY } from './options';
+import { enqueueArgs } from './blob';
+import { describeObject, describeInstance, Described } from './target';
+
+/** A coalesced batch at least this big, sent while none is in flight, goes out in two halves. */
+const SPLIT_AT = 64;
+/** Tasks per enqueue.lua call. */
+const PER_CALL = 1000;
+
+type Waiting = { spec: TaskSpec; resolve: (t: Task) => void; reject: (e: unknown) => void };
+
+export class Enqueuer implements DeferHost {
+  private batch: Waiting[] = [];
+  /** enqueue.lua calls for coalesced batches not yet answered. */
+  private inFlight = 0;
+
+  constructor(readonly ctx: QueueContext, private readonly closed: () => boolean, private readonly onError: (e: Error) => void) {}
+
+  get source() { return this.ctx; }
+
+  /** Enqueues one task for a model instance, a model class or a registered class/object. */
+  enqueue(target: object, action: string, opts: EnqueueOptions | undefined, defaultPriority: number): Promise<Task> {
+    try {
+      if (this.closed()) throw new Error('queue is closed');
+      // Inside an open transaction: queue after its commit, drop on rollback (lib/transaction.ts).
+      const tx = findTransaction(this.ctx.sequelize, target, opts);
+      // The common case (a class or object, no transaction) takes no await before the batch.
+      if (!tx && !this.ctx.registry.isInstance(target)) {
+        return this.submit(this.buildFor(describeObject(this.ctx.registry, target, action), target, action, opts, defaultPriority));
+      }
+      return this.enqueueAfterDescribe(target, action, opts, defaultPriority, tx);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private async enqueueAfterDescribe(target: object, action: string, opts: EnqueueOptions | undefined, defaultPriority: number,
+    tx: Transaction | null): Promise<Task> {
+    const spec = await this.specFor(target, action, opts, defaultPriority, tx);
+    if (tx) return deferUntilCommit(this, tx, spec, opts?.args);
+    return this.submit(spec);
+  }
+
+  /** The checked, encoded task for a call: target described (an instance saved first), per-method defaults applied. */
+  private async specFor(target: object, action: string, opts: EnqueueOptions | undefined, defaultPriority: number,
+    tx?: Transaction | null): Promise<TaskSpec> {
+    const d = this.ctx.registry.isInstance(target) ? await describeInstance(this.ctx.registry, target, action, tx)
+      : describeObject(this.ctx.registry, target, action);
+    return this.buildFor(d, target, action, opts, defaultPriority);
+  }
+
+  private buildFor(d: Described, target: object, action: string, opts: EnqueueOptions | undefined, defaultPriority: number): TaskSpec {
+    return buildSpec(d.type, d.objectId, action, opts, defaultPriority, enqueueDefaults(target, action, d.type));
+  }
+
+  /**
+   * Many tasks in one go (BullMQ's addBulk): every entry is checked first, so one bad entry
+   * stores nothing; then one enqueue.lua call per queue (per 1,000 tasks).
+   */
+  async bulk(entries: [target: object, action: string, opts?: EnqueueOptions][]): Promise<Task[]> {
+    if (this.closed()) throw new Error('queue is closed');
+    if (!Array.isArray(entries)) throw new TypeError('bulk takes an array of [target, action, options] entries');
+    const specs: TaskSpec[] = [];
+    for (const [i, entry] of entries.entries()) {
+      if (!Array.isArray(entry)) throw new TypeError(`bulk entry ${i} must be [target, action, options]`);
+      const [target, action, opts] = entry;
+      if (opts?.transaction) throw new TypeError(`bulk entry ${i}: bulk does not take a transaction; enqueue after the commit instead`);
+      try {
+        specs.push(await this.specFor(target, action, opts, ASYNC_PRIORITY));
+      } catch (e) {
+        if (e instanceof Error) e.message = `bulk entry ${i}: ${e.message}`;
+        throw e;
+      }
+    }
+    const out: Task[] = [];
+    for (let i = 0; i < specs.length; i += PER_CALL) out.push(...await this.store(specs.slice(i, i + PER_CALL)));
+    return out;
+  }
+
+  // Single enqueues made in the same event-loop turn share one id block and one enqueue.lua call
+  // (auto-pipelining one level up).
+  private submit(spec: TaskSpec): Promise<Task> {
+    return new Promise((resolve, reject) => {
+      if (this.batch.push({ spec, resolve, reject }) === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const all = this.batch;
+    this.batch = [];
+    if (this.inFlight === 0 && all.length >= SPLIT_AT) {
+      // Many callers and Redis idle: send the batch in two halves, a turn of the event loop apart.
+      // Redis stores the first while the second is sent, and the callers of the first come back
+      // (and enqueue again) while Redis stores the second: from then on the two groups take turns,
+      // and Redis and this process work at the same time instead of waiting for each other.
+      const half = Math.ceil(all.length / 2);
+      this.send(all.slice(0, half));
+      const rest = all.slice(half);
+      this.inFlight++;
+      setImmediate(() => { this.inFlight--; this.send(rest); });
+    } else this.send(all);
+  }
+
+  private send(all: Waiting[]): void {
+    for (let i = 0; i < all.length; i += PER_CALL) {
+      const part = all.length <= PER_CALL ? all : all.slice(i, i + PER_CALL);
+      const specs: TaskSpec[] = new Array(part.length);
+      for (let j = 0; j < part.length; j++) specs[j] = part[j].spec;
+      this.inFlight++;
+      this.store(specs).then(
+        (tasks) => { this.inFlight--; for (let j = 0; j < part.length; j++) part[j].resolve(tasks[j]); },
+        (e) => { this.inFlight--; for (const p of part) p.reject(e); });
+    }
+  }
+
+  takeIds(n: number): Promise<number[]> {
+    return this.ctx.ids.take(n);
+  }
+
+  /** Stores validated specs: one enqueue.lua call per queue (`given` ids: ones taken earlier, for deferred tasks). */
+  async store(specs: TaskSpec[], given?: number[]): Promise<Task[]> {
+    const ids = given ?? await this.ctx.ids.take(specs.length);
+    const now = Date.now();
+    const first = specs[0]?.queue;
+    let oneQueue = true;
+    for (let i = 1; i < specs.length && oneQueue; i++) oneQueue = specs[i].queue === first;
+    const stored = oneQueue ? (specs.length > 0 ? this.storeQueue(first, specs, ids) : Promise.resolve())
+      : Promise.all([...groupByQueue(specs.keys(), (i) => specs[i].queue)].map(([queue, idx]) =>
+        this.storeQueue(queue, idx.map((i) => specs[i]), idx.map((i) => ids[i]))));
+    stored.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    // The handles are built while Redis runs the script: after a turn of the event loop, so that
+    // ioredis (auto-pipelining writes on the next tick) has sent the command by then.
+    await new Promise<void>((r) => setImmediate(r));
+    const tasks: Task[] = new Array(specs.length);
+    for (let i = 0; i < specs.length; i++) {
+      const s = specs[i];
+      tasks[i] = Task.stored(this.ctx, ids[i], s.queue, s.type, s.objectId, s.action, s.argsValue, s.priority,
+        new Date(s.scheduledAt), new Date(now), s.scheduledAt > now ? 'scheduled' : 'queued');
+    }
+    await stored;
+    return tasks;
+  }
+
+  private async storeQueue(queue: string, specs: TaskSpec[], ids: number[]): Promise<void> {
+    const noted = this.ctx.noteQueue(queue);
+    if (noted) await noted;
+    await this.ctx.scriptNow('enqueue', queue, enqueueArgs(specs, ids, this.ctx.mock));
+    this.ctx.emit('enqueued', queue);
+  }
+
+  // DeferHost: what transactional deferral needs.
+  isClosed(): boolean { return this.closed(); }
+  report(e: Error): void { this.onError(e); }
+}
