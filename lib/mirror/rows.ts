@@ -60,6 +60,7 @@ export function rowFromHash(queue: string, id: number, h: RawHash, o: RowOptions
     return t;
   };
   const argsJson = json('args_json', args);
+  const scheduledAt = sqlDate(h.scheduled_at);
   const resultJson = json('result_json', result);
   // The last failure, decoded by the handle's own code (never throws).
   const err = h.error !== undefined ? fieldsFromHash(queue, { error: h.error }).errors[0] : undefined;
@@ -80,13 +81,13 @@ export function rowFromHash(queue: string, id: number, h: RawHash, o: RowOptions
     cancelled: str(h.cancelled) === '1',
     attempts: int(h.attempts),
     worker: cut(str(h.worker), 255),
-    scheduled_at: sqlDate(h.scheduled_at),
+    scheduled_at: scheduledAt,
     started_at: sqlDate(h.started_at),
     finished_at: sqlDate(h.finished_at),
     created_at: sqlDate(h.created_at),
     args_json: argsJson,
     result_json: resultJson,
     // A retry overwrites scheduled_at; the first time it was due stays in first_scheduled_at.
-    first_scheduled_at: sqlDate(h.first_scheduled_at) ?? sqlDate(h.scheduled_at),
+    first_scheduled_at: h.first_scheduled_at === undefined ? scheduledAt : sqlDate(h.first_scheduled_at) ?? scheduledAt,
   };
 }
