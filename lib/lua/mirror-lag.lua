@@ -5,6 +5,8 @@
 --   mirrorMarks  zset    lag samples (read, write: a sample of now)
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
+--   5    none: no arguments of its own
+-- Also touches: nothing else
 -- Returns: {entries waiting, age in ms of the oldest ('' when none)}.
 local outbox, outboxDone, mirrorMarks = KEYS[1], KEYS[2], KEYS[3]
 --!include context

@@ -4,6 +4,7 @@
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    token   the loop's lock token
+-- Also touches: nothing else
 -- Returns: 0.
 local mirrorLock = KEYS[1]
 --!include context

@@ -12,6 +12,7 @@
 --   5    token   the loop's lock token
 --   6    lockMs  lock time (ms)
 --   7    max     entries to return at most
+-- Also touches: nothing else (task hashes are read by mirror-read)
 -- Returns: {'1', id, ...} (the `max` oldest entries; an id may repeat), or {'0'} when another loop holds the lock.
 local outbox, outboxDone, mirrorMarks, mirrorLock = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 --!include context

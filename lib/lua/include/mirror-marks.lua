@@ -1,5 +1,6 @@
--- The outbox's position and age samples, for the mirror's lag (mirror-take, mirror-done, mirror-lag).
--- Uses the KEYS locals outbox, outboxDone, mirrorMarks; int and now from include/context.
+-- mirror-marks: the outbox's position and age samples, for the mirror's lag (mirror-take, mirror-done, mirror-lag).
+-- Provides: removed (entries ever removed), mark (samples the count now; returns how many wait).
+-- Needs: KEYS outbox, outboxDone, mirrorMarks; context.
 -- Age: `outboxDone` counts the entries ever removed, so the oldest waiting one is number done + 1
 -- of all ever appended. `mirrorMarks` samples that count (done + LLEN) with the time it was seen;
 -- the oldest waiting entry was appended before the first sample at or above done + 1.
