@@ -98,13 +98,14 @@ class MirrorLoop {
     // objects on our side than the reads themselves.
     for (let i = 0; i < ids.length; i += READ_CHUNK) {
       const chunk = ids.slice(i, i + READ_CHUNK);
-      const values = (await this.host.script('mirror-read', queue, [ROW_FIELDS.length, ...ROW_FIELDS, ...chunk], true)) as (Buffer | null)[];
+      // A missing value is Lua's false: nil from Redis, but false from ioredis-mock.
+      const values = (await this.host.script('mirror-read', queue, [ROW_FIELDS.length, ...ROW_FIELDS, ...chunk], true)) as (Buffer | null | false)[];
       for (let t = 0; t < chunk.length; t++) {
         const h: RawHash = {};
         let any = false;
         for (let f = 0; f < ROW_FIELDS.length; f++) {
           const v = values[t * ROW_FIELDS.length + f];
-          if (v !== null && v !== undefined) { h[ROW_FIELDS[f]] = v; any = true; }
+          if (v !== null && v !== undefined && v !== false) { h[ROW_FIELDS[f]] = v; any = true; }
         }
         out.push(any ? h : null); // gone before the mirror saw it, or not a hash (the core fails that task itself)
       }
