@@ -1,7 +1,7 @@
 // sequelize-async: background tasks for Sequelize apps.
 import type { SetupOptions, MirrorOptions, Queue as PublicQueue } from '../types';
 import { Queue } from './queue';
-import { runMirror as runMirrorOf } from './mirror';
+import { runMirror as runMirrorOf, MigrateResult } from './mirror';
 
 export { Queue } from './queue';
 export { Task } from './task';
@@ -11,7 +11,7 @@ export {
   LeaseLostError, FinishRefusedError, RedisUnreachableError,
 } from './errors';
 export { MIN_PRIORITY, MAX_PRIORITY } from './enqueue/options';
-export { MIGRATION_PATH, MIGRATIONS_DIR } from './model';
+export { MIGRATION_PATH, MIGRATIONS_DIR } from './mirror';
 export { PendingTask } from './transaction';
 
 /** Creates a queue; with `sequelize`, every model of it gets `async` and `schedule`. */
@@ -26,7 +26,7 @@ export function runMirror(queue: PublicQueue, opts?: MirrorOptions): Promise<voi
   return runMirrorOf(internals, opts);
 }
 
-/** Creates or updates the `async_tasks` table (queue.migrate()). */
-export function migrate(queue: PublicQueue): Promise<void> {
+/** Creates or updates the `async_tasks` table (queue.migrate()); says what it did. */
+export function migrate(queue: PublicQueue): Promise<MigrateResult> {
   return queue.migrate();
 }

@@ -14,8 +14,8 @@ import { Task } from './task';
 import { Worker } from './worker/worker';
 import { QueueContext } from './context';
 import { addMixin, attachModels } from './mixin';
-import { defineAsyncTask, AsyncTaskModel } from './model';
-import { historyReader, migrate, acquireMirror } from './mirror';
+import { defineAsyncTask, AsyncTaskModel } from './mirror/model';
+import { historyReader, migrate, acquireMirror, MigrateResult } from './mirror';
 import { trackTransactions } from './transaction';
 import { queueStats, findTask } from './queries';
 
@@ -118,7 +118,7 @@ export class Queue extends EventEmitter implements PublicQueue {
   }
 
   /** Creates the `async_tasks` table and its indexes when missing; safe to run again. */
-  migrate(): Promise<void> {
+  migrate(): Promise<MigrateResult> {
     return migrate(this.internals);
   }
 

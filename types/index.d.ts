@@ -100,9 +100,28 @@ export interface AsyncTaskAttributes {
   attempts: number;
   worker: string | null;
   scheduled_at: Date | null;
+  /** The task's first scheduled time: `retry` and backoff retries change scheduled_at, not this. */
+  first_scheduled_at: Date | null;
   started_at: Date | null;
   finished_at: Date | null;
   created_at: Date | null;
+  /** The args as JSON (see README, "History in SQL", for BigInt, Buffer, Map, Set, Date, Error). */
+  args_json: unknown;
+  /** The result (or a failure's error) as JSON; null when none was stored. */
+  result_json: unknown;
+}
+
+/** What `migrate()` did. */
+export interface MigrateResult {
+  table: string;
+  /** The table did not exist and was created. */
+  created: boolean;
+  /** Columns added to an existing table (none when it was created). */
+  addedColumns: string[];
+  /** Indexes added to an existing table (none when it was created). */
+  addedIndexes: string[];
+  /** One line for a person: "created async_tasks", "async_tasks: added columns a, b", "async_tasks is up to date". */
+  summary: string;
 }
 
 export interface AsyncTask extends Model<AsyncTaskAttributes>, AsyncTaskAttributes {}
@@ -139,14 +158,14 @@ export interface Queue extends TypedEvents<QueueEvents> {
   close(): Promise<void>;
   /** The history model over `async_tasks` (defined on the sequelize given to setup). */
   readonly AsyncTask: ModelStatic<AsyncTask> | undefined;
-  /** Creates `async_tasks` and its indexes when missing; safe to run any number of times. */
-  migrate(): Promise<void>;
+  /** Creates `async_tasks`, or adds the columns and indexes a newer version needs; safe to run any number of times. */
+  migrate(): Promise<MigrateResult>;
 }
 
-/** Runs the MySQL mirror loop for every queue of `queue` until `opts.signal` aborts (workers run it by default). */
+/** Runs the SQL mirror loop for every queue of `queue` until `opts.signal` aborts (workers run it by default). */
 export declare function runMirror(queue: Queue, opts?: MirrorOptions): Promise<void>;
 /** Creates `async_tasks` and its indexes on the queue's sequelize when missing (what `queue.migrate()` does). */
-export declare function migrate(queue: Queue): Promise<void>;
+export declare function migrate(queue: Queue): Promise<MigrateResult>;
 /** Path of the shipped `async_tasks` migration (sequelize-cli: copy it into your migrations folder; umzug: list it). */
 export declare const MIGRATION_PATH: string;
 /** The folder holding the shipped migrations (umzug: `glob: join(MIGRATIONS_DIR, '*.js')`). */
