@@ -4,7 +4,7 @@ import { EventEmitter } from 'events';
 import type { Redis } from 'ioredis';
 import type { Sequelize, Model, ModelStatic, Transaction } from 'sequelize';
 import type { SetupOptions, EnqueueOptions, TaskState, WorkerOptions, QueueStats, Registered, RegisterOptions } from '../types';
-import { connect } from './redis';
+import { connect, Connection } from './redis';
 import { queueKeys, QueueKeys, taskKey, queuesKey, checkQueueName, groupByQueue } from './keys';
 import { runScript, runScriptNow, defineScripts, ScriptName } from './scripts';
 import { Registry, resolveAction } from './registry';
@@ -40,13 +40,15 @@ export class Queue extends EventEmitter implements TaskSource {
   private readonly knownQueues = new Set<string>();
   private readonly workers = new Set<Worker>();
   private closed = false;
+  /** Resolves once Redis is ready; rejects with RedisUnreachableError after the connect timeout. */
+  readonly connected: Connection['connected'];
   /** Set by the mirror module: where a task hash is gone, its row. */
   historyReader?: (id: number) => Promise<Partial<TaskFields> | null>;
 
   constructor(opts: SetupOptions = {}) {
     super();
     for (const k of Object.keys(opts)) {
-      if (!['sequelize', 'redis', 'prefix', 'mirror', 'retention'].includes(k)) throw new TypeError(`setup: unknown option '${k}'`);
+      if (!['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs'].includes(k)) throw new TypeError(`setup: unknown option '${k}'`);
     }
     this.prefix = opts.prefix ?? 'async';
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(this.prefix)) throw new TypeError(`setup: prefix must be 1-64 characters of A-Z a-z 0-9 _ . - (got ${JSON.stringify(opts.prefix)})`);
@@ -57,7 +59,8 @@ export class Queue extends EventEmitter implements TaskSource {
     if (opts.mirror !== undefined && typeof opts.mirror !== 'boolean') throw new TypeError(`setup: mirror must be true or false (got ${String(opts.mirror)})`);
     this.mirror = opts.mirror ?? this.sequelize !== undefined;
     if (this.mirror && !this.sequelize) throw new TypeError('setup: mirror needs a sequelize instance');
-    const conn = connect(opts.redis);
+    const conn = connect(opts.redis, { connectTimeoutMs: opts.connectTimeoutMs });
+    this.connected = conn.connected;
     this.redis = conn.client;
     defineScripts(this.redis);
     // ioredis reconnects by itself and failed commands reject; without a listener it would print

@@ -177,6 +177,8 @@ export interface SetupOptions {
   mirror?: boolean;
   /** How long finished tasks stay in Redis, in ms (default 24 h; 0 = drop once recorded). */
   retention?: number;
+  /** How long the first connection to Redis may take before commands fail with RedisUnreachableError (ms; default $ASYNC_CONNECT_TIMEOUT_MS or 5000). */
+  connectTimeoutMs?: number;
 }
 
 /** Defaults for one method, applied at enqueue (per-call options win) and, for `signal`, by the worker. */
@@ -215,6 +217,8 @@ export interface Queue {
   task(id: number | string): Promise<Task | null>;
   worker(opts?: WorkerOptions): Worker;
   stats(): Promise<QueueStats>;
+  /** Resolves once Redis is ready; rejects with RedisUnreachableError (address and cause) after the connect timeout. */
+  connected(): Promise<void>;
   close(): Promise<void>;
   /** The history model over `async_tasks` (defined on the sequelize given to setup). */
   readonly AsyncTask: ModelStatic<AsyncTask> | undefined;
