@@ -9,7 +9,7 @@ import type { Task } from './task';
 import { fieldsFromHash, RawHash } from './task';
 import { taskKey } from './keys';
 import { listWorkers, PresenceEntry } from './presence';
-import { pidFiles, alive } from './daemon';
+import { pidFiles, alive } from './cli/daemon';
 
 export const STATES = ['queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled'];
 const FINAL = ['succeeded', 'failed', 'cancelled'];

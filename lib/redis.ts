@@ -68,10 +68,11 @@ export function addressOf(c: Redis): string {
   return opt.path ? String(opt.path) : `${opt.host ?? '127.0.0.1'}:${opt.port ?? 6379}`;
 }
 
-type Internal = Redis & {
+// ioredis internals used here (pinned version): the offline queue's flush, and the command entry point.
+interface Internal {
   flushQueue(error: Error, o: { offlineQueue: boolean; commandQueue: boolean }): void;
   sendCommand(cmd: { reject(e: Error): void; promise: Promise<unknown> }, stream?: unknown): Promise<unknown>;
-};
+}
 
 /**
  * Bounds the wait for the first 'ready': after timeoutMs without it, the commands waiting in
@@ -81,7 +82,7 @@ type Internal = Redis & {
  * is bounded). Returns connected().
  */
 function guard(client: Redis, timeoutMs: number, own: boolean): () => Promise<void> {
-  const c = client as Internal;
+  const c = client as unknown as Internal;
   let ready = client.status === 'ready';
   let lastCause = '';
   let failing: RedisUnreachableError | null = null;

@@ -1,13 +1,21 @@
 // One worker process (`scripts/async.js run`, and what `start` runs under its supervisor): a
-// worker on the app's queue, a log line per finished task, presence in Redis, graceful
-// SIGTERM/SIGINT, and the memory limit (exit EXIT_MEMORY so a supervisor restarts it).
+// worker on the app's queue, its log (lib/cli/log.ts), presence in Redis, one worker per uid and
+// host, graceful SIGTERM/SIGINT (lib/cli/signals.ts), and the memory limit (exit EXIT_MEMORY so
+// a supervisor restarts it). A shutdown never waits on Redis for ever: what cannot be handed back
+// within the bound is left to its lease, and the log says so.
 import { hostname } from 'os';
-import type { FinishedTaskEvent } from '../types';
-import type { Queue } from './queue';
-import { Presence } from './presence';
+import type { Queue } from '../queue';
+import { Presence, listWorkers, PresenceEntry } from '../presence';
+import { RedisUnreachableError } from '../errors';
+import { createLog, Log, Summary, summaryInterval } from './log';
+import { onShutdownRequests } from './signals';
+import { ready, databaseError } from './app';
+import { CliError, EXIT_MEMORY } from './parse';
+import { alive } from './daemon';
+import { releaseDeadWorker } from './recover';
 
-/** Exit code of a worker that passed --max-memory: its supervisor restarts it at once. */
-export const EXIT_MEMORY = 75;
+/** How long a stopping worker waits on Redis beyond the grace before it leaves the rest to the leases. */
+export const REDIS_WAIT_MS = 3000;
 
 export interface RunOptions {
   uid: number | null;
@@ -17,28 +25,10 @@ export interface RunOptions {
   graceMs: number;
   maxMemoryMb?: number;
   mirror?: boolean;
-}
-
-export interface Log { info(line: string): void; error(line: string): void }
-
-const stamp = () => new Date().toISOString();
-
-export function consoleLog(): Log {
-  return {
-    info: (l) => process.stdout.write(`${stamp()} ${l}\n`),
-    error: (l) => process.stderr.write(`${stamp()} ${l}\n`),
-  };
-}
-
-/** The seed's line: SUCCESS/FAILURE, id, Type(id)#action, duration, and the error of a failure. */
-export function taskLine(ev: FinishedTaskEvent, colour: boolean): string {
-  const paint = (code: number, s: string) => (colour ? `\x1b[${code}m${s}\x1b[0m` : s);
-  const label = ev.objectId !== null ? `${ev.objectType}(${ev.objectId})#${ev.action}` : `${ev.objectType}#${ev.action}`;
-  const status = ev.success ? paint(32, 'SUCCESS') : paint(31, 'FAILURE');
-  let line = `${status} ${ev.id} ${ev.queue !== 'default' ? `[${ev.queue}] ` : ''}${label} ${Math.round(ev.durationMs)} ms`;
-  if (ev.attempt > 1) line += ` (attempt ${ev.attempt})`;
-  if (!ev.success && ev.error) line += ` ${ev.error.name || 'Error'}: ${String(ev.error.message).split('\n')[0]}`;
-  return line;
+  log?: 'text' | 'json';
+  quiet?: boolean;
+  /** Take over the uid from a live worker of this host (stopped first). */
+  force?: boolean;
 }
 
 function memoryCheckInterval(): number {
@@ -46,13 +36,23 @@ function memoryCheckInterval(): number {
   return Number.isFinite(n) && n >= 10 ? n : 1000;
 }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+/** Resolves true when p settles within ms, false when the time ran out first. */
+const within = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => true, () => true), sleep(ms).then(() => false)]);
+
 /**
  * Runs a worker until SIGTERM/SIGINT (exit 0), the memory limit (EXIT_MEMORY), or the loss of
- * the supervisor that started it. Resolves with the exit code once everything is handed back.
+ * the supervisor that started it. Resolves with the exit code once everything is handed back
+ * (or left to the leases when Redis does not answer).
  */
-export async function runWorker(queue: Queue, o: RunOptions, log: Log = consoleLog()): Promise<number> {
+export async function runWorker(queue: Queue, o: RunOptions, given?: Log): Promise<number> {
   const host = hostname();
   const name = o.uid !== null ? `async${o.uid}@${host}:${process.pid}` : `${host}:${process.pid}`;
+  const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+  const log = given ?? createLog({ format: o.log ?? 'text', quiet: Boolean(o.quiet), worker: name, colour });
+  await ready(queue);
+  if (o.uid !== null) await claimUid(queue, o.uid, Boolean(o.force), o.graceMs, log);
+
   const worker = queue.worker({
     name,
     ...(o.queues ? { queues: o.queues } : {}),
@@ -60,9 +60,16 @@ export async function runWorker(queue: Queue, o: RunOptions, log: Log = consoleL
     ...(o.prefetch !== undefined ? { prefetch: o.prefetch } : {}),
     ...(o.mirror !== undefined ? { mirror: o.mirror } : {}),
   });
-  const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
-  worker.on('task', (ev) => log.info(taskLine(ev, colour)));
-  worker.on('error', (err) => log.error(`worker error: ${err.message}`));
+  const summary = new Summary();
+  worker.on('task', (ev) => { summary.count(ev); log.task(ev); });
+  worker.on('error', (err: Error) => {
+    const db = databaseError(err, queue);
+    if (db) log.error(`mirror: ${db}`, { error: err.name });
+    else if (err instanceof RedisUnreachableError) log.error(`${err.message}; retrying until it answers`, { error: err.name });
+    else log.error(`worker error: ${err.message}`, { error: err.name });
+  });
+  // Emitted once Redis answers again after a RedisUnreachableError (lib/worker).
+  (worker as unknown as NodeJS.EventEmitter).on('reconnected', (ev: { downMs: number }) => log.info(`Redis answers again (down ${Math.round(ev.downMs / 100) / 10} s)`, { event: 'reconnected', downMs: ev.downMs }));
   const supervisor = Number(process.env.ASYNC_SUPERVISOR_PID) || null;
   const presence = new Presence(queue.redis, queue.prefix,
     { name, uid: o.uid, pid: process.pid, supervisor, queues: worker.queues, concurrency: worker.concurrency }, worker);
@@ -72,55 +79,111 @@ export async function runWorker(queue: Queue, o: RunOptions, log: Log = consoleL
   // Settles on the first shutdown, whatever started it.
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => { finish = r; });
-  let memTimer: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
   const shutdown = (why: string, code: number): Promise<number> => {
     if (stopping) return stopping;
     exitCode = code;
-    clearInterval(memTimer);
+    for (const t of timers) clearInterval(t);
     const running = worker.stats.running;
-    log.info(`${why}: stopping ${name}; ${running} running task(s) get up to ${o.graceMs / 1000} s to finish`);
+    log.info(`${why}: stopping ${name}; ${running} running task(s) get up to ${o.graceMs / 1000} s to finish`, { event: 'stopping', running });
     const graceTimer = setTimeout(() => {
       if (worker.stats.running > 0) log.info(`grace over: handing ${worker.stats.running} running task(s) back to the queue`);
     }, o.graceMs);
     stopping = (async () => {
-      await presence.stopping();
-      await worker.stop({ graceMs: o.graceMs });
+      // Bounded: with nothing running only by the Redis wait, else by the grace plus that wait.
+      const bound = (running > 0 ? o.graceMs : 0) + REDIS_WAIT_MS;
+      const started = Date.now();
+      const left = () => Math.max(0, bound - (Date.now() - started));
+      const stopped = (async () => {
+        await within(presence.stopping(), REDIS_WAIT_MS);
+        await worker.stop({ graceMs: o.graceMs });
+      })();
+      const inTime = await within(stopped, bound);
       clearTimeout(graceTimer);
-      await presence.stop().catch((e: Error) => log.error(`could not remove the presence entry: ${e.message}`));
-      log.info(`stopped ${name} (done ${worker.stats.done}, failed ${worker.stats.failed})`);
+      if (!inTime) {
+        const held = worker.stats.running;
+        log.warn(`Redis did not answer within ${Math.round(bound / 1000)} s: exiting without handing back; `
+          + `${held > 0 ? `${held} task(s) still leased to ${name} run again` : 'anything still leased to it runs again'} when the lease expires`, { event: 'abandoned', running: held });
+      } else if (!await within(presence.stop(), Math.max(500, left()))) {
+        log.warn('could not remove the presence entry (Redis did not answer): it expires by itself');
+      }
+      log.info(`stopped ${name} (done ${worker.stats.done}, failed ${worker.stats.failed})`, { event: 'stopped', done: worker.stats.done, failed: worker.stats.failed });
       return exitCode;
     })();
     stopping.then(finish, (err: Error) => { log.error(`shutdown failed: ${err.stack ?? err.message}`); finish(1); });
     return stopping;
   };
 
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (++signals > 1) {
-      // A second signal means "now": running tasks stay claimed until their lease runs out
-      // and another worker's sweep picks them up again.
+  onShutdownRequests({
+    first: (why) => { shutdown(why, 0); },
+    second: (sig) => {
+      // A second, deliberate signal means "now": running tasks stay claimed until their lease
+      // runs out and a sweep picks them up again.
       log.error(`second ${sig}: exiting at once, running tasks are recovered when their lease expires`);
       process.exit(130);
-    }
-    shutdown(sig, 0);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+    },
+  });
   // Started by a supervisor that has gone away (killed): stop rather than run on unwatched.
   if (process.send) process.on('disconnect', () => shutdown('supervisor gone', 0));
 
   await worker.start();
   await presence.start((e) => log.error(`heartbeat failed: ${e.message}`));
   log.info(`worker ${name} started: queues ${worker.queues.join(',')}, concurrency ${worker.concurrency}, prefetch ${worker.prefetch}`
-    + (o.maxMemoryMb ? `, memory limit ${o.maxMemoryMb} MB` : '') + ` (prefix ${queue.prefix})`);
+    + (o.maxMemoryMb ? `, memory limit ${o.maxMemoryMb} MB` : '') + ` (prefix ${queue.prefix})`,
+  { event: 'started', queues: worker.queues, concurrency: worker.concurrency, prefix: queue.prefix });
   if (o.maxMemoryMb) {
     const limit = o.maxMemoryMb * 1024 * 1024;
-    memTimer = setInterval(() => {
+    timers.push(setInterval(() => {
       const rss = process.memoryUsage().rss;
       if (rss > limit) shutdown(`memory limit: rss ${Math.round(rss / 1048576)} MB > ${o.maxMemoryMb} MB`, EXIT_MEMORY);
-    }, memoryCheckInterval());
+    }, memoryCheckInterval()));
+  }
+  if (o.quiet) {
+    const t = setInterval(async () => {
+      const backlog = await backlogOf(queue, worker.queues);
+      const s = summary.take(backlog);
+      log.info(s.msg, s.fields);
+    }, summaryInterval());
+    t.unref();
+    timers.push(t);
   }
   if (process.send) process.send({ type: 'ready', pid: process.pid, name });
 
   return done;
+}
+
+/** Tasks waiting (queued, due) in these queues, or null when Redis does not say within a second. */
+async function backlogOf(queue: Queue, queues: string[]): Promise<number | null> {
+  let n: number | null = null;
+  const read = queue.stats().then((s) => { n = queues.reduce((a, q) => a + (s[q]?.queued ?? 0), 0); });
+  return (await within(read, 1000)) ? n : null;
+}
+
+/**
+ * One uid, one worker: refuses when a live worker of this host and prefix has the uid (named in
+ * the error), unless force, which stops that one (its supervisor, so it does not come back) first.
+ */
+async function claimUid(queue: Queue, uid: number, force: boolean, graceMs: number, log: Log): Promise<void> {
+  const me = hostname();
+  const mine = Number(process.env.ASYNC_SUPERVISOR_PID) || null;
+  const others = (await listWorkers(queue.redis, queue.prefix)).filter((e) => e.host === me && e.uid === uid
+    && e.pid !== process.pid && alive(e.pid) && (e.supervisor === null || e.supervisor !== mine));
+  if (others.length === 0) return;
+  const desc = (e: PresenceEntry) => `${e.name} (pid ${e.pid}${e.supervisor ? `, supervisor pid ${e.supervisor}` : ''}, prefix ${queue.prefix})`;
+  if (!force) {
+    throw new CliError(`uid ${uid} is taken: ${others.map(desc).join(', ')} runs on this host. Stop it first `
+      + `(node scripts/async.js stop --uid=${uid}, with its --pid-dir), or give --force to stop it and take over`);
+  }
+  for (const e of others) {
+    const target = e.supervisor !== null && alive(e.supervisor) ? e.supervisor : e.pid;
+    log.info(`--force: stopping ${desc(e)} to take over uid ${uid}`);
+    try { process.kill(target, 'SIGTERM'); } catch { /* gone meanwhile */ }
+    const until = Date.now() + graceMs + 15000;
+    while ((alive(e.pid) || alive(target)) && Date.now() < until) await sleep(50);
+    if (alive(e.pid) || alive(target)) {
+      for (const p of [target, e.pid]) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+      const r = await releaseDeadWorker(queue, e.name);
+      log.info(`--force: ${e.name} did not stop within ${Math.round((graceMs + 15000) / 1000)} s: killed it; released its tasks (${r.recovered} queued again, ${r.failed} failed)`);
+    } else log.info(`--force: ${e.name} stopped`);
+  }
 }
