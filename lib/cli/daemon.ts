@@ -133,6 +133,8 @@ export async function startWorkers(o: StartOptions, say: Say): Promise<Started[]
   process.off('SIGINT', interrupted);
   process.off('SIGTERM', interrupted);
   process.off('SIGHUP', interrupted);
+  // Interrupted: the handler reports and exits (130) once what it started is gone.
+  if (interrupting) await new Promise(() => undefined);
   const started: Started[] = [];
   const failed: string[] = [];
   results.forEach((r, i) => {
