@@ -42,7 +42,7 @@ describe('operations (scripts/async.js)', function () {
       assert.equal(existsSync(join(h.pidDirs[0], 'async8.pid')), false);
     });
 
-    it('an enqueue, connected() and worker.start() in the app reject with RedisUnreachableError', async () => {
+    it('an enqueue, connected() and later commands in the app reject with RedisUnreachableError', async () => {
       const q = setup({ redis: url, prefix: h.prefix, connectTimeoutMs: 500 });
       q.on('error', () => undefined);
       q.register('Jobs', Jobs);
