@@ -83,7 +83,8 @@ interface Internal {
  */
 function guard(client: Redis, timeoutMs: number, own: boolean): () => Promise<void> {
   const c = client as unknown as Internal;
-  let ready = client.status === 'ready';
+  if (client.status === 'ready') return () => Promise.resolve();
+  let ready = false;
   let lastCause = '';
   let failing: RedisUnreachableError | null = null;
   const waiters: { res: () => void; rej: (e: Error) => void }[] = [];
@@ -96,15 +97,17 @@ function guard(client: Redis, timeoutMs: number, own: boolean): () => Promise<vo
     if (own) c.flushQueue(failing, { offlineQueue: true, commandQueue: false });
     for (const w of waiters.splice(0)) w.rej(failing);
   };
-  let timer: NodeJS.Timeout | undefined;
-  if (!ready) { timer = setTimeout(giveUp, timeoutMs); timer.unref(); }
-  client.on('error', (e: Error) => {
+  const timer = setTimeout(giveUp, timeoutMs);
+  timer.unref();
+  const onError = (e: Error) => {
     lastCause = e.message;
     // Commands sent after giving up and queued between two attempts: refuse them too.
     if (own && failing && !ready) { failing = unreachable(); c.flushQueue(failing, { offlineQueue: true, commandQueue: false }); }
-  });
-  client.on('ready', () => {
+  };
+  client.on('error', onError);
+  client.once('ready', () => {
     ready = true;
+    client.off('error', onError);
     failing = null;
     clearTimeout(timer);
     for (const w of waiters.splice(0)) w.res();
