@@ -34,7 +34,7 @@ const FLAGS: Record<string, FlagSpec> = {
   mirror: { type: 'boolean', help: 'run the MySQL mirror loop in the worker (--no-mirror: do not; default: when the queue mirrors)' },
   'pid-dir': { type: 'string', arg: 'DIR', help: 'pid files (default log/async)' },
   'log-dir': { type: 'string', arg: 'DIR', help: 'log files (default log/async)' },
-  'kill-after': { type: 'string', arg: 'S', help: 'SIGKILL workers still running S seconds after SIGTERM (default: wait)' },
+  'kill-after': { type: 'string', arg: 'S', help: "SIGKILL workers still running S seconds after SIGTERM (default: the worker's --grace + 15)" },
   json: { type: 'boolean', help: 'print JSON' },
   state: { type: 'string', arg: 'STATE', help: 'only tasks in this state (queued, scheduled, running, succeeded, failed, cancelled)' },
   queue: { type: 'string', arg: 'Q', help: 'only this queue' },
