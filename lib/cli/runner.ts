@@ -7,6 +7,7 @@ import { hostname } from 'os';
 import type { Queue } from '../queue';
 import { Presence, listWorkers, PresenceEntry } from '../presence';
 import { RedisUnreachableError } from '../errors';
+import { addressOf } from '../redis';
 import { createLog, Log, Summary, summaryInterval } from './log';
 import { onShutdownRequests } from './signals';
 import { ready, databaseError } from './app';
@@ -65,11 +66,21 @@ export async function runWorker(queue: Queue, o: RunOptions, given?: Log): Promi
   worker.on('error', (err: Error) => {
     const db = databaseError(err, queue);
     if (db) log.error(`mirror: ${db}`, { error: err.name });
-    else if (err instanceof RedisUnreachableError) log.error(`${err.message}; retrying until it answers`, { error: err.name });
-    else log.error(`worker error: ${err.message}`, { error: err.name });
+    // Redis going and coming back is logged once each from the connection below, not per failed command.
+    else if (!(err instanceof RedisUnreachableError)) log.error(`worker error: ${err.message}`, { error: err.name });
   });
-  // Emitted once Redis answers again after a RedisUnreachableError (lib/worker).
-  (worker as unknown as NodeJS.EventEmitter).on('reconnected', (ev: { downMs: number }) => log.info(`Redis answers again (down ${Math.round(ev.downMs / 100) / 10} s)`, { event: 'reconnected', downMs: ev.downMs }));
+  let downAt = 0;
+  queue.redis.on('close', () => {
+    if (downAt || stopping) return;
+    downAt = Date.now();
+    log.error(`Redis at ${addressOf(queue.redis)} went away; retrying until it answers (running tasks carry on)`, { event: 'redis-down' });
+  });
+  queue.redis.on('ready', () => {
+    if (!downAt) return;
+    const downMs = Date.now() - downAt;
+    downAt = 0;
+    log.info(`Redis at ${addressOf(queue.redis)} answers again (down ${Math.round(downMs / 100) / 10} s)`, { event: 'reconnected', downMs });
+  });
   const supervisor = Number(process.env.ASYNC_SUPERVISOR_PID) || null;
   const presence = new Presence(queue.redis, queue.prefix,
     { name, uid: o.uid, pid: process.pid, supervisor, queues: worker.queues, concurrency: worker.concurrency }, worker);

@@ -7,6 +7,7 @@ import { join } from 'path';
 import { Harness, Jobs } from '../cli-harness';
 import { until, sleep } from '../helpers';
 import { RedisServer } from './servers';
+import { setup } from '../../lib';
 
 describe('faults: signals and a stop without Redis', function () {
   this.timeout(60000);
@@ -100,6 +101,27 @@ describe('faults: signals and a stop without Redis', function () {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /Redis did not answer within 3 s: exiting without handing back; anything still leased to it runs again when the lease expires/);
       assert.match(r.stdout, /stopped async4@/);
+    });
+
+    it('a running worker logs once when Redis goes and once when it is back, then works on', async () => {
+      const q = setup({ redis: server.url, prefix: h.prefix });
+      q.on('error', () => undefined);
+      q.register('Jobs', Jobs);
+      try {
+        const p = h.spawn(['run', '--uid=6'], { env: h.env({ REDIS_URL: server.url }) });
+        await until(() => /worker async6@\S+ started/.test(p.stdout), 10000, 'the worker to start');
+        await server.crash();
+        await sleep(2500);
+        await server.up();
+        await until(() => /answers again/.test(p.stdout), 15000, 'the reconnect line');
+        const t = await q.async(Jobs, 'add', { args: [1, 2] });
+        assert.equal((await (await q.task(t.id))!.wait({ timeout: 10000 })).state, 'succeeded');
+        assert.equal(p.stderr.match(/went away/g)?.length, 1, p.stderr);
+        assert.match(p.stderr, new RegExp(`ERROR Redis at 127\\.0\\.0\\.1:${server.port} went away; retrying until it answers`));
+        assert.equal(p.stdout.match(/answers again/g)?.length, 1, p.stdout);
+        p.child.kill('SIGTERM');
+        assert.equal((await p.exited).code, 0);
+      } finally { await q.close(); }
     });
 
     it('stop of a started worker whose Redis is gone returns', async () => {
