@@ -195,6 +195,22 @@ describe('operations (scripts/async.js)', function () {
       assert.equal((await p.exited).code, 0);
     });
 
+    it('start --log=json: every line of the log file is JSON, the supervisor\'s and the release\'s too', async () => {
+      const r = await h.cli(['start', '--uid=1', '--log=json', h.pidDir()]);
+      assert.equal(r.code, 0, r.stderr);
+      const [w] = await h.workers();
+      const t = await h.queue.async(Jobs, 'sleep', { args: [1000] });
+      await until(async () => (await h.hash(t.id)).state === 'running', 10000, 'the task to run');
+      process.kill(w.pid, 'SIGKILL');
+      const log = join(h.pidDirs[0], 'async1.log');
+      await until(() => /"event":"released"/.test(readFileSync(log, 'utf8')), 10000, 'the release line');
+      await (await h.queue.task(t.id))!.wait({ timeout: 10000 });
+      const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.ok(lines.some((l) => l.supervisor && /died \(signal SIGKILL\)/.test(l.msg)));
+      assert.ok(lines.some((l) => l.event === 'released' && l.recovered === 1 && l.worker === w.name));
+      assert.ok(lines.some((l) => l.msg === 'task' && l.id === t.id && l.attempt === 2 && l.outcome === 'succeeded'));
+    });
+
     it('--log must be text or json', async () => {
       const r = await h.cli(['run', '--log=xml']);
       assert.equal(r.code, 2);

@@ -168,7 +168,9 @@ async function recoverCommand(name: string | undefined, uid: number | undefined,
     if (names.length === 0) { out(`async${uid}: no dead worker of this host in Redis to release`); return 0; }
     for (const n of names) {
       const r = await releaseDeadWorker(queue, n);
-      out(`released the tasks of ${n}: ${r.recovered} queued again, ${r.failed} failed (past their stall limit or cancelled)`);
+      const line = `released the tasks of ${n}: ${r.recovered} queued again, ${r.failed} failed (past their stall limit or cancelled)`;
+      // Its output goes to the worker's log (from the supervisor) or to `stop`'s.
+      out(o.log === 'json' ? JSON.stringify({ time: new Date().toISOString(), level: 'info', worker: n, event: 'released', recovered: r.recovered, failed: r.failed, msg: line }) : line);
     }
     return 0;
   } finally { await closeSoon(queue); }

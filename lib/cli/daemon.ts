@@ -205,7 +205,8 @@ function graceOf(pid: number): number {
 /** Runs `__recover --uid=N` with the supervisor's app arguments: releases the tasks of that uid's dead workers. */
 function recover(uid: number, args: string[] | null, launch: string[] | undefined, say: Say): void {
   if (!args || !launch) { say(`async${uid}: its tasks come back when their leases expire`); return; }
-  const r = spawnSync(process.execPath, [...launch, RECOVER, `--uid=${uid}`, ...args], { encoding: 'utf8', timeout: 30000 });
+  // Its answer is for this terminal: text whatever the worker's --log.
+  const r = spawnSync(process.execPath, [...launch, RECOVER, `--uid=${uid}`, ...args.filter((a) => !a.startsWith('--log='))], { encoding: 'utf8', timeout: 30000 });
   const text = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
   say(r.status === 0 && text ? text : `async${uid}: could not release its tasks (${text || r.error?.message || `exit ${r.status}`}); they come back when their leases expire`);
 }

@@ -17,7 +17,11 @@ export interface SuperviseOptions { uid: number; pidDir: string; launcher: strin
  * when the `start` that launched it goes away before the worker was ready (interrupted).
  */
 export function supervise(o: SuperviseOptions): Promise<number> {
-  const say = (l: string) => process.stdout.write(`${new Date().toISOString()} supervisor[${process.pid}] async${o.uid}: ${l}\n`);
+  // The worker's log file is the supervisor's too: with --log=json its lines are JSON as well.
+  const json = o.workerArgs.includes('--log=json');
+  const say = (l: string) => process.stdout.write(json
+    ? `${JSON.stringify({ time: new Date().toISOString(), level: 'info', worker: `async${o.uid}`, supervisor: process.pid, msg: l })}\n`
+    : `${new Date().toISOString()} supervisor[${process.pid}] async${o.uid}: ${l}\n`);
   const pidFile = pidPath(o.pidDir, o.uid);
   let child: ChildProcess | null = null;
   let childReady = false;
