@@ -20,7 +20,7 @@ import { trackTransactions } from './transaction';
 import { queueStats, findTask } from './queries';
 
 const DAY = 24 * 3600 * 1000;
-const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention'];
+const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs'];
 let hooks = 0;
 
 export class Queue extends EventEmitter implements PublicQueue {
@@ -49,7 +49,7 @@ export class Queue extends EventEmitter implements PublicQueue {
     this.sequelize = opts.sequelize;
     const mirror = opts.mirror ?? this.sequelize !== undefined;
     if (mirror && !this.sequelize) throw new TypeError('setup: mirror needs a sequelize instance');
-    const conn = connect(opts.redis);
+    const conn = connect(opts.redis, { connectTimeoutMs: opts.connectTimeoutMs });
     this.redis = conn.client;
     this.owned = conn.owned;
     defineScripts(this.redis);
@@ -58,6 +58,7 @@ export class Queue extends EventEmitter implements PublicQueue {
     if (conn.owned) this.redis.on('error', (e: Error) => this.report(e));
     this.internals = new QueueContext({ redis: this.redis, mock: conn.mock, prefix: this.prefix, mirror, retention, sequelize: this.sequelize });
     const ctx = this.internals;
+    ctx.connected = conn.connected;
     ctx.workersSaturated = () => [...this.workers].some((w) => w.saturated);
     ctx.acquireMirror = (want, onError) => (ctx.mirror && want !== false ? acquireMirror(ctx, onError) : null);
     this.enqueuer = new Enqueuer(this.internals, () => this.closed, (e) => this.report(e, true));
@@ -111,6 +112,11 @@ export class Queue extends EventEmitter implements PublicQueue {
     this.workers.add(w);
     w.once('stopped', () => this.workers.delete(w));
     return w;
+  }
+
+  /** Resolves once Redis has answered; rejects with a RedisUnreachableError after the connect timeout. */
+  connected(): Promise<void> {
+    return this.internals.connected();
   }
 
   stats(): Promise<QueueStats> {

@@ -158,6 +158,8 @@ export interface Queue extends TypedEvents<QueueEvents> {
   close(): Promise<void>;
   /** The history model over `async_tasks` (defined on the sequelize given to setup). */
   readonly AsyncTask: ModelStatic<AsyncTask> | undefined;
+  /** Resolves once Redis has answered; rejects with a RedisUnreachableError after the connect timeout. */
+  connected(): Promise<void>;
   /** Creates `async_tasks`, or adds the columns and indexes a newer version needs; safe to run any number of times. */
   migrate(): Promise<MigrateResult>;
 }

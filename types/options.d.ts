@@ -78,6 +78,8 @@ export interface SetupOptions {
   mirror?: boolean;
   /** How long finished tasks stay in Redis, in ms (default 24 h; 0 = drop once recorded). */
   retention?: number;
+  /** How long the first connection to Redis may take before commands fail with RedisUnreachableError (ms; default $ASYNC_CONNECT_TIMEOUT_MS or 5000). */
+  connectTimeoutMs?: number;
 }
 
 /** Defaults for one method, applied at enqueue (per-call options win) and, for `signal`, by the worker. */
