@@ -14,8 +14,15 @@ const DEFAULTS: RedisOptions = { maxRetriesPerRequest: null, enableAutoPipelinin
 
 export function connect(spec: string | RedisOptions | Redis | undefined): Connection {
   if (spec === 'mock') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const RedisMock = require('ioredis-mock');
+    // ioredis-mock is an optional peer dependency (tests and demos only), so it may be absent.
+    let RedisMock;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      RedisMock = require('ioredis-mock');
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND' || !String((e as Error).message).includes("'ioredis-mock'")) throw e;
+      throw new Error("redis: 'mock' needs the ioredis-mock package, which is not installed: npm install --save-dev ioredis-mock@^8.13.1");
+    }
     return { client: new RedisMock() as Redis, mock: true, owned: true };
   }
   if (spec instanceof Redis || isRedisLike(spec)) return { client: spec as Redis, mock: isMock(spec as Redis), owned: false };
