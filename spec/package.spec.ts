@@ -12,10 +12,11 @@ import { DATABASE_URL, REDIS_URL, dropPrefix, mysqlDb, redisClient, uniquePrefix
 const ROOT = join(__dirname, '..');
 const DB = 'sa_pkg';
 const version = (name: string): string => JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
-// The app's own versions: sequelize 6.37.7 is the one the issue's app had (the peer range must take it);
-// the others as installed here, so that npm finds them in its cache.
+// The app's own versions: sequelize 6.37.7 is the one the issue's app had (the peer range must take it;
+// SA_SEQUELIZE=6.x.y tries another), the others as installed here, so that npm finds them in its cache.
+const SEQUELIZE = process.env.SA_SEQUELIZE || '6.37.7';
 const APP_VERSIONS: Record<string, string> = {
-  'sequelize': '6.37.7', 'mysql2': version('mysql2'), 'ioredis-mock': version('ioredis-mock'),
+  'sequelize': SEQUELIZE, 'mysql2': version('mysql2'), 'ioredis-mock': version('ioredis-mock'),
 };
 
 type Step = { kind: 'sh'; command: string } | { kind: 'file'; path: string; text: string };
@@ -143,7 +144,7 @@ describe('the package, installed into a fresh app as README says', function () {
         ok(`npm install --prefer-offline --no-audit --no-fund ${args.map((a) => JSON.stringify(a)).join(' ')}`);
         if (!command.includes('--save-dev')) {
           // One Sequelize: the app's own, not a nested second copy; no ioredis-mock in a production install.
-          assert.equal(JSON.parse(readFileSync(join(app, 'node_modules', 'sequelize', 'package.json'), 'utf8')).version, '6.37.7');
+          assert.equal(JSON.parse(readFileSync(join(app, 'node_modules', 'sequelize', 'package.json'), 'utf8')).version, SEQUELIZE);
           assert.ok(!existsSync(join(app, 'node_modules', 'sequelize-async', 'node_modules', 'sequelize')), 'a nested copy of sequelize was installed');
           assert.ok(!existsSync(join(app, 'node_modules', 'ioredis-mock')), 'ioredis-mock was installed without being asked for');
           const r = sh(`node -e "require('sequelize-async').setup({ redis: 'mock' })"`);
