@@ -20,7 +20,8 @@ export class Csrf {
     this.secret = secret === undefined ? randomBytes(32) : Buffer.from(secret);
   }
 
-  private sign(nonce: string): string {
+  /** HMAC of a text under the secret (also signs the flash message of a redirect). */
+  sign(nonce: string): string {
     return createHmac('sha256', this.secret).update(nonce).digest('base64url');
   }
 
