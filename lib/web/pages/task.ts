@@ -18,7 +18,11 @@ const BINARY = /^(args|result|error(:\d+)?)$/;
 
 function cell(k: string, x: unknown): string {
   if (x === null || x === undefined) return 'NULL';
-  if (Buffer.isBuffer(x)) return BINARY.test(k) || x.some((b) => b < 9) ? `(msgpack, ${x.length} bytes)` : x.toString('utf8');
+  if (Buffer.isBuffer(x)) {
+    if (BINARY.test(k) || x.some((b) => b < 9)) return `(msgpack, ${x.length} bytes)`;
+    const s = x.toString('utf8');
+    return k.endsWith('_at') && /^\d{12,14}$/.test(s) ? `${s} (${when(Number(s))})` : s;
+  }
   if (x instanceof Date) return when(x);
   return String(x);
 }

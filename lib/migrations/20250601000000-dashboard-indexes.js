@@ -1,0 +1,42 @@
+'use strict';
+// Indexes the dashboard's SQL searches and charts use on `async_tasks` (the table comes from
+// 20250101000000-create-async-tasks.js): the task list filtered by queue and state, newest first;
+// by type and action; the throughput chart over finished_at. Both call forms work:
+//   sequelize-cli: up(queryInterface, Sequelize)      umzug 3: up({ context: queryInterface })
+// Safe to run again: only missing indexes are added.
+
+const TABLE = 'async_tasks';
+
+const INDEXES = [
+  { name: 'async_tasks_queue_state_id', fields: ['queue', 'state', 'id'] },
+  { name: 'async_tasks_state_id', fields: ['state', 'id'] },
+  { name: 'async_tasks_type_action_id', fields: ['object_type', 'action', 'id'] },
+  { name: 'async_tasks_finished_at', fields: ['finished_at'] },
+];
+
+function queryInterfaceOf(a) {
+  const queryInterface = a && a.context && typeof a.context.addIndex === 'function' ? a.context : a;
+  if (!queryInterface || typeof queryInterface.addIndex !== 'function') {
+    throw new TypeError('async_tasks dashboard indexes migration: call up(queryInterface, Sequelize) or up({ context: queryInterface })');
+  }
+  return queryInterface;
+}
+
+exports.TABLE = TABLE;
+exports.INDEXES = INDEXES;
+
+exports.up = async function up(a) {
+  const queryInterface = queryInterfaceOf(a);
+  const have = new Set((await queryInterface.showIndex(TABLE)).map((i) => i.name));
+  for (const ix of INDEXES) {
+    if (!have.has(ix.name)) await queryInterface.addIndex(TABLE, ix.fields, { name: ix.name });
+  }
+};
+
+exports.down = async function down(a) {
+  const queryInterface = queryInterfaceOf(a);
+  const have = new Set((await queryInterface.showIndex(TABLE)).map((i) => i.name));
+  for (const ix of INDEXES) {
+    if (have.has(ix.name)) await queryInterface.removeIndex(TABLE, ix.name);
+  }
+};
