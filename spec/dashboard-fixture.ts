@@ -18,6 +18,7 @@ export const Mailer = {
   healed: false,
   send(to: string) { return { sent: to }; },
   boom(msg: string) { const e = new Error(msg); e.name = 'SmtpError'; throw e; },
+  nap(ms: number) { return new Promise((r) => setTimeout(r, ms)); },
   flaky(to: string) {
     if (!Mailer.healed) { const e = new Error(`mail server refused ${to}`); e.name = 'SmtpError'; throw e; }
     return { sent: to, retried: true };
