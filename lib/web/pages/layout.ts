@@ -34,7 +34,7 @@ export function postForm(v: View, path: string, label: string, opts: { fields?: 
 export function page(v: View, title: string, body: Html, active = ''): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · sequelize-async</title>
+<title>${title} · sequelize-async</title><link rel="icon" href="data:,">
 <link rel="stylesheet" href="${v.base}/assets/uPlot.min.css"><link rel="stylesheet" href="${v.base}/assets/dashboard.css">
 <script src="${v.base}/assets/uPlot.iife.min.js" defer></script><script src="${v.base}/assets/dashboard.js" defer></script>
 </head><body data-base="${v.base}">
