@@ -103,13 +103,17 @@ describe('dashboard (HTTP)', function () {
   it('workers: host, pid, uid, queues, concurrency, running, memory, since', async () => {
     const empty = await c.get('/workers');
     assert.match(visible(empty.text), /No worker is running/);
-    const p = new Presence(env.queue.redis, env.prefix, { name: 'web-1', uid: 3, pid: 4242, supervisor: null, queues: ['default', 'mail'], concurrency: 5 },
+    const nap = await env.queue.async(Mailer, 'nap', { args: [1000] });
+    await until(async () => (await state(nap.id)) === 'running', 5000, 'the nap to run');
+    const p = new Presence(env.queue.redis, env.prefix, { name: env.worker.name, uid: 3, pid: 4242, supervisor: null, queues: ['default', 'mail'], concurrency: 5 },
       { stats: { done: 7, failed: 1, running: 2 } });
     await p.start();
     try {
       const t = visible((await c.get('/workers')).text);
-      assert.match(t, /web-1 \S+ 4242 3 default, mail 5 2 7 1 \d+ MB \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(\d+ ms\) running/);
-    } finally { await p.stop(); }
+      assert.ok(t.includes(`${env.worker.name} `), t);
+      assert.match(t, new RegExp(`\\S+ 4242 3 default, mail 5 2 ${nap.id} Mailer#nap 7 1 \\d+ MB`));
+      assert.match(t, /\d+ MB \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(\d+ ms\) running/);
+    } finally { await p.stop(); await nap.wait({ timeout: 5000 }); }
   });
 
   it('bad ids, bad filters and unknown pages get a 404/400 page, never a stack trace', async () => {

@@ -18,6 +18,7 @@ import { overviewPage } from './pages/overview';
 import { tasksPage, scheduledPage, confirmPage, filterParams } from './pages/tasks';
 import { taskPage } from './pages/task';
 import { workersPage } from './pages/workers';
+import { runningByWorker } from './running';
 
 export type Access = 'all' | 'read' | false;
 
@@ -113,7 +114,7 @@ export function dashboard(queue: DashboardQueue, options: DashboardOptions = {})
       const p = parsePage(query);
       return sendHtml(res, 200, scheduledPage(v, q, p, await scheduledTasks(ctx, q, p)));
     }
-    if (path === '/workers') return sendHtml(res, 200, workersPage(v, await workers(ctx)));
+    if (path === '/workers') return sendHtml(res, 200, workersPage(v, await workers(ctx), await runningByWorker(ctx)));
     if (path === '/bulk') {
       if (!v.canWrite) throw forbidden(refusal(v));
       const action = bulkAction(query.get('do'));
