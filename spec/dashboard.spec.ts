@@ -41,6 +41,15 @@ describe('dashboard (HTTP)', function () {
     assert.deepStrictEqual(j.queues.map((q) => [q.queue, q.scheduled, q.failed]), [['default', 1, 0], ['mail', 0, 2]]);
   });
 
+  it('overview: the age of the oldest due task of a queue no worker serves', async () => {
+    const t = await env.queue.async(Mailer, 'send', { args: ['idle'], queue: 'idle', scheduledAt: Date.now() - 90000 });
+    try {
+      const r = await c.get('/');
+      const row = visible((/<tr data-queue="idle">([\s\S]*?)<\/tr>/.exec(r.text) ?? [])[1] ?? '').trim();
+      assert.match(row, /^idle 1 0 0 0 0 (9\d|1[01]\d) s \d+$/);
+    } finally { await t.cancel(); }
+  });
+
   it('metrics JSON: processed and failed per minute over the last hour and per hour over 7 days, from the mirror', async () => {
     for (const [range, n] of [['hour', 60], ['days', 168]] as const) {
       const j = await (await fetch(`${env.url}/api/metrics?range=${range}`)).json() as { series: { at: number[]; processed: number[]; failed: number[] } };

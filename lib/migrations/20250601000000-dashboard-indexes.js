@@ -1,7 +1,7 @@
 'use strict';
 // Indexes the dashboard's SQL searches and charts use on `async_tasks` (the table comes from
 // 20250101000000-create-async-tasks.js): the task list filtered by queue and state, newest first;
-// by type and action; the throughput chart over finished_at. Both call forms work:
+// by type and action; by object id alone; the throughput chart over finished_at. Both call forms work:
 //   sequelize-cli: up(queryInterface, Sequelize)      umzug 3: up({ context: queryInterface })
 // Safe to run again: only missing indexes are added.
 
@@ -11,6 +11,7 @@ const INDEXES = [
   { name: 'async_tasks_queue_state_id', fields: ['queue', 'state', 'id'] },
   { name: 'async_tasks_state_id', fields: ['state', 'id'] },
   { name: 'async_tasks_type_action_id', fields: ['object_type', 'action', 'id'] },
+  { name: 'async_tasks_object_id_id', fields: ['object_id', 'id'] },
   { name: 'async_tasks_finished_at', fields: ['finished_at'] },
 ];
 

@@ -65,7 +65,7 @@ export function when(d: Date | number | null | undefined): string {
 export function age(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '–';
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-  if (ms < 60000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 120000) return `${Math.round(ms / 1000)} s`;
   if (ms < 3600000) return `${Math.round(ms / 60000)} min`;
   if (ms < 86400000) return `${Math.round(ms / 3600000)} h`;
   return `${Math.round(ms / 86400000)} d`;
