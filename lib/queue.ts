@@ -11,7 +11,7 @@ import { setDefaults } from './registry';
 import { ASYNC_PRIORITY, SCHEDULE_PRIORITY, checkTime } from './enqueue/options';
 import { Enqueuer } from './enqueue/enqueuer';
 import { Task } from './task';
-import { Worker } from './worker';
+import { Worker } from './worker/worker';
 import { QueueContext } from './context';
 import { addMixin, attachModels } from './mixin';
 import { defineAsyncTask, AsyncTaskModel } from './model';
