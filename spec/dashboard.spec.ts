@@ -66,7 +66,8 @@ describe('dashboard (HTTP)', function () {
     const all = await c.get('/tasks');
     assert.strictEqual(all.status, 200);
     const order = [...all.text.matchAll(/<tr class="state-\w+"><td class="num"><a href="\/tasks\/(\d+)">/g)].map((m) => Number(m[1]));
-    assert.deepStrictEqual(order, [5, 4, 3, 2, 1]);
+    assert.deepStrictEqual(order, [...order].sort((a, b) => b - a), 'newest first');
+    assert.deepStrictEqual(order.filter((id) => id <= ids.later), [5, 4, 3, 2, 1]);
     const listed = async (q: string) => [...(await c.get(`/tasks${q}`)).text.matchAll(/<a href="\/tasks\/(\d+)">\1<\/a>/g)].map((m) => Number(m[1]));
     assert.deepStrictEqual(await listed('?state=failed'), [ids.flaky, ids.failed]);
     assert.deepStrictEqual(await listed('?queue=default&state=succeeded'), [ids.xss, ids.ok]);
@@ -201,10 +202,24 @@ describe('dashboard (HTTP)', function () {
     await nap.wait({ timeout: 5000 });
     assert.strictEqual(nap.state, 'succeeded');
 
-    const queued = await env.queue.schedule(Mailer, Date.now() + 60000, 'send', { args: ['x'] });
-    await c.post(`/tasks/${queued.id}/delete`);
-    assert.strictEqual(await env.queue.task(queued.id), null);
+    const later = await env.queue.schedule(Mailer, Date.now() + 60000, 'send', { args: ['x'] });
+    await c.post(`/tasks/${later.id}/delete`);
+    assert.strictEqual(await env.queue.task(later.id), null);
     assert.strictEqual(await env.queue.redis.zcard(env.queue.internals.keys('default').scheduled), 0);
+
+    // Queued on a queue no worker serves: in order (the list) and out of order (the zset).
+    const k = env.queue.internals.keys('idle2');
+    const first = await env.queue.async(Mailer, 'send', { args: ['1'], queue: 'idle2' });
+    const second = await env.queue.async(Mailer, 'send', { args: ['2'], queue: 'idle2' });
+    const early = await env.queue.async(Mailer, 'send', { args: ['3'], queue: 'idle2', scheduledAt: Date.now() - 60000 });
+    const entries = async () => [...await env.queue.redis.lrange(`${k.base}fifo:10`, 0, -1), ...await env.queue.redis.zrange(`${k.base}due:10`, 0, -1)].join(' ');
+    assert.strictEqual((await env.queue.stats()).idle2.queued, 3);
+    for (const t of [first, early]) await c.post(`/tasks/${t.id}/delete`);
+    assert.strictEqual((await env.queue.stats()).idle2.queued, 1);
+    assert.match(await entries(), new RegExp(`^\\d+:${second.id}$`));
+    await c.post(`/tasks/${second.id}/delete`);
+    assert.strictEqual(await entries(), '');
+    assert.strictEqual((await env.queue.stats()).idle2.queued, 0);
   });
 
   it('bulk: retry every failed task matching a filter, delete every match, after a confirm page with the count and the cap', async () => {
