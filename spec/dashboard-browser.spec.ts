@@ -11,7 +11,10 @@ import { until } from './helpers';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
+// README's screenshots: rewritten in docs/ with UPDATE_SCREENSHOTS=1, else taken into a temporary
+// folder (a test run leaves the checkout as it was).
 const DOCS = join(__dirname, '..', 'docs');
+const shots = () => (process.env.UPDATE_SCREENSHOTS ? DOCS : profile);
 // As a string: functions passed to page.evaluate would carry the TS loader's helpers with them.
 const setVisibility = (v: string) => `Object.defineProperty(document, 'visibilityState', { configurable: true, get: function () { return '${v}'; } });
   document.dispatchEvent(new Event('visibilitychange'));`;
@@ -54,7 +57,7 @@ describe('dashboard (browser)', function () {
     assert.strictEqual(await page.locator('[data-total="failed"]').innerText(), '2');
     await page.locator('.chart[data-range="hour"] .uplot canvas').waitFor({ timeout: 10000 });
     await page.locator('.chart[data-range="days"] .uplot canvas').waitFor({ timeout: 10000 });
-    await page.screenshot({ path: join(DOCS, 'dashboard-overview.png'), fullPage: true });
+    await page.screenshot({ path: join(shots(), 'dashboard-overview.png'), fullPage: true });
   });
 
   it('clicking into a failed task shows its backtrace', async () => {
@@ -66,7 +69,7 @@ describe('dashboard (browser)', function () {
     const bt = await page.locator('pre.backtrace').first().innerText();
     assert.match(bt, /at Object\.boom \(.*dashboard-fixture\.ts:\d+:\d+\)/);
     assert.match(await page.locator('.error h3').first().innerText(), /SmtpError: connection reset by peer/);
-    await page.screenshot({ path: join(DOCS, 'dashboard-task.png'), fullPage: true });
+    await page.screenshot({ path: join(shots(), 'dashboard-task.png'), fullPage: true });
   });
 
   it('Retry makes a failed task run again and succeed', async () => {
