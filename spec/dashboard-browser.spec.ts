@@ -14,7 +14,6 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', 
 // README's screenshots: rewritten in docs/ with UPDATE_SCREENSHOTS=1, else taken into a temporary
 // folder (a test run leaves the checkout as it was).
 const DOCS = join(__dirname, '..', 'docs');
-const shots = () => (process.env.UPDATE_SCREENSHOTS ? DOCS : profile);
 // As a string: functions passed to page.evaluate would carry the TS loader's helpers with them.
 const setVisibility = (v: string) => `Object.defineProperty(document, 'visibilityState', { configurable: true, get: function () { return '${v}'; } });
   document.dispatchEvent(new Event('visibilitychange'));`;
@@ -24,6 +23,7 @@ describe('dashboard (browser)', function () {
   let env: Env;
   let ids: Awaited<ReturnType<typeof seed>>;
   let profile: string;
+  const shots = () => (process.env.UPDATE_SCREENSHOTS ? DOCS : profile);
   let browser: BrowserContext;
   let page: Page;
   const problems: string[] = [];
