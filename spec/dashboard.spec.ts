@@ -6,6 +6,7 @@ import type { AddressInfo } from 'net';
 import { setup } from '../lib';
 import { dashboard } from '../lib/web/dashboard';
 import { Presence } from '../lib/presence';
+import type { MetricsSource } from '../lib/web/metrics-source';
 import { startEnv, seed, Env, XSS, Mailer } from './dashboard-fixture';
 import { Client, visible } from './dashboard-client';
 import { until, REDIS_URL } from './helpers';
@@ -37,7 +38,7 @@ describe('dashboard (HTTP)', function () {
     assert.strictEqual(row('default'), 'default 0 1 0 2 0 – 0');
     assert.strictEqual(row('mail'), 'mail 0 0 0 0 2 – 0');
     const j = await (await fetch(`${env.url}/api/overview`)).json() as { queues: { queue: string; failed: number; scheduled: number }[]; finishedFrom: string };
-    assert.strictEqual(j.finishedFrom, 'sql');
+    assert.strictEqual(j.finishedFrom, 'the SQL history');
     assert.deepStrictEqual(j.queues.map((q) => [q.queue, q.scheduled, q.failed]), [['default', 1, 0], ['mail', 0, 2]]);
   });
 
@@ -60,6 +61,22 @@ describe('dashboard (HTTP)', function () {
     const mail = await (await fetch(`${env.url}/api/metrics?range=hour&queue=mail`)).json() as { series: { processed: number[] } };
     assert.strictEqual(mail.series.processed.reduce((a, b) => a + b, 0), 2);
     assert.strictEqual((await fetch(`${env.url}/api/metrics?range=year`)).status, 400);
+  });
+
+  it('takes its totals and charts from a MetricsSource given in the options (the seam for metrics recorded in Redis)', async () => {
+    const source: MetricsSource = {
+      enabled: true,
+      unavailable: 'none',
+      totalsFrom: 'the test source',
+      totals: async () => new Map([['mail', { succeeded: 40, failed: 3 }]]),
+      series: async (range, queue) => ({ stepMs: 60000, at: [0, 60000], processed: [range === 'hour' ? 5 : 6, queue === 'mail' ? 7 : 8], failed: [1, 0] }),
+    };
+    const url = await env.serve({ metrics: source });
+    const page = visible(await (await fetch(`${url}/`)).text());
+    assert.match(page, /mail 0 0 0 40 3 /);
+    assert.match(page, /Succeeded and failed count the test source\./);
+    const j = await (await fetch(`${url}/api/metrics?range=days&queue=mail`)).json() as { series: { processed: number[] } };
+    assert.deepStrictEqual(j.series.processed, [6, 7]);
   });
 
   it('lists tasks newest first, by state and queue, filtered by type, action and error text, paged', async () => {

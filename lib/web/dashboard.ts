@@ -93,9 +93,9 @@ export function dashboard(queue: DashboardQueue, options: DashboardOptions = {})
 
   async function get(res: ServerResponse, v: View, path: string, query: URLSearchParams): Promise<void> {
     if (path === '/' || path === '/overview') {
-      return sendHtml(res, 200, overviewPage(v, await overview(ctx, model), metrics.enabled ? null : metrics.unavailable));
+      return sendHtml(res, 200, overviewPage(v, await overview(ctx, metrics), metrics.enabled ? null : metrics.unavailable));
     }
-    if (path === '/api/overview') return sendJson(res, await overview(ctx, model));
+    if (path === '/api/overview') return sendJson(res, await overview(ctx, metrics));
     if (path === '/api/metrics') {
       const range = query.get('range') ?? 'hour';
       if (range !== 'hour' && range !== 'days') throw badRequest(`range must be 'hour' or 'days' (got '${range}')`);

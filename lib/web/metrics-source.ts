@@ -15,7 +15,17 @@ export interface MetricsSeries {
   failed: number[];
 }
 
+/** Succeeded and failed tasks per queue since the start (what the overview's counts show). */
+export type Totals = Map<string, { succeeded: number; failed: number }>;
+
 export interface MetricsSource {
+  /** Where the totals come from, as the overview says it (e.g. 'the SQL history'). */
+  readonly totalsFrom?: string;
+  /**
+   * Per queue totals that do not depend on finished tasks still being in Redis; undefined when
+   * the source has none (the overview then counts the finished tasks still in Redis).
+   */
+  totals?(): Promise<Totals>;
   /** Null when the source cannot answer (the chart then says why: `unavailable`). */
   series(range: MetricsRange, queue?: string): Promise<MetricsSeries | null>;
   /** False when this source never has data (the page shows `unavailable` instead of a chart). */
@@ -41,7 +51,23 @@ export class SqlMetricsSource implements MetricsSource {
   readonly enabled = true;
   readonly unavailable = 'No finished tasks in this period.';
 
+  readonly totalsFrom = 'the SQL history';
+
   constructor(private readonly sequelize: Sequelize, private readonly table = 'async_tasks') {}
+
+  /** COUNT per queue and state (index queue, state, id). */
+  async totals(): Promise<Totals> {
+    const rows = await this.sequelize.query<{ queue: string; state: string; n: number | string }>(
+      `SELECT queue, state, COUNT(*) AS n FROM ${this.table} WHERE state IN ('succeeded', 'failed') GROUP BY queue, state`,
+      { type: QueryTypes.SELECT });
+    const out: Totals = new Map();
+    for (const r of rows) {
+      const e = out.get(r.queue) ?? { succeeded: 0, failed: 0 };
+      if (r.state === 'succeeded') e.succeeded = Number(r.n); else e.failed = Number(r.n);
+      out.set(r.queue, e);
+    }
+    return out;
+  }
 
   async series(range: MetricsRange, queue?: string): Promise<MetricsSeries> {
     const { stepMs, from, buckets } = rangeSpec(range);

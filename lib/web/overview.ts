@@ -1,10 +1,9 @@
 // The overview's numbers per queue: queued, scheduled, running (Redis indexes), succeeded and
-// failed (the SQL history when the queue mirrors: it keeps counting after finished tasks expire
-// from Redis; else the finished tasks still in Redis), paused when flow control exposes it, and
-// the age of the oldest due task.
-import { QueryTypes } from 'sequelize';
+// failed (the MetricsSource's totals: the SQL history when the queue mirrors, which keeps counting
+// after finished tasks expire from Redis; else the finished tasks still in Redis), paused when
+// flow control exposes it, and the age of the oldest due task.
 import type { QueueContext } from '../context';
-import type { AsyncTaskModel } from '../model';
+import type { MetricsSource } from './metrics-source';
 import { queueStats } from '../queries';
 import { dueKey, fifoKey, taskKey } from '../keys';
 
@@ -24,7 +23,8 @@ export interface QueueOverview {
   mirrorLag: number;
 }
 
-export interface Overview { queues: QueueOverview[]; at: number; finishedFrom: 'sql' | 'redis' }
+/** `finishedFrom`: where succeeded and failed come from ('redis': the finished tasks still there). */
+export interface Overview { queues: QueueOverview[]; at: number; finishedFrom: string }
 
 /** Without the mirror: the states of at most this many of the newest finished tasks per queue. */
 const REDIS_FINISHED_LOOK = 5000;
@@ -53,23 +53,9 @@ async function redisFinished(ctx: QueueContext, queue: string): Promise<{ succee
   return { succeeded: states.filter((s) => s === 'succeeded').length, failed: states.filter((s) => s === 'failed').length, capped };
 }
 
-async function sqlFinished(model: AsyncTaskModel): Promise<Map<string, { succeeded: number; failed: number }>> {
-  const rows = await model.sequelize!.query<{ queue: string; state: string; n: number | string }>(
-    `SELECT queue, state, COUNT(*) AS n FROM ${model.getTableName() as string} WHERE state IN ('succeeded', 'failed') GROUP BY queue, state`,
-    { type: QueryTypes.SELECT });
-  const out = new Map<string, { succeeded: number; failed: number }>();
-  for (const r of rows) {
-    const e = out.get(r.queue) ?? { succeeded: 0, failed: 0 };
-    if (r.state === 'succeeded') e.succeeded = Number(r.n); else e.failed = Number(r.n);
-    out.set(r.queue, e);
-  }
-  return out;
-}
-
-export async function overview(ctx: QueueContext, model: AsyncTaskModel | undefined): Promise<Overview> {
+export async function overview(ctx: QueueContext, metrics: MetricsSource): Promise<Overview> {
   const now = Date.now();
-  const sql = ctx.mirror && model !== undefined;
-  const [stats, finished] = await Promise.all([queueStats(ctx), sql ? sqlFinished(model) : Promise.resolve(null)]);
+  const [stats, finished] = await Promise.all([queueStats(ctx), metrics.totals ? metrics.totals() : Promise.resolve(null)]);
   const pausable = ctx as unknown as Pausable;
   const queues: QueueOverview[] = [];
   for (const queue of Object.keys(stats).sort()) {
@@ -80,5 +66,5 @@ export async function overview(ctx: QueueContext, model: AsyncTaskModel | undefi
     if (typeof pausable.paused === 'function') row.paused = Boolean(await pausable.paused(queue));
     queues.push(row);
   }
-  return { queues, at: now, finishedFrom: sql ? 'sql' : 'redis' };
+  return { queues, at: now, finishedFrom: finished ? metrics.totalsFrom ?? 'metrics' : 'redis' };
 }

@@ -18,7 +18,7 @@ export function overviewPage(v: View, o: Overview, chartNote: string | null): st
 ${COUNTS.map((c) => html`<td class="num"><a data-count="${c}" href="${link(v, '/tasks', { queue: q.queue, state: c })}">${q[c]}${(c === 'succeeded' || c === 'failed') && q.finishedCapped ? '+' : ''}</a></td>`)}
 ${showPaused ? html`<td>${q.paused ? 'paused' : ''}</td>` : ''}
 <td class="num" data-count="oldestDue">${age(q.oldestDueMs)}</td><td class="num" data-count="mirrorLag">${q.mirrorLag}</td></tr>`)}</tbody></table>
-<p class="note">${o.finishedFrom === 'sql' ? 'Succeeded and failed count the SQL history.' : 'Succeeded and failed count the finished tasks still in Redis (they expire after the retention time).'} <span id="updated" data-at="${o.at}">Updated live.</span></p>
+<p class="note">${o.finishedFrom === 'redis' ? 'Succeeded and failed count the finished tasks still in Redis (they expire after the retention time).' : `Succeeded and failed count ${o.finishedFrom}.`} <span id="updated" data-at="${o.at}">Updated live.</span></p>
 <section class="charts">
 <div class="chart" data-range="hour"><h2>Processed and failed per minute, last hour</h2>${chartNote ? html`<p class="chart-empty">${chartNote}</p>` : html`<div class="plot"></div>`}</div>
 <div class="chart" data-range="days"><h2>Processed and failed per hour, last 7 days</h2>${chartNote ? html`<p class="chart-empty">${chartNote}</p>` : html`<div class="plot"></div>`}</div>
