@@ -7,6 +7,7 @@ import { setup } from '../lib';
 import { dashboard } from '../lib/web/dashboard';
 import { Presence } from '../lib/presence';
 import type { MetricsSource } from '../lib/web/metrics-source';
+import { hasFulltext } from '../lib/web/error-text';
 import { startEnv, seed, Env, XSS, Mailer } from './dashboard-fixture';
 import { Client, visible } from './dashboard-client';
 import { until, REDIS_URL } from './helpers';
@@ -90,6 +91,13 @@ describe('dashboard (HTTP)', function () {
     assert.deepStrictEqual(await listed('?queue=default&state=succeeded'), [ids.xss, ids.ok]);
     assert.deepStrictEqual(await listed('?error=reset+by'), [ids.failed]);
     assert.deepStrictEqual(await listed('?error=100%25'), []);
+    // Every word, in any order (the FULLTEXT index narrows, a LIKE per word checks); short words and stopwords too.
+    assert.ok(await hasFulltext(env.queue.AsyncTask!), 'the dashboard migration made the FULLTEXT index');
+    assert.deepStrictEqual(await listed('?error=peer+reset'), [ids.failed]);
+    assert.deepStrictEqual(await listed('?error=conn'), [ids.failed]);
+    assert.deepStrictEqual(await listed('?error=by'), [ids.failed]);
+    assert.deepStrictEqual(await listed('?error=peer+refused'), []);
+    assert.deepStrictEqual(await listed('?error=refused'), [ids.flaky]);
     assert.deepStrictEqual(await listed('?type=Mailer&action=flaky'), [ids.flaky]);
     assert.deepStrictEqual(await listed('?type=Nobody'), []);
     assert.deepStrictEqual(await listed('?objectId=42'), []);

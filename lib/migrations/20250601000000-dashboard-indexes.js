@@ -1,7 +1,8 @@
 'use strict';
 // Indexes the dashboard's SQL searches and charts use on `async_tasks` (the table comes from
 // 20250101000000-create-async-tasks.js): the task list filtered by queue and state, newest first;
-// by type and action; by object id alone; the throughput chart over finished_at. Both call forms work:
+// by type and action; by object id alone; the throughput chart over finished_at; and on MySQL and
+// MariaDB a FULLTEXT index on error_message for the error-text search. Both call forms work:
 //   sequelize-cli: up(queryInterface, Sequelize)      umzug 3: up({ context: queryInterface })
 // Safe to run again: only missing indexes are added.
 
@@ -14,6 +15,13 @@ const INDEXES = [
   { name: 'async_tasks_object_id_id', fields: ['object_id', 'id'] },
   { name: 'async_tasks_finished_at', fields: ['finished_at'] },
 ];
+// MySQL and MariaDB only (lib/web/error-text.ts falls back to LIKE where it is missing).
+const FULLTEXT = { name: 'async_tasks_error_message_ft', fields: ['error_message'], type: 'FULLTEXT' };
+
+function indexesFor(queryInterface) {
+  const dialect = queryInterface.sequelize.getDialect();
+  return dialect === 'mysql' || dialect === 'mariadb' ? [...INDEXES, FULLTEXT] : INDEXES;
+}
 
 function queryInterfaceOf(a) {
   const queryInterface = a && a.context && typeof a.context.addIndex === 'function' ? a.context : a;
@@ -25,19 +33,20 @@ function queryInterfaceOf(a) {
 
 exports.TABLE = TABLE;
 exports.INDEXES = INDEXES;
+exports.FULLTEXT = FULLTEXT;
 
 exports.up = async function up(a) {
   const queryInterface = queryInterfaceOf(a);
   const have = new Set((await queryInterface.showIndex(TABLE)).map((i) => i.name));
-  for (const ix of INDEXES) {
-    if (!have.has(ix.name)) await queryInterface.addIndex(TABLE, ix.fields, { name: ix.name });
+  for (const ix of indexesFor(queryInterface)) {
+    if (!have.has(ix.name)) await queryInterface.addIndex(TABLE, ix.fields, ix.type ? { name: ix.name, type: ix.type } : { name: ix.name });
   }
 };
 
 exports.down = async function down(a) {
   const queryInterface = queryInterfaceOf(a);
   const have = new Set((await queryInterface.showIndex(TABLE)).map((i) => i.name));
-  for (const ix of INDEXES) {
+  for (const ix of indexesFor(queryInterface)) {
     if (have.has(ix.name)) await queryInterface.removeIndex(TABLE, ix.name);
   }
 };

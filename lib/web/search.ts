@@ -3,6 +3,7 @@
 // without it, to the Redis indexes through the read layer (listTasks), looking at a bounded
 // number of the newest tasks and never scanning every key.
 import { Op } from 'sequelize';
+import { errorCondition, errorMatches, hasFulltext } from './error-text';
 import type { WhereOptions } from 'sequelize';
 import type { TaskState } from '../../types';
 import type { QueueContext } from '../context';
@@ -78,18 +79,14 @@ export interface SearchHost {
 
 const useSql = (h: SearchHost) => h.ctx.mirror && h.model !== undefined;
 
-function likeText(s: string): string {
-  return `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
-function where(f: Filter): WhereOptions {
+async function where(model: AsyncTaskModel, f: Filter): Promise<WhereOptions> {
   const w: Record<string, unknown> = {};
   if (f.state) w.state = f.state;
   if (f.queue) w.queue = f.queue;
   if (f.type) w.object_type = f.type;
   if (f.action) w.action = f.action;
   if (f.objectId) w.object_id = f.objectId;
-  if (f.error) w.error_message = { [Op.like]: likeText(f.error) };
+  if (f.error) return { [Op.and]: [w, errorCondition(model, f.error, await hasFulltext(model))] } as WhereOptions;
   return w as WhereOptions;
 }
 
@@ -98,8 +95,8 @@ function matches(f: Filter, r: TaskRow): boolean {
   if (f.action && r.action !== f.action) return false;
   if (f.objectId && r.objectId !== f.objectId) return false;
   if (f.error) {
-    const texts = [...r.errors, r.result].filter((e): e is Error => e instanceof Error).map((e) => `${e.name}: ${e.message}`);
-    if (!texts.some((t) => t.includes(f.error as string))) return false;
+    const messages = [...r.errors, r.result].filter((e): e is Error => e instanceof Error).map((e) => e.message);
+    if (!errorMatches(messages, f.error)) return false;
   }
   return true;
 }
@@ -109,7 +106,7 @@ export async function search(h: SearchHost, f: Filter, page: number, size = PAGE
   const offset = (page - 1) * size;
   if (useSql(h)) {
     const model = h.model as AsyncTaskModel;
-    const found = await model.findAll({ where: where(f), order: [['id', 'DESC']], limit: size + 1, offset });
+    const found = await model.findAll({ where: await where(model, f), order: [['id', 'DESC']], limit: size + 1, offset });
     const rows = found.map((m) => ({ ...m.toTaskFields(), id: Number(m.id) }) as TaskRow);
     return { rows: rows.slice(0, size), more: rows.length > size, source: 'sql' };
   }
@@ -125,7 +122,7 @@ export async function search(h: SearchHost, f: Filter, page: number, size = PAGE
 export async function matching(h: SearchHost, f: Filter, cap: number): Promise<{ tasks: { id: number; queue: string }[]; more: boolean }> {
   if (useSql(h)) {
     const model = h.model as AsyncTaskModel;
-    const found = await model.findAll({ where: where(f), attributes: ['id', 'queue'], order: [['id', 'DESC']], limit: cap + 1, raw: true });
+    const found = await model.findAll({ where: await where(model, f), attributes: ['id', 'queue'], order: [['id', 'DESC']], limit: cap + 1, raw: true });
     const tasks = (found as unknown as { id: number | string; queue: string }[]).map((r) => ({ id: Number(r.id), queue: r.queue }));
     return { tasks: tasks.slice(0, cap), more: tasks.length > cap };
   }
