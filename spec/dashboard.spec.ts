@@ -287,6 +287,16 @@ describe('dashboard (HTTP)', function () {
     assert.match(await r.text(), /not allowed to see this dashboard/);
   });
 
+  it('the dashboard indexes migration is safe to run again (both call forms)', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const m = require('../lib/migrations/20250601000000-dashboard-indexes.js') as { up(a: unknown, b?: unknown): Promise<void>; INDEXES: { name: string }[] };
+    const qi = env.seq.getQueryInterface();
+    await m.up(qi, env.seq.constructor);
+    await m.up({ context: qi });
+    const names = ((await qi.showIndex('async_tasks')) as { name: string }[]).map((i) => i.name);
+    for (const n of [...m.INDEXES.map((i) => i.name), 'async_tasks_error_message_ft']) assert.ok(names.includes(n), n);
+  });
+
   it('mounted under a path (Express/Connect: req.baseUrl) every link and form has the prefix', async () => {
     const handler = dashboard(env.queue);
     // What app.use('/async', handler) hands a middleware: the mount in baseUrl, the rest in url.
