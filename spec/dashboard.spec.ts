@@ -318,6 +318,20 @@ describe('dashboard (HTTP)', function () {
       const ov = await mc.get('/');
       assert.match(ov.text, /href="\/async\/tasks\?queue=mail&amp;state=failed"/);
     } finally { server.close(); }
+    // Connect: no baseUrl, only originalUrl; the mount point itself comes as '/'.
+    const connectLike = http.createServer((req, res) => {
+      (req as http.IncomingMessage & { originalUrl?: string }).originalUrl = req.url;
+      req.url = req.url!.slice(6) || '/';
+      handler(req, res);
+    });
+    await new Promise<void>((ok) => connectLike.listen(0, '127.0.0.1', ok));
+    const curl = `http://127.0.0.1:${(connectLike.address() as AddressInfo).port}`;
+    try {
+      for (const path of ['/async', '/async/', '/async/tasks?state=failed']) {
+        const t = await (await fetch(curl + path)).text();
+        assert.match(t, /href="\/async\/assets\/dashboard.css"/, path);
+      }
+    } finally { connectLike.close(); }
   });
 
   it('without the mirror: counts from Redis, search through the Redis indexes, the chart says metrics come from the mirror', async () => {

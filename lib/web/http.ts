@@ -11,7 +11,7 @@ export const notFound = (what: string) => new HttpError(404, what);
 export const badRequest = (what: string) => new HttpError(400, what);
 export const forbidden = (what: string) => new HttpError(403, what);
 
-/** Express and Connect strip the mount path from req.url and keep it in req.baseUrl / originalUrl. */
+/** Express and Connect strip the mount path from req.url; Express keeps it in req.baseUrl, both keep req.originalUrl. */
 export function mountPrefix(req: IncomingMessage, base: string | undefined): string {
   if (base !== undefined) return base.replace(/\/+$/, '');
   const r = req as IncomingMessage & { baseUrl?: string; originalUrl?: string };
@@ -20,6 +20,8 @@ export function mountPrefix(req: IncomingMessage, base: string | undefined): str
     const path = (r.originalUrl.split('?')[0]);
     const rest = r.url.split('?')[0];
     if (path.endsWith(rest)) return path.slice(0, path.length - rest.length).replace(/\/+$/, '');
+    // Connect hands the mount point itself ('/async') on as '/'.
+    if (rest === '/') return path.replace(/\/+$/, '');
   }
   return '';
 }
