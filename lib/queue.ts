@@ -4,7 +4,7 @@
 import { EventEmitter } from 'events';
 import type { Redis } from 'ioredis';
 import type { Sequelize } from 'sequelize';
-import type { SetupOptions, EnqueueOptions, WorkerOptions, QueueStats, Registered, RegisterOptions } from '../types';
+import type { SetupOptions, EnqueueOptions, WorkerOptions, QueueStats, Registered, RegisterOptions, Queue as PublicQueue } from '../types';
 import { connect } from './redis';
 import { defineScripts } from './scripts';
 import { setDefaults } from './registry';
@@ -14,8 +14,8 @@ import { Task } from './task';
 import { Worker } from './worker/worker';
 import { QueueContext } from './context';
 import { addMixin, attachModels } from './mixin';
-import { defineAsyncTask, AsyncTaskModel } from './model';
-import { historyReader, migrate, acquireMirror } from './mirror';
+import { defineAsyncTask, AsyncTaskModel } from './mirror/model';
+import { historyReader, migrate, acquireMirror, MigrateResult } from './mirror';
 import { trackTransactions } from './transaction';
 import { queueStats, findTask } from './queries';
 
@@ -23,7 +23,7 @@ const DAY = 24 * 3600 * 1000;
 const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention'];
 let hooks = 0;
 
-export class Queue extends EventEmitter {
+export class Queue extends EventEmitter implements PublicQueue {
   readonly prefix: string;
   readonly redis: Redis;
   readonly sequelize: Sequelize | undefined;
@@ -118,7 +118,7 @@ export class Queue extends EventEmitter {
   }
 
   /** Creates the `async_tasks` table and its indexes when missing; safe to run again. */
-  migrate(): Promise<void> {
+  migrate(): Promise<MigrateResult> {
     return migrate(this.internals);
   }
 
