@@ -289,7 +289,7 @@ describe('dashboard (HTTP)', function () {
 
   it('the dashboard indexes migration is safe to run again (both call forms)', async () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const m = require('../lib/migrations/20250601000000-dashboard-indexes.js') as { up(a: unknown, b?: unknown): Promise<void>; INDEXES: { name: string }[] };
+    const m = require('../lib/migrations/20261203120000-dashboard-indexes.js') as { up(a: unknown, b?: unknown): Promise<void>; INDEXES: { name: string }[] };
     const qi = env.seq.getQueryInterface();
     await m.up(qi, env.seq.constructor);
     await m.up({ context: qi });

@@ -3,7 +3,7 @@
 // also removes the task's SQL history row when the queue mirrors.
 import type { QueueContext } from '../context';
 import type { ScriptName } from '../scripts';
-import type { AsyncTaskModel } from '../model';
+import type { AsyncTaskModel } from '../mirror/model';
 import { groupByQueue } from '../keys';
 import { findTask } from '../queries';
 import { notFound } from './http';

@@ -4,7 +4,7 @@
 // overview; every change is a POST with a CSRF token from our own origin; anything else is 403.
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { QueueContext } from '../context';
-import type { AsyncTaskModel } from '../model';
+import type { AsyncTaskModel } from '../mirror/model';
 import { taskDetail, workers } from '../queries';
 import { Csrf, COOKIE, FIELD } from './csrf';
 import { HttpError, mountPrefix, route, formBody, sendHtml, sendJson, redirect, notFound, badRequest, forbidden } from './http';

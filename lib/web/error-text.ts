@@ -5,7 +5,7 @@
 // another dialect) it is the LIKE alone.
 import { Op, literal } from 'sequelize';
 import type { WhereOptions } from 'sequelize';
-import type { AsyncTaskModel } from '../model';
+import type { AsyncTaskModel } from '../mirror/model';
 
 export const FULLTEXT_INDEX = 'async_tasks_error_message_ft';
 

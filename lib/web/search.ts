@@ -7,7 +7,7 @@ import { errorCondition, errorMatches, hasFulltext } from './error-text';
 import type { WhereOptions } from 'sequelize';
 import type { TaskState } from '../../types';
 import type { QueueContext } from '../context';
-import type { AsyncTaskModel } from '../model';
+import type { AsyncTaskModel } from '../mirror/model';
 import { listTasks, TaskRow } from '../queries';
 import { QUEUE_NAME, taskKey } from '../keys';
 import { fieldsFromHash } from '../task';

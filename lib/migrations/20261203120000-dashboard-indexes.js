@@ -33,11 +33,19 @@ function queryInterfaceOf(a) {
 
 exports.TABLE = TABLE;
 exports.INDEXES = INDEXES;
+// Adds no columns (lib/mirror/migrations.ts builds the model's columns from every migration's).
+exports.columns = function columns() { return {}; };
 exports.FULLTEXT = FULLTEXT;
 
 exports.up = async function up(a) {
   const queryInterface = queryInterfaceOf(a);
-  const have = new Set((await queryInterface.showIndex(TABLE)).map((i) => i.name));
+  let indexes;
+  try {
+    indexes = await queryInterface.showIndex(TABLE);
+  } catch (e) {
+    throw new Error(`${TABLE} does not exist: run the migration 20250101000000-create-async-tasks.js first (${e.message})`);
+  }
+  const have = new Set(indexes.map((i) => i.name));
   for (const ix of indexesFor(queryInterface)) {
     if (!have.has(ix.name)) await queryInterface.addIndex(TABLE, ix.fields, ix.type ? { name: ix.name, type: ix.type } : { name: ix.name });
   }
