@@ -18,6 +18,7 @@ import { defineAsyncTask, AsyncTaskModel } from './mirror/model';
 import { historyReader, migrate, acquireMirror, MigrateResult } from './mirror';
 import { trackTransactions } from './transaction';
 import { queueStats, findTask } from './queries';
+import { dashboard, DashboardOptions, Handler } from './web/dashboard';
 
 const DAY = 24 * 3600 * 1000;
 const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs'];
@@ -117,6 +118,11 @@ export class Queue extends EventEmitter implements PublicQueue {
   /** Resolves once Redis has answered; rejects with a RedisUnreachableError after the connect timeout. */
   connected(): Promise<void> {
     return this.internals.connected();
+  }
+
+  /** The web dashboard as a plain Node handler: `app.use('/async', queue.dashboard())` or `http.createServer(queue.dashboard())`. */
+  dashboard(options?: DashboardOptions): Handler {
+    return dashboard(this, options);
   }
 
   stats(): Promise<QueueStats> {

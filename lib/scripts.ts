@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import type { QueueKeys, QueueKeyName } from './keys';
 import { CLAIM_FIELDS } from './claim-reply';
 
-export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 'release' | 'sweep' | 'retry' | 'abandon'
+export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 'release' | 'sweep' | 'retry' | 'abandon' | 'delete'
   | 'mirror-take' | 'mirror-done' | 'mirror-read' | 'mirror-lag' | 'mirror-release';
 
 // The compiled build runs from dist/lib; the .lua files stay in lib/lua.

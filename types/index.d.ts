@@ -7,9 +7,11 @@ import type { EnqueueOptions, RegisterOptions, WorkerOptions, MirrorOptions, Set
 import type { AsyncAction, AsyncOptionsArg } from './actions';
 import type { StoredError } from './errors';
 import type { TypedEvents, WorkerEvents, QueueEvents } from './events';
+import type { DashboardOptions, DashboardHandler } from './dashboard';
 
 export type { BackoffOptions, EnqueueOptions, WaitOptions, WorkerOptions, MirrorOptions, SetupOptions, MethodDefaults, RegisterOptions } from './options';
 export type { AsyncAction, AsyncArgs, AsyncOptionsArg, MixinName } from './actions';
+export type { DashboardOptions, DashboardHandler, DashboardAccess, MetricsSource, MetricsSeries } from './dashboard';
 export type { FinishedTaskEvent, SweptEvent, ReconnectedEvent, WorkerEvents, QueueEvents, TypedEvents } from './events';
 export { StoredError, AsyncError, TimeoutError, RecordNotFoundError, CorruptTaskError, WorkerLostError, ResultNotStorableError,
   LeaseLostError, FinishRefusedError, RedisUnreachableError } from './errors';
@@ -160,6 +162,8 @@ export interface Queue extends TypedEvents<QueueEvents> {
   readonly AsyncTask: ModelStatic<AsyncTask> | undefined;
   /** Resolves once Redis has answered; rejects with a RedisUnreachableError after the connect timeout. */
   connected(): Promise<void>;
+  /** The web dashboard as a plain Node handler: `app.use('/async', queue.dashboard())`, `http.createServer(queue.dashboard())`. */
+  dashboard(options?: DashboardOptions): DashboardHandler;
   /** Creates `async_tasks`, or adds the columns and indexes a newer version needs; safe to run any number of times. */
   migrate(): Promise<MigrateResult>;
 }

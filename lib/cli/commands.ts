@@ -6,6 +6,7 @@ import { resolve, join } from 'path';
 import type { Queue } from '../queue';
 import * as render from './render';
 import { mirrorCommand } from './mirror-command';
+import { webCommand } from './web-command';
 import { taskDetail } from '../queries';
 import { STATES, isState, isFinal } from '../states';
 import {
@@ -72,6 +73,11 @@ export async function dispatch(inv: Invocation, argv: string[]): Promise<number>
       });
     case 'mirror':
       return withQueue(o, (q) => mirrorCommand(q, out));
+    case 'web': {
+      const port = intOpt(o, 'port', 0, 65535);
+      const host = o.host === undefined ? undefined : String(o.host);
+      return withQueue(o, (q) => webCommand(q, { port, host, readOnly: Boolean(o['read-only']) }, out));
+    }
     case 'generate': {
       const dir = resolve(positional[0] ?? '.');
       const written = generate({ dir, force: Boolean(o.force), workers: intOpt(o, 'workers', 1, 1000) ?? 1,

@@ -31,7 +31,7 @@ const FLAGS: Record<string, FlagSpec> = {
   prefetch: { type: 'string', arg: 'auto|N', help: "tasks claimed ahead of the concurrency (default auto: only while short tasks are waiting; 0: never)" },
   grace: { type: 'string', arg: 'S', help: 'seconds running tasks get to finish on shutdown before they are handed back (default 30)' },
   'max-memory': { type: 'string', arg: 'MB', help: 'finish current tasks and exit (code 75) above this resident memory; start restarts it' },
-  mirror: { type: 'boolean', help: 'run the MySQL mirror loop in the worker (--no-mirror: do not; default: when the queue mirrors)' },
+  mirror: { type: 'boolean', help: 'run the SQL mirror loop in the worker (--no-mirror: do not; default: when the queue mirrors)' },
   'pid-dir': { type: 'string', arg: 'DIR', help: 'pid files (default log/async)' },
   'log-dir': { type: 'string', arg: 'DIR', help: 'log files (default log/async)' },
   'kill-after': { type: 'string', arg: 'S', help: "SIGKILL workers still running S seconds after SIGTERM (default: the worker's --grace + 15)" },
@@ -41,6 +41,9 @@ const FLAGS: Record<string, FlagSpec> = {
   limit: { type: 'string', arg: 'N', help: 'at most N tasks, newest first (default 20)' },
   force: { type: 'boolean', help: 'generate: overwrite existing files; run/start: take over a uid that runs elsewhere on this host' },
   log: { type: 'string', arg: 'text|json', help: 'log format: text lines (default) or one JSON object per line' },
+  port: { type: 'string', arg: 'N', help: 'web: the port to listen on (default 4567)' },
+  host: { type: 'string', arg: 'ADDR', help: 'web: the address to bind (default 127.0.0.1: this machine only)' },
+  'read-only': { type: 'boolean', help: 'web: refuse every change (no retry, cancel or delete)' },
   quiet: { type: 'boolean', help: 'log errors and lifecycle only, plus a summary line every minute (no line per task)' },
 };
 
@@ -67,8 +70,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   inspect: { args: 'ID', summary: 'every field of a task: args and result decoded, errors with backtraces', flags: ['app', 'json'], positional: [1, 1] },
   retry: { args: 'ID', summary: 'queue a failed task again as a new attempt', flags: ['app'], positional: [1, 1] },
   cancel: { args: 'ID', summary: 'cancel a queued or scheduled task (a running one is only marked)', flags: ['app'], positional: [1, 1] },
-  migrate: { args: '', summary: 'create or update the async_tasks table (the MySQL mirror)', flags: ['app'], positional: [0, 0] },
-  mirror: { args: '', summary: 'run the MySQL mirror loop in the foreground until SIGTERM/SIGINT', flags: ['app'], positional: [0, 0] },
+  migrate: { args: '', summary: 'create or update the async_tasks table (the SQL history)', flags: ['app'], positional: [0, 0] },
+  mirror: { args: '', summary: 'run the SQL mirror loop in the foreground until SIGTERM/SIGINT', flags: ['app'], positional: [0, 0] },
+  web: { args: '', summary: 'serve the web dashboard until SIGTERM/SIGINT (loopback only unless --host says otherwise)', flags: ['app', 'port', 'host', 'read-only'], positional: [0, 0] },
   generate: { args: '[DIR]', summary: 'write launcher, migration, PM2 ecosystem.config.js and systemd async@.service into an app', flags: ['workers', 'max-memory', 'grace', 'force'], positional: [0, 1] },
   help: { args: '[COMMAND]', summary: 'show help', flags: [], positional: [0, 1] },
 };
