@@ -107,12 +107,13 @@ describe('the package, installed into a fresh app as README says', function () {
     assert.ok(tarball, 'npm pack wrote a tarball');
     const files = execFileSync('tar', ['tzf', join(tmp, tarball)], { encoding: 'utf8' }).trim().split('\n').map((f) => f.replace(/^package\//, ''));
 
-    // The file list: the build, Lua, migrations, types, the launcher, templates; no sources, tests or benchmarks.
-    const shipped = /^(dist\/lib\/.+\.js|lib\/lua\/.+\.lua|lib\/migrations\/[^/]+\.js|types\/.+\.d\.ts|scripts\/async\.js|templates\/[^/]+|README\.md|package\.json|LICENSE)$/;
+    // The file list: the build, Lua, migrations, the dashboard's assets, types, the launcher, templates; no sources, tests or benchmarks.
+    const shipped = /^(dist\/lib\/.+\.js|lib\/lua\/.+\.lua|lib\/migrations\/[^/]+\.js|lib\/web\/assets\/[^/]+\.(js|css)|types\/.+\.d\.ts|scripts\/async\.js|templates\/[^/]+|README\.md|package\.json|LICENSE)$/;
     assert.deepEqual(files.filter((f) => !shipped.test(f)), [], 'files a user does not run are in the tarball');
     assert.deepEqual(files.filter((f) => /\.ts$/.test(f) && !/\.d\.ts$/.test(f)), [], 'TypeScript sources are in the tarball');
     for (const f of ['dist/lib/index.js', 'types/index.d.ts', 'scripts/async.js', 'templates/launcher.js', 'README.md']) assert.ok(files.includes(f), `${f} is missing from the tarball`);
     assert.ok(files.some((f) => /^lib\/lua\/include\/.+\.lua$/.test(f)), 'the Lua includes are missing');
+    assert.ok(files.includes('lib/web/assets/dashboard.js'), 'the dashboard assets are missing');
     assert.ok(files.some((f) => /^lib\/migrations\/\d{14}-create-async-tasks\.js$/.test(f)), 'the migration is missing');
     const manifest = JSON.parse(execFileSync('tar', ['xzOf', join(tmp, tarball), 'package/package.json'], { encoding: 'utf8' }));
     for (const dep of ['sequelize', 'mysql2', 'pg', 'sqlite3', 'ioredis-mock']) assert.ok(!manifest.dependencies?.[dep], `${dep} is a dependency`);
