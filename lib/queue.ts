@@ -18,6 +18,7 @@ import { defineAsyncTask, AsyncTaskModel } from './model';
 import { historyReader, migrate, acquireMirror } from './mirror';
 import { trackTransactions } from './transaction';
 import { queueStats, findTask } from './queries';
+import * as recurring from './recurring/api';
 
 const DAY = 24 * 3600 * 1000;
 const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention'];
@@ -59,6 +60,7 @@ export class Queue extends EventEmitter {
     this.internals = new QueueContext({ redis: this.redis, mock: conn.mock, prefix: this.prefix, mirror, retention, sequelize: this.sequelize });
     const ctx = this.internals;
     ctx.workersSaturated = () => [...this.workers].some((w) => w.saturated);
+    ctx.startScheduler = (queues, onError) => recurring.startScheduler(ctx, queues, onError);
     ctx.acquireMirror = (want, onError) => (ctx.mirror && want !== false ? acquireMirror(ctx, onError) : null);
     this.enqueuer = new Enqueuer(this.internals, () => this.closed, (e) => this.report(e, true));
     if (this.sequelize) {
@@ -94,6 +96,17 @@ export class Queue extends EventEmitter {
       return this.enqueuer.enqueue(target, action, { ...opts, scheduledAt: checkTime(at, 'schedule time') }, SCHEDULE_PRIORITY);
     } catch (e) { return Promise.reject(e); }
   }
+
+  /** A recurring task (cron `pattern`, 5 or 6 fields or '@daily'), upserted by name: call it in every process at boot. */
+  every(target: object, pattern: string, action: string, opts?: recurring.RecurringOptions): Promise<recurring.RecurringSchedule> {
+    return recurring.every(this.internals, target, pattern, action, opts);
+  }
+
+  /** Every recurring schedule with its next and last tick. */
+  recurring(): Promise<recurring.RecurringInfo[]> { return recurring.recurring(this.internals); }
+
+  /** Removes a recurring schedule by name; false when there was none. */
+  unschedule(name: string): Promise<boolean> { return recurring.unschedule(this.internals, name); }
 
   /** Many tasks at once: all entries are checked first (one bad entry stores nothing), then stored in batches. */
   bulk(entries: [target: object, action: string, opts?: EnqueueOptions][]): Promise<Task[]> {

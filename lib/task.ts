@@ -21,6 +21,8 @@ export interface TaskFields {
   priority: number; scheduledAt: Date; state: TaskState; success: boolean | null; result: unknown;
   errors: StoredError[]; attempts: number; cancelled: boolean; worker: string | null;
   createdAt: Date | null; startedAt: Date | null; finishedAt: Date | null;
+  /** The recurring schedule whose tick stored the task (null: none). */
+  recurrence: string | null;
 }
 
 const NO_FIELDS: Partial<TaskFields> = Object.freeze({});
@@ -60,6 +62,7 @@ export function fieldsFromHash(queue: string, h: RawHash): TaskFields {
     createdAt: date(h.created_at),
     startedAt: date(h.started_at),
     finishedAt: date(h.finished_at),
+    recurrence: str(h.recurrence) ?? null,
   };
 }
 
@@ -80,6 +83,8 @@ export class Task implements TaskApi {
   priority!: number; scheduledAt!: Date; state!: TaskState; success!: boolean | null; result: unknown;
   errors!: StoredError[]; attempts!: number; cancelled!: boolean; worker!: string | null;
   createdAt!: Date | null; startedAt!: Date | null; finishedAt!: Date | null;
+  /** The recurring schedule whose tick stored the task (null: none). */
+  recurrence: string | null = null;
 
   // A private field (not an own property): invisible to Object.keys, JSON and inspect, and cheap
   // to set, unlike a property made non-enumerable per handle (bulk builds 1,000 handles a call).
@@ -117,6 +122,7 @@ export class Task implements TaskApi {
     this.startedAt = null;
     this.finishedAt = null;
     this.attempts = 0;
+    this.recurrence = null;
     Object.assign(this, fields);
   }
 

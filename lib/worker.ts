@@ -22,6 +22,8 @@ export interface WorkerHost extends EventEmitter {
   script(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary?: boolean, client?: Redis): Promise<unknown>;
   /** A share of the MySQL mirror loop (lib/mirror.ts), or null when this worker does not mirror. */
   acquireMirror?(want: boolean | undefined, onError: (e: Error) => void): (() => Promise<void>) | null;
+  /** The recurring-task scheduler for this worker's queues, started (lib/recurring/scheduler.ts). */
+  startScheduler?(queues: string[], onError: (e: Error) => void): { stop(): Promise<void> };
 }
 
 const CLAIM_STRIDE = 11;
@@ -62,6 +64,7 @@ export class Worker extends EventEmitter {
   private sweepLostError = encodeError(Object.assign(new Error('worker lost: the task was still running when its worker stopped renewing its lease (crashed or killed)'), { name: 'WorkerLostError', stack: 'WorkerLostError: worker lost' }));
   private readonly mirrorWanted: boolean | undefined;
   private releaseMirror: (() => Promise<void>) | null = null;
+  private scheduler?: { stop(): Promise<void> };
   private onLocalEnqueue = (q: string) => { if (this.queues.includes(q)) this.kick(); };
 
   constructor(private readonly host: WorkerHost, opts: WorkerOptions = {}) {
@@ -121,6 +124,7 @@ export class Worker extends EventEmitter {
     this.state = 'started';
     this.host.on('enqueued', this.onLocalEnqueue);
     this.releaseMirror = this.host.acquireMirror?.(this.mirrorWanted, (e) => this.emitError(e)) ?? null;
+    this.scheduler = this.host.startScheduler?.(this.queues, (e) => this.emitError(e));
     for (const q of this.queues) {
       if (!this.host.mock) {
         const conn = duplicate(this.host.redis);
@@ -383,6 +387,7 @@ export class Worker extends EventEmitter {
     if (this.state === 'stopping') return new Promise((r) => this.once('stopped', () => r()));
     this.state = 'stopping';
     this.host.off('enqueued', this.onLocalEnqueue);
+    await this.scheduler?.stop();
     this.setIdle(true); // release the wait loops
     for (const c of this.blockers.values()) c.disconnect();
     const until = Date.now() + (opts.graceMs ?? 30000);
