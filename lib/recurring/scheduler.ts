@@ -4,18 +4,14 @@
 // 'recurring' event), computes the due ticks with croner and calls recur-tick.lua, which stores
 // them only if no other scheduler did first. Many schedulers cost duplicate attempts, never
 // duplicate tasks.
-//
-// Missed ticks: a tick that passed before this scheduler started (no scheduler of this process
-// ran then; if another had, it would have advanced the schedule past it) is missed and handled as
-// the schedule's `missed` says: 'skip' drops them, 'latest' runs the newest once, 'all' runs each
-// (the newest 1,000). Ticks that passed while it ran (it was late: a busy event loop, a Redis
-// round trip) all run.
+// Which due ticks it stores (missed ones included): missed.ts.
 import type { Redis } from 'ioredis';
 import type { QueueContext } from '../context';
 import { duplicate } from '../redis';
 import { recurringChannel } from '../keys';
 import { parsePattern, Pattern } from './pattern';
-import { Definition, MAX_MISSED } from './definition';
+import type { Definition } from './definition';
+import { dueTicks } from './missed';
 import { readQueue, tick, StoredSchedule } from './store';
 
 type Known = StoredSchedule & { def: Definition; cron: Pattern };
@@ -124,23 +120,9 @@ export class Scheduler {
     this.known.set(queue, schedules);
   }
 
-  /** The ticks to store now for a schedule whose stored next tick has come. */
-  ticksFor(s: Known, now: number): number[] {
-    const from = s.next as number;
-    const since = (t: number[]) => t.filter((x) => x >= from).reverse();
-    const late = since(s.cron.previous(MAX_MISSED, now)).filter((t) => t >= this.startedAt);
-    let missed: number[] = [];
-    if (from < this.startedAt) {
-      const before = this.startedAt - 1;
-      if (s.def.missed === 'latest') missed = since(s.cron.previous(1, before));
-      else if (s.def.missed === 'all') missed = since(s.cron.previous(MAX_MISSED, before));
-    }
-    return [...missed, ...late].slice(-MAX_MISSED);
-  }
-
   private async due(s: Known): Promise<void> {
     const now = Date.now();
-    const ticks = this.ticksFor(s, now);
+    const ticks = dueTicks(s.cron, s.def.missed, s.next as number, this.startedAt, now);
     const nextAt = s.cron.next(now);
     const ids = ticks.length > 0 ? await this.ctx.ids.take(ticks.length) : [];
     const r = await tick(this.ctx, s, s.next as number, nextAt, ticks, ids);
