@@ -1,0 +1,36 @@
+// A process for the recurring and unique specs, bundled by procs.ts and run by plain node.
+// Configured by environment: REC_REDIS, REC_PREFIX, REC_MODE, REC_PATTERN, REC_OPTS (JSON), REC_AT (ms: wait until then).
+//   worker: (every() first when REC_PATTERN is set) then a worker; prints "ready <before> <after>" around
+//           worker.start() (the scheduler's start lies between), stops on SIGTERM.
+//   every:  calls every() once at REC_AT, prints "every <changed>", exits.
+import { setup } from '../../lib';
+
+const env = (k: string, d?: string) => process.env[k] ?? d ?? (() => { throw new Error(`recurring proc: ${k} is not set`); })();
+
+async function main() {
+  const queue = setup({ redis: env('REC_REDIS'), prefix: env('REC_PREFIX') });
+  const Clock = queue.register('Clock', { tick(): string { return 'tock'; } });
+  const opts = JSON.parse(env('REC_OPTS', '{}'));
+  const at = Number(env('REC_AT', '0'));
+  if (at > Date.now()) await new Promise((r) => setTimeout(r, at - Date.now()));
+  const mode = env('REC_MODE');
+  if (mode === 'every') {
+    const r = await Clock.every(env('REC_PATTERN'), 'tick', opts);
+    process.stdout.write(`every ${r.changed}\n`);
+    await queue.close();
+    return;
+  }
+  if (process.env.REC_PATTERN) await Clock.every(env('REC_PATTERN'), 'tick', opts);
+  const worker = queue.worker({ concurrency: 4, leaseMs: Number(env('REC_LEASE_MS', '2000')) });
+  worker.on('error', (e) => process.stderr.write(`recurring proc ${process.pid}: ${e.message}\n`));
+  process.on('SIGTERM', async () => {
+    await worker.stop();
+    await queue.close();
+    process.exit(0);
+  });
+  const before = Date.now();
+  await worker.start();
+  process.stdout.write(`ready ${before} ${Date.now()}\n`);
+}
+
+main().catch((e) => { process.stderr.write(`recurring proc: ${e.stack}\n`); process.exit(1); });
