@@ -41,8 +41,6 @@ export class QueueContext extends EventEmitter {
   workersSaturated?: () => boolean;
   /** Set by the queue: a worker's share of this process's mirror loop, or null when it does not mirror. */
   acquireMirror?: (want: boolean | undefined, onError: (e: Error) => void) => (() => Promise<void>) | null;
-  /** Set by the queue: a worker's recurring-task scheduler for its queues (lib/recurring/scheduler.ts), started. */
-  startScheduler?: (queues: string[], onError: (e: Error) => void) => { stop(): Promise<void> };
   private readonly keyCache = new Map<string, QueueKeys>();
   private readonly knownQueues = new Set<string>();
 

@@ -5,7 +5,7 @@ import { runMirror as runMirrorOf } from './mirror';
 
 export { Queue } from './queue';
 export { Task } from './task';
-export { Worker } from './worker';
+export { Worker } from './worker/worker';
 export {
   AsyncError, TimeoutError, RecordNotFoundError, CorruptTaskError, WorkerLostError, ResultNotStorableError,
   LeaseLostError, FinishRefusedError, RedisUnreachableError,

@@ -11,7 +11,7 @@ import { setDefaults } from './registry';
 import { ASYNC_PRIORITY, SCHEDULE_PRIORITY, checkTime } from './enqueue/options';
 import { Enqueuer } from './enqueue/enqueuer';
 import { Task } from './task';
-import { Worker } from './worker';
+import { Worker } from './worker/worker';
 import { QueueContext } from './context';
 import { addMixin, attachModels } from './mixin';
 import { defineAsyncTask, AsyncTaskModel } from './model';
@@ -60,7 +60,6 @@ export class Queue extends EventEmitter {
     this.internals = new QueueContext({ redis: this.redis, mock: conn.mock, prefix: this.prefix, mirror, retention, sequelize: this.sequelize });
     const ctx = this.internals;
     ctx.workersSaturated = () => [...this.workers].some((w) => w.saturated);
-    ctx.startScheduler = (queues, onError) => recurring.startScheduler(ctx, queues, onError);
     ctx.acquireMirror = (want, onError) => (ctx.mirror && want !== false ? acquireMirror(ctx, onError) : null);
     this.enqueuer = new Enqueuer(this.internals, () => this.closed, (e) => this.report(e, true));
     if (this.sequelize) {
@@ -121,6 +120,7 @@ export class Queue extends EventEmitter {
   worker(opts: WorkerOptions = {}): Worker {
     if (opts.mirror === true && !this.internals.mirror) throw new TypeError('worker: mirror: true needs a queue that mirrors (setup with sequelize, and mirror not false)');
     const w = new Worker(this.internals, opts);
+    recurring.attachScheduler(this.internals, w);
     this.workers.add(w);
     w.once('stopped', () => this.workers.delete(w));
     return w;

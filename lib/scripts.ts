@@ -21,8 +21,6 @@ export const LUA_DIR = [join(__dirname, 'lua'), join(__dirname, '..', '..', 'lib
 
 const KEY_NAMES: readonly QueueKeyName[] = ['levels', 'scheduled', 'running', 'finished', 'marker', 'outbox', 'outboxDone', 'mirrorMarks', 'mirrorLock', 'sweeper',
   'recurring', 'recurringNext', 'recurringLast'];
-// Scripts not yet converted to a binding line of their own get the six keys include/common.lua binds.
-const LEGACY_KEYS: QueueKeyName[] = ['levels', 'scheduled', 'running', 'marker', 'outbox', 'finished'];
 
 export interface LoadedScript {
   name: string;
@@ -45,7 +43,7 @@ function expand(src: string, seen: Set<string>, from: string): string {
 /** The key names of a script's `local a, b = KEYS[1], KEYS[2]` line (checked: in order, known names). */
 export function boundKeys(name: string, src: string): QueueKeyName[] {
   const m = /^local ([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=\s*(KEYS\[\d+\](?:\s*,\s*KEYS\[\d+\])*)[ \t]*$/m.exec(src);
-  if (!m) return LEGACY_KEYS;
+  if (!m) throw new Error(`lib/lua/${name}.lua has no KEYS binding line ('local a, b, ... = KEYS[1], KEYS[2], ...'): it must name the queue keys it takes`);
   const names = m[1].split(',').map((s) => s.trim());
   const idx = m[2].split(',').map((s) => Number(/\d+/.exec(s)?.[0]));
   if (names.length !== idx.length || idx.some((n, i) => n !== i + 1)) {

@@ -134,7 +134,7 @@ describe('recurring tasks', () => {
     const [info] = await queue.recurring();
     assert.equal(info.lastState, 'failed', JSON.stringify(info));
     assert.match(info.lastError ?? '', /unknown object type 'Report'/);
-    const handle = await queue.task(t.id);
+    const handle = await queue.task(t!.id);
     assert.equal((handle?.result as Error).name, 'CorruptTaskError');
   });
 });

@@ -62,6 +62,8 @@ export interface Task {
   readonly createdAt: Date | null;
   readonly startedAt: Date | null;
   readonly finishedAt: Date | null;
+  /** The recurring schedule whose tick stored this task (null: none). */
+  readonly recurrence: string | null;
   reload(): Promise<this>;
   /** Resolves when the task has finished (or was cancelled); rejects with a TimeoutError after opts.timeout ms. */
   wait(opts?: WaitOptions): Promise<this>;
@@ -200,6 +202,27 @@ export type Registered<T> = T & AsyncMixin;
 export interface AsyncMixin {
   async(action: string, opts?: EnqueueOptions): Promise<Task>;
   schedule(at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task>;
+  /** A recurring task on a cron pattern, upserted by name (see README "Recurring tasks"). */
+  every(pattern: string, action: string, opts?: RecurringOptions): Promise<RecurringSchedule>;
+}
+
+/** every()'s options: those of async (but scheduledAt and transaction) plus the schedule's own. */
+export interface RecurringOptions extends Omit<EnqueueOptions, 'scheduledAt' | 'transaction'> {
+  /** Default 'Type#action', or 'Type(id)#action' for a model instance. */
+  name?: string;
+  /** IANA time zone of the pattern; default 'UTC'. */
+  tz?: string;
+  /** Ticks that passed while no scheduler ran: 'skip', 'latest' (default: run once for the newest), 'all' (each, at most 1,000). */
+  missed?: 'skip' | 'latest' | 'all';
+  /** false: skip a tick while the previous task of this schedule is still queued, scheduled or running. */
+  overlap?: boolean;
+}
+
+export interface RecurringSchedule { name: string; queue: string; pattern: string; tz: string; next: Date | null; changed: boolean }
+
+export interface RecurringInfo {
+  name: string; queue: string; pattern: string; tz: string; target: string; action: string;
+  next: Date | null; last: Date | null; lastTaskId: number | null; lastState: TaskState | null; lastError: string | null; problem?: string;
 }
 
 export interface Queue {
@@ -212,6 +235,9 @@ export interface Queue {
   schedule(target: object, at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task>;
   /** Many tasks at once: all entries are checked first (one bad entry stores nothing), then stored in batches. */
   bulk(entries: [target: object, action: string, opts?: EnqueueOptions][]): Promise<Task[]>;
+  every(target: object, pattern: string, action: string, opts?: RecurringOptions): Promise<RecurringSchedule>;
+  recurring(): Promise<RecurringInfo[]>;
+  unschedule(name: string): Promise<boolean>;
   task(id: number | string): Promise<Task | null>;
   worker(opts?: WorkerOptions): Worker;
   stats(): Promise<QueueStats>;
@@ -238,10 +264,13 @@ declare module 'sequelize' {
     async(action: string, opts?: EnqueueOptions): Promise<Task>;
     /** Run this instance's method at a given time (default priority 20). */
     schedule(at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task>;
+    /** This row's method on a cron pattern (see README "Recurring tasks"). */
+    every(pattern: string, action: string, opts?: RecurringOptions): Promise<RecurringSchedule>;
   }
   // Static side: Order.async('purgeOld')
   namespace Model {
     function async(action: string, opts?: EnqueueOptions): Promise<Task>;
     function schedule(at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task>;
+    function every(pattern: string, action: string, opts?: RecurringOptions): Promise<RecurringSchedule>;
   }
 }

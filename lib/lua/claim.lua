@@ -1,6 +1,23 @@
---!include common
--- Claims up to `want` due tasks for a worker (promoting scheduled ones whose time has come).
--- ARGV from 5: worker name, lease (ms), want
--- Returns {'', claimed count, next scheduled time (ms) or '' when none was claimed, then per task:
---   id, attempt, type, object_id, action, args, timeout, max_attempts, backoff, stalled, released}
-return claim_reply({}, tonumber(ARGV[7]), ARGV[5], tonumber(ARGV[6]))
+-- claim: claims up to `want` due tasks for a worker (promoting scheduled ones whose time has come).
+-- KEYS (lib/scripts.ts passes the queue's keys of these names, in this order)
+--   levels     zset    priorities that have due tasks (read, write)
+--   scheduled  zset    not yet due, by time (read, write: promotion)
+--   running    zset    leases: id by deadline (write)
+--   finished   zset    final tasks (write: a corrupt task fails)
+--   marker     zset    wakes an idle worker (write: more left)
+--   outbox     list    changed ids, for the mirror (write)
+-- ARGV
+--   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
+--   5    worker  the worker's name (written to each task)
+--   6    lease   lease time (ms)
+--   7    want    how many tasks to claim at most
+-- Also touches: base .. 't:' .. id (task hashes, a non-hash one renamed to <key>:corrupt),
+--   base .. 'due:' .. p and base .. 'fifo:' .. p (due index per priority)
+-- Returns: {'', claimed count, next scheduled time (ms) or '' when none was claimed, then per task:
+--   id, attempt, CLAIM_FIELDS (lib/claim-reply.ts)}.
+local levels, scheduled, running, finished, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+--!include context
+local worker, lease, want = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+--!include claim
+
+return claim_reply({}, want, worker, lease)

@@ -1,26 +1,42 @@
---!include common
--- Stores tasks and makes each due or scheduled, all in one step.
--- ARGV from 5: count, layout ('blob' | 'list'), then the tasks. Each task is id, type, object_id ('' = none),
---   action, args (msgpack, '' = none), priority, scheduled_at (ms), then n extra field/value pairs
---   (max_attempts, backoff, timeout), laid out as:
---   'blob' (real Redis): ARGV[7] holds every task, read with struct.unpack: each field is its length then its
---     bytes (id, priority, scheduled_at and extra names: 1-byte length; the others: 4 bytes little-endian),
---     then a byte n and the n pairs. One argument instead of ~9 per task is far cheaper to send and parse.
---   'list' (ioredis-mock: no struct, and Buffers reach its Lua as objects): one ARGV per field from ARGV[7],
---     with n before the pairs.
--- Returns the number of tasks stored.
+-- enqueue: stores tasks and makes each due or scheduled, all in one step.
+-- KEYS (lib/scripts.ts passes the queue's keys of these names, in this order)
+--   levels     zset  priorities that have due tasks (write)
+--   scheduled  zset  not yet due, by time (read: earliest, write)
+--   marker     zset  wakes an idle worker (write)
+--   outbox     list  changed ids, for the mirror (write)
+-- ARGV
+--   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
+--   5    count   how many tasks
+--   6    layout  'blob' | 'list': how the tasks are passed (below)
+--   7..  the tasks (from `tasks_from`). Each task is id, type, object_id ('' = none), action, args
+--        (msgpack, '' = none), priority, scheduled_at (ms), then n extra field/value pairs
+--        (max_attempts, backoff, timeout), laid out as:
+--   'blob' (real Redis): ARGV[7] holds every task, read with struct.unpack: each field is its length
+--     then its bytes (id, priority, scheduled_at and extra names: 1-byte length; the others: 4 bytes
+--     little-endian), then a byte n and the n pairs. One argument instead of ~9 per task is far
+--     cheaper to send and parse.
+--   'list' (ioredis-mock: no struct, and Buffers reach its Lua as objects): one ARGV per field from
+--     ARGV[7], with n before the pairs.
+-- Also touches: base .. 't:' .. id (task hashes, created), base .. 'fifo:' .. p and
+--   base .. 'due:' .. p (due index per priority)
+-- Returns: the number of tasks stored.
 -- One HSET per task. A due task goes to its priority's list `fifo:<p>` ("time:id", appended) when it
 -- sorts after the list's tail (the usual case: tasks due now arrive in order), else to the zset
 -- `due:<p>`; so each stays sorted and a claim merges the two heads. One RPUSH / ZADD per priority
 -- (and one to `levels`) per call, outbox entries (mirror on) with one RPUSH per call, and the
 -- earliest scheduled time is read only when the batch holds a scheduled task.
-local count = tonumber(ARGV[5])
+local levels, scheduled, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+--!include context
+local count, layout, tasks_from = tonumber(ARGV[5]), ARGV[6], 7
+--!include entry
+--!include outbox
+
 local woke = false
 local earliest, looked = nil, false
 local due, order = {}, {}
 local lastp, lastd  -- the due entries of the last priority seen (a batch mostly has one)
 local lastlen, letter = 0, ''
-local tbase, created = base .. 't:', ARGV[2]
+local tbase, created = base .. 't:', now_text
 local ob, obn = {}, 0
 local h = {}
 
@@ -95,8 +111,8 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
   if mirror then obn = obn + 1; ob[obn] = id end
 end
 
-if ARGV[6] == 'blob' then
-  local blob, pos, sunpack = ARGV[7], 1, struct.unpack
+if layout == 'blob' then
+  local blob, pos, sunpack = ARGV[tasks_from], 1, struct.unpack
   local FMT = '<Bc0I4c0I4c0I4c0I4c0Bc0Bc0B'
   for _ = 1, count do
     local id, typ, oid, action, args, pr, sat, n
@@ -110,7 +126,7 @@ if ARGV[6] == 'blob' then
     store(id, typ, oid, action, args, pr, sat, ex)
   end
 else
-  local i = 7
+  local i = tasks_from
   for _ = 1, count do
     local n = tonumber(ARGV[i + 7])
     local ex

@@ -1,11 +1,30 @@
---!include common
--- Records the outcome of finished attempts and claims the next tasks, in one round trip.
--- ARGV from 5: worker name, lease (ms), want (tasks to claim), n, then per finished attempt:
---   id, attempt, outcome ('ok' | 'fail' | 'retry'), payload (result or error msgpack, '' = none), retry at (ms)
+-- finish: records the outcome of finished attempts and claims the next tasks, in one round trip.
 -- An attempt that is no longer this worker's (its lease was taken away, or it was retried) is refused.
--- Returns like claim.lua, with the refused ids first.
-local i, refused, retired, done, ok = 9, {}, false, {}, {}
-for _ = 1, tonumber(ARGV[8]) do
+-- KEYS (lib/scripts.ts passes the queue's keys of these names, in this order)
+--   levels     zset    priorities that have due tasks (read, write)
+--   scheduled  zset    not yet due, by time (read, write: retries later, promotion)
+--   running    zset    leases: id by deadline (write)
+--   finished   zset    final tasks by finish time (write, trimmed)
+--   marker     zset    wakes an idle worker (write)
+--   outbox     list    changed ids, for the mirror (write)
+-- ARGV
+--   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
+--   5    worker  the worker's name
+--   6    lease   lease time (ms) of the tasks claimed
+--   7    want    how many tasks to claim at most
+--   8    count   how many finished attempts follow
+--   9..  per attempt (from `attempts_from`, 5 each): id, attempt, outcome ('ok' | 'fail' | 'retry'),
+--        payload (result or error msgpack, '' = none), retry at (ms)
+-- Also touches: base .. 't:' .. id (task hashes), base .. 'due:' .. p and base .. 'fifo:' .. p
+-- Returns: like claim.lua, with the refused ids first.
+local levels, scheduled, running, finished, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+--!include context
+local worker, lease, want, count = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local attempts_from = 9
+--!include claim
+
+local i, refused, retired, done, ok = attempts_from, {}, false, {}, {}
+for _ = 1, count do
   local id, attempt, outcome, payload, retry_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   i = i + 5
   local key = tkey(id)
@@ -22,9 +41,9 @@ for _ = 1, tonumber(ARGV[8]) do
       redis.call('DEL', key)
     elseif outcome == 'ok' then
       if payload ~= '' then
-        redis.call('HSET', key, 'state', 'succeeded', 'success', '1', 'finished_at', ARGV[2], 'result', payload)
+        redis.call('HSET', key, 'state', 'succeeded', 'success', '1', 'finished_at', now_text, 'result', payload)
       else
-        redis.call('HSET', key, 'state', 'succeeded', 'success', '1', 'finished_at', ARGV[2])
+        redis.call('HSET', key, 'state', 'succeeded', 'success', '1', 'finished_at', now_text)
       end
       ok[#ok + 1] = id
     else
@@ -32,6 +51,9 @@ for _ = 1, tonumber(ARGV[8]) do
       if outcome == 'retry' or tonumber(attempt) > 1 then redis.call('HSET', key, 'error:' .. attempt, payload) end
       if outcome == 'retry' and cur[3] ~= '1' then
         local at = tonumber(retry_at)
+        -- The first scheduled time stays known (the mirror's history reads it) once the retry moves it.
+        local first = redis.call('HGET', key, 'scheduled_at')
+        if first then redis.call('HSETNX', key, 'first_scheduled_at', first) end
         if at > now then
           redis.call('HSET', key, 'state', 'scheduled', 'scheduled_at', retry_at)
           redis.call('ZADD', scheduled, at, id)
@@ -42,7 +64,7 @@ for _ = 1, tonumber(ARGV[8]) do
         redis.call('ZADD', marker, 0, '0')
         changed(id)
       else
-        redis.call('HSET', key, 'state', 'failed', 'success', '0', 'finished_at', ARGV[2])
+        redis.call('HSET', key, 'state', 'failed', 'success', '0', 'finished_at', now_text)
         retire(id)
         retired = true
       end
@@ -53,4 +75,4 @@ for j = 1, #done, 4000 do redis.call('ZREM', running, unpack(done, j, math.min(j
 -- Succeeded ones retire together: one RPUSH to the outbox and one ZADD to `finished` per call.
 if #ok > 0 then retire_all(ok); retired = true end
 if retired then trim_finished() end
-return claim_reply(refused, tonumber(ARGV[7]), ARGV[5], tonumber(ARGV[6]))
+return claim_reply(refused, want, worker, lease)

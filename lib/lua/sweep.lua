@@ -1,12 +1,30 @@
---!include common
--- Recovers tasks whose worker died: their lease ran out without renewal. Each goes back to the
--- queue with its stalled count +1, or fails with the given "worker lost" error once the count
+-- sweep: recovers tasks whose worker died: their lease ran out without renewal. Each goes back to
+-- the queue with its stalled count +1, or fails with the given "worker lost" error once the count
 -- passes the maximum. A task cancelled while it ran ends as cancelled instead. Throttled by a
 -- lock so one worker sweeps a queue at a time.
--- ARGV from 5: max stalls, worker-lost error (msgpack), throttle (ms), sweeper name
--- Returns {recovered count, failed count}, or {'-1', '-1'} when another worker swept recently.
-if not redis.call('SET', base .. 'sweeper', ARGV[8], 'NX', 'PX', ARGV[7]) then return {'-1', '-1'} end
-local max_stalls = tonumber(ARGV[5])
+-- KEYS (lib/scripts.ts passes the queue's keys of these names, in this order)
+--   sweeper   string  the throttle lock (write: SET NX PX)
+--   levels    zset    priorities that have due tasks (write)
+--   running   zset    leases: id by deadline (read, write: expired ones leave it)
+--   finished  zset    final tasks by finish time (write, trimmed)
+--   marker    zset    wakes an idle worker (write)
+--   outbox    list    changed ids, for the mirror (write)
+-- ARGV
+--   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
+--   5    max_stalls  recoveries allowed before "worker lost"
+--   6    lost_error  the "worker lost" error (msgpack)
+--   7    throttle    how long the lock keeps other sweeps off (ms)
+--   8    sweeper_name  who sweeps (the lock's value)
+-- Also touches: base .. 't:' .. id (task hashes, a non-hash one renamed to <key>:corrupt),
+--   base .. 'due:' .. p (due index)
+-- Returns: {recovered count, failed count}, or {'-1', '-1'} when another worker swept recently.
+local sweeper, levels, running, finished, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+--!include context
+local max_stalls, lost_error, throttle, sweeper_name = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
+--!include due
+--!include corrupt
+
+if not redis.call('SET', sweeper, sweeper_name, 'NX', 'PX', throttle) then return {'-1', '-1'} end
 local ids = redis.call('ZRANGEBYSCORE', running, '-inf', now, 'LIMIT', 0, 1000)
 local back, failed = 0, 0
 for i = 1, #ids do
@@ -26,7 +44,7 @@ for i = 1, #ids do
       end_cancelled(id)
       failed = failed + 1
     elseif stalls > max_stalls then
-      redis.call('HSET', key, 'state', 'failed', 'success', '0', 'finished_at', ARGV[2], 'error', ARGV[6])
+      redis.call('HSET', key, 'state', 'failed', 'success', '0', 'finished_at', now_text, 'error', lost_error)
       retire(id)
       failed = failed + 1
     else

@@ -43,9 +43,19 @@ export async function unschedule(ctx: QueueContext, name: string): Promise<boole
   return removed;
 }
 
-/** A worker's scheduler for its queues, started. */
-export function startScheduler(ctx: QueueContext, queues: string[], onError: (e: Error) => void): Scheduler {
-  const s = new Scheduler(ctx, queues, onError);
-  s.start();
-  return s;
+/** The part of a Worker its scheduler needs. */
+export interface SchedulerHost {
+  readonly queues: string[];
+  once(event: 'started' | 'stopped', fn: () => void): unknown;
+  listenerCount(event: 'error'): number;
+  emit(event: 'error', e: Error): boolean;
+}
+
+/** Every worker runs a scheduler for its queues while it runs (from 'started' to 'stopped'); its errors go to the worker's 'error'. */
+export function attachScheduler(ctx: QueueContext, w: SchedulerHost): void {
+  w.once('started', () => {
+    const s = new Scheduler(ctx, w.queues, (e) => { if (w.listenerCount('error') > 0) w.emit('error', e); });
+    s.start();
+    w.once('stopped', () => void s.stop());
+  });
 }

@@ -1,22 +1,13 @@
 // every()'s options, checked up front: every option of async (args, priority, queue, attempts,
 // backoff, timeout, checked by the enqueue pipeline's own buildSpec), plus name, tz, missed and
 // overlap. Bad input is an error naming what was wrong, thrown before anything is stored.
-import type { EnqueueOptions } from '../../types';
+import type { EnqueueOptions, RecurringOptions } from '../../types';
 import { buildSpec, SCHEDULE_PRIORITY } from '../enqueue/options';
 import type { Described } from '../enqueue/target';
 import { parsePattern, Pattern } from './pattern';
-import { Definition, definitionFrom, MISSED, Missed, targetLabel } from './definition';
+import { Definition, definitionFrom, MISSED, targetLabel } from './definition';
 
-export interface RecurringOptions extends Omit<EnqueueOptions, 'scheduledAt' | 'transaction'> {
-  /** Default 'Type#action', or 'Type(id)#action' for a model instance. */
-  name?: string;
-  /** IANA time zone of the pattern; default 'UTC'. */
-  tz?: string;
-  /** Ticks that passed while no scheduler ran: 'skip', 'latest' (default: run once for the newest), 'all' (each, at most 1,000). */
-  missed?: Missed;
-  /** false: skip a tick while the previous task of this schedule is still queued, scheduled or running. */
-  overlap?: boolean;
-}
+export type { RecurringOptions };
 
 const TASK_OPTIONS = ['args', 'priority', 'queue', 'attempts', 'backoff', 'timeout'];
 const OWN_OPTIONS = ['name', 'tz', 'missed', 'overlap'];

@@ -3,7 +3,7 @@
 import { strict as assert } from 'assert';
 import type Redis from 'ioredis';
 import type { Queue } from '../../lib';
-import type { Worker } from '../../lib/worker';
+import type { Worker } from '../../lib/worker/worker';
 import { until } from '../helpers';
 
 const CHUNK = 1000;

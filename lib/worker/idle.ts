@@ -1,0 +1,110 @@
+// Idle blocking: while a worker has free slots and nothing due, each of its queues waits on the
+// queue's marker key (BZPOPMIN on a connection of its own), so an enqueue wakes it at once; a
+// timer of its own wakes it when the earliest scheduled task becomes due. On ioredis-mock, which
+// cannot block, it polls.
+import type { Redis } from 'ioredis';
+import { duplicate } from '../redis';
+import { sleep } from '../util/sleep';
+import type { WorkerHost } from './host';
+
+const IDLE_WAIT_MS = 5000;
+const MOCK_POLL_MS = 20;
+const RETRY_MS = 200;
+
+export interface IdleHooks {
+  /** Look for work (the worker's claim loop). */
+  wake(): Promise<void>;
+  /** Every slot taken: a wake-up popped now belongs to another worker. */
+  full(): boolean;
+  /** A connection of ours was made (to watch for outages). */
+  connection(c: Redis): void;
+  answered(): void;
+  failed(err: unknown): void;
+}
+
+export class IdleWait {
+  /** When the earliest scheduled task is due (ms); the worker's claims keep it up to date. */
+  nextAt = Infinity;
+  private idle = false;
+  private halted = false;
+  private waiters: (() => void)[] = [];
+  private dueTimer?: NodeJS.Timeout;
+  private blockers = new Map<string, Redis>();
+  private loops: Promise<void>[] = [];
+
+  constructor(private readonly host: Pick<WorkerHost, 'redis' | 'mock' | 'keys'>, private readonly queues: string[], private readonly hooks: IdleHooks) {}
+
+  get isIdle(): boolean { return this.idle; }
+
+  start(): void {
+    for (const q of this.queues) {
+      if (!this.host.mock) {
+        const conn = duplicate(this.host.redis);
+        conn.on('error', () => undefined); // it reconnects by itself; no "Unhandled error event" once unwatched
+        this.hooks.connection(conn); // its failed attempts are an outage's signs
+        this.blockers.set(q, conn);
+      }
+      this.loops.push(this.waitLoop(q));
+    }
+  }
+
+  /** Looking for work or running some: the wait loops hold still. */
+  busy(): void { this.set(false); }
+
+  /** Nothing more to claim now: wait on the markers (and for nextAt). */
+  rest(): void { this.set(true); }
+
+  /** Ends the waits at once (a BZPOPMIN in flight is cut off); stopped() resolves when the loops are out. */
+  halt(): void {
+    this.halted = true;
+    this.set(true);
+    clearTimeout(this.dueTimer);
+    for (const c of this.blockers.values()) c.disconnect();
+  }
+
+  async stopped(): Promise<void> {
+    await Promise.all(this.loops);
+  }
+
+  private set(idle: boolean): void {
+    this.idle = idle;
+    clearTimeout(this.dueTimer);
+    if (!idle) return;
+    for (const w of this.waiters.splice(0)) w();
+    // Redis times out blocked clients only on its cron tick (100 ms), too coarse for a scheduled
+    // task: a timer of our own claims it on time.
+    if (this.nextAt < Infinity && !this.halted) {
+      this.dueTimer = setTimeout(() => { if (this.idle) void this.hooks.wake(); }, Math.max(0, this.nextAt - Date.now()));
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    return this.idle || this.halted ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
+
+  /** Per queue: while the worker is idle, wait on the queue's marker, then look for work. */
+  private async waitLoop(queue: string): Promise<void> {
+    const marker = this.host.keys(queue).marker;
+    while (!this.halted) {
+      await this.whenIdle();
+      if (this.halted) break;
+      const waitMs = Math.max(1, Math.min(IDLE_WAIT_MS, this.nextAt - Date.now()));
+      const conn = this.blockers.get(queue);
+      try {
+        if (conn) {
+          const popped = await conn.bzpopmin(marker, waitMs / 1000);
+          this.hooks.answered();
+          // Woken while busy: pass the wake-up on to another worker.
+          if (popped && this.hooks.full()) await this.host.redis.zadd(marker, 0, '0');
+        } else {
+          await sleep(Math.min(waitMs, MOCK_POLL_MS));
+        }
+      } catch (err) {
+        if (this.halted) break;
+        this.hooks.failed(err);
+        await sleep(RETRY_MS);
+      }
+      if (this.idle && !this.halted) await this.hooks.wake();
+    }
+  }
+}
