@@ -1,8 +1,9 @@
 // A process for the recurring and unique specs, bundled by procs.ts and run by plain node.
-// Configured by environment: REC_REDIS, REC_PREFIX, REC_MODE, REC_PATTERN, REC_OPTS (JSON), REC_AT (ms: wait until then).
+// Configured by environment: REC_REDIS, REC_PREFIX, REC_MODE, REC_PATTERN, REC_OPTS (JSON), REC_GO (a list key:
+// print "waiting", then wait for an entry there, so that many processes start their call at once).
 //   worker: (every() first when REC_PATTERN is set) then a worker; prints "ready <before> <after>" around
 //           worker.start() (the scheduler's start lies between), stops on SIGTERM.
-//   every:  calls every() once at REC_AT, prints "every <changed>", exits.
+//   every:  calls every() once, prints "every <changed>", exits.
 import { setup } from '../../lib';
 
 const env = (k: string, d?: string) => process.env[k] ?? d ?? (() => { throw new Error(`recurring proc: ${k} is not set`); })();
@@ -11,8 +12,13 @@ async function main() {
   const queue = setup({ redis: env('REC_REDIS'), prefix: env('REC_PREFIX') });
   const Clock = queue.register('Clock', { tick(): string { return 'tock'; } });
   const opts = JSON.parse(env('REC_OPTS', '{}'));
-  const at = Number(env('REC_AT', '0'));
-  if (at > Date.now()) await new Promise((r) => setTimeout(r, at - Date.now()));
+  if (process.env.REC_GO) {
+    await queue.redis.ping();
+    process.stdout.write('waiting\n');
+    const go = queue.redis.duplicate();
+    await go.blpop(process.env.REC_GO, 0);
+    go.disconnect();
+  }
   const mode = env('REC_MODE');
   if (mode === 'every') {
     const r = await Clock.every(env('REC_PATTERN'), 'tick', opts);
