@@ -74,6 +74,9 @@ export const dueKey = (k: QueueKeys, priority: number | string) => `${k.base}due
 /** list of due tasks of one priority that arrived in order ("time:id"). */
 export const fifoKey = (k: QueueKeys, priority: number | string) => `${k.base}fifo:${priority}`;
 
+/** string: a unique task's lock, value = the id of the task holding it (lib/unique.ts). */
+export const uniqueLockKey = (k: QueueKeys, key: string) => `${k.base}u:${key}`;
+
 /** Global: the task id counter. */
 export const idsKey = (prefix: string) => `{${prefix}}:ids`;
 /** Global: set of queue names this prefix has seen. */

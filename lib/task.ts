@@ -23,6 +23,8 @@ export interface TaskFields {
   createdAt: Date | null; startedAt: Date | null; finishedAt: Date | null;
   /** The recurring schedule whose tick stored the task (null: none). */
   recurrence: string | null;
+  /** Its unique key (null: not a unique task). */
+  unique: string | null;
 }
 
 const NO_FIELDS: Partial<TaskFields> = Object.freeze({});
@@ -63,6 +65,7 @@ export function fieldsFromHash(queue: string, h: RawHash): TaskFields {
     startedAt: date(h.started_at),
     finishedAt: date(h.finished_at),
     recurrence: str(h.recurrence) ?? null,
+    unique: str(h.unique) ?? null,
   };
 }
 
@@ -85,6 +88,9 @@ export class Task implements TaskApi {
   createdAt!: Date | null; startedAt!: Date | null; finishedAt!: Date | null;
   /** The recurring schedule whose tick stored the task (null: none). */
   recurrence: string | null = null;
+  unique: string | null = null;
+  /** true: an enqueue returned this task instead of storing a duplicate of it (unique). */
+  duplicate = false;
 
   // A private field (not an own property): invisible to Object.keys, JSON and inspect, and cheap
   // to set, unlike a property made non-enumerable per handle (bulk builds 1,000 handles a call).
@@ -123,6 +129,7 @@ export class Task implements TaskApi {
     this.finishedAt = null;
     this.attempts = 0;
     this.recurrence = null;
+    this.unique = null;
     Object.assign(this, fields);
   }
 

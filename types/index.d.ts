@@ -31,6 +31,10 @@ export interface EnqueueOptions {
   timeout?: number;
   /** Queue after this transaction commits, drop it on rollback. */
   transaction?: Transaction | null;
+  /** true (key: type, object id, action, args) or a key: while such a task waits, another enqueue returns it (task.duplicate). */
+  unique?: boolean | string;
+  /** How long the lock holds: until the task 'started' (default) or 'finished'. */
+  uniqueUntil?: 'started' | 'finished';
 }
 
 export interface StoredError extends Error {
@@ -64,6 +68,10 @@ export interface Task {
   readonly finishedAt: Date | null;
   /** The recurring schedule whose tick stored this task (null: none). */
   readonly recurrence: string | null;
+  /** Its unique key (null: not a unique task). */
+  readonly unique: string | null;
+  /** true on the handle an enqueue returned instead of storing a duplicate of this (unique) task. */
+  readonly duplicate: boolean;
   reload(): Promise<this>;
   /** Resolves when the task has finished (or was cancelled); rejects with a TimeoutError after opts.timeout ms. */
   wait(opts?: WaitOptions): Promise<this>;
