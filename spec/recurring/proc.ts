@@ -4,6 +4,8 @@
 //   worker: (every() first when REC_PATTERN is set) then a worker; prints "ready <before> <after>" around
 //           worker.start() (the scheduler's start lies between), stops on SIGTERM.
 //   every:  calls every() once, prints "every <changed>", exits.
+//   unique: REC_N concurrent Clock.async('tick', { unique: 'k' }), prints "ids <id,...>", exits.
+// Also registered: Sleeper.nap(ms). REC_LEASE_MS, REC_MAX_STALLS configure the worker.
 import { setup } from '../../lib';
 
 const env = (k: string, d?: string) => process.env[k] ?? d ?? (() => { throw new Error(`recurring proc: ${k} is not set`); })();
@@ -11,6 +13,7 @@ const env = (k: string, d?: string) => process.env[k] ?? d ?? (() => { throw new
 async function main() {
   const queue = setup({ redis: env('REC_REDIS'), prefix: env('REC_PREFIX') });
   const Clock = queue.register('Clock', { tick(): string { return 'tock'; } });
+  queue.register('Sleeper', { async nap(ms: number) { await new Promise((r) => setTimeout(r, ms)); return ms; } });
   const opts = JSON.parse(env('REC_OPTS', '{}'));
   if (process.env.REC_GO) {
     await queue.redis.ping();
@@ -20,6 +23,12 @@ async function main() {
     go.disconnect();
   }
   const mode = env('REC_MODE');
+  if (mode === 'unique') {
+    const tasks = await Promise.all(Array.from({ length: Number(env('REC_N', '50')) }, () => Clock.async('tick', { unique: 'k' })));
+    process.stdout.write(`ids ${tasks.map((t) => t.id).join(',')}\n`);
+    await queue.close();
+    return;
+  }
   if (mode === 'every') {
     const r = await Clock.every(env('REC_PATTERN'), 'tick', opts);
     process.stdout.write(`every ${r.changed}\n`);
@@ -27,7 +36,7 @@ async function main() {
     return;
   }
   if (process.env.REC_PATTERN) await Clock.every(env('REC_PATTERN'), 'tick', opts);
-  const worker = queue.worker({ concurrency: 4, leaseMs: Number(env('REC_LEASE_MS', '2000')) });
+  const worker = queue.worker({ concurrency: 4, leaseMs: Number(env('REC_LEASE_MS', '2000')), maxStalls: Number(env('REC_MAX_STALLS', '1')) });
   worker.on('error', (e) => process.stderr.write(`recurring proc ${process.pid}: ${e.message}\n`));
   process.on('SIGTERM', async () => {
     await worker.stop();
