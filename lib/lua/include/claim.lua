@@ -64,7 +64,7 @@ local function claim(want, worker, lease, out)
           local attempt = int((tonumber(f[2]) or 0) + 1)
           redis.call('HSET', key, 'attempts', attempt, 'state', 'running', 'started_at', now_text, 'worker', worker)
           -- uniqueUntil 'started': its start frees the lock for the next one.
-          if f[3] and f[4] ~= 'finished' then unique_release(id, f[3]) end
+          if type(f[3]) == 'string' and f[4] ~= 'finished' then unique_release(id, f[3]) end
           run[#run + 1] = deadline
           run[#run + 1] = id
           took[#took + 1] = id

@@ -26,5 +26,5 @@ end
 local function unique_take(key, id) redis.call('SET', unique_lock(key), id) end
 
 local function unique_release(id, key)
-  if key and redis.pcall('GET', unique_lock(key)) == id then redis.call('DEL', unique_lock(key)) end
+  if type(key) == 'string' and redis.pcall('GET', unique_lock(key)) == id then redis.call('DEL', unique_lock(key)) end
 end
