@@ -37,6 +37,8 @@ export class QueueContext extends EventEmitter {
   readonly ids: IdAllocator;
   /** Set by the mirror: where a task hash is gone, its history row. */
   historyReader?: (id: number) => Promise<Partial<TaskFields> | null>;
+  /** Set by the queue: resolves once Redis has answered; rejects with RedisUnreachableError after the connect timeout. */
+  connected: () => Promise<void> = () => Promise.resolve();
   /** Set by the queue: whether a worker of it has every slot taken (the mirror loop gives way). */
   workersSaturated?: () => boolean;
   /** Set by the queue: a worker's share of this process's mirror loop, or null when it does not mirror. */

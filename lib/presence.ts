@@ -41,6 +41,7 @@ export class Presence {
   private readonly started = Date.now();
   private state = 'running';
   private readonly host = hostname();
+  private inFlight = false;
 
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly info: PresenceInfo,
     private readonly source: StatsSource, private readonly intervalMs = heartbeatInterval()) {}
@@ -59,7 +60,12 @@ export class Presence {
   /** Writes the entry now, then on every interval; a failed write is retried on the next beat. */
   async start(onError: (err: Error) => void = () => undefined): Promise<void> {
     await this.beat();
-    this.timer = setInterval(() => { this.beat().catch(onError); }, this.intervalMs);
+    // While Redis is away a beat waits in ioredis's queue: no second one piles up behind it.
+    this.timer = setInterval(() => {
+      if (this.inFlight) return;
+      this.inFlight = true;
+      this.beat().catch(onError).finally(() => { this.inFlight = false; });
+    }, this.intervalMs);
     this.timer.unref();
   }
 

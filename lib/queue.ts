@@ -4,7 +4,7 @@
 import { EventEmitter } from 'events';
 import type { Redis } from 'ioredis';
 import type { Sequelize } from 'sequelize';
-import type { SetupOptions, EnqueueOptions, WorkerOptions, QueueStats, Registered, RegisterOptions } from '../types';
+import type { SetupOptions, EnqueueOptions, WorkerOptions, QueueStats, Registered, RegisterOptions, Queue as PublicQueue } from '../types';
 import { connect } from './redis';
 import { defineScripts } from './scripts';
 import { setDefaults } from './registry';
@@ -14,17 +14,17 @@ import { Task } from './task';
 import { Worker } from './worker/worker';
 import { QueueContext } from './context';
 import { addMixin, attachModels } from './mixin';
-import { defineAsyncTask, AsyncTaskModel } from './model';
-import { historyReader, migrate, acquireMirror } from './mirror';
+import { defineAsyncTask, AsyncTaskModel } from './mirror/model';
+import { historyReader, migrate, acquireMirror, MigrateResult } from './mirror';
 import { trackTransactions } from './transaction';
 import { queueStats, findTask } from './queries';
 import * as recurring from './recurring/api';
 
 const DAY = 24 * 3600 * 1000;
-const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention'];
+const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs'];
 let hooks = 0;
 
-export class Queue extends EventEmitter {
+export class Queue extends EventEmitter implements PublicQueue {
   readonly prefix: string;
   readonly redis: Redis;
   readonly sequelize: Sequelize | undefined;
@@ -50,7 +50,7 @@ export class Queue extends EventEmitter {
     this.sequelize = opts.sequelize;
     const mirror = opts.mirror ?? this.sequelize !== undefined;
     if (mirror && !this.sequelize) throw new TypeError('setup: mirror needs a sequelize instance');
-    const conn = connect(opts.redis);
+    const conn = connect(opts.redis, { connectTimeoutMs: opts.connectTimeoutMs });
     this.redis = conn.client;
     this.owned = conn.owned;
     defineScripts(this.redis);
@@ -59,6 +59,7 @@ export class Queue extends EventEmitter {
     if (conn.owned) this.redis.on('error', (e: Error) => this.report(e));
     this.internals = new QueueContext({ redis: this.redis, mock: conn.mock, prefix: this.prefix, mirror, retention, sequelize: this.sequelize });
     const ctx = this.internals;
+    ctx.connected = conn.connected;
     ctx.workersSaturated = () => [...this.workers].some((w) => w.saturated);
     ctx.acquireMirror = (want, onError) => (ctx.mirror && want !== false ? acquireMirror(ctx, onError) : null);
     this.enqueuer = new Enqueuer(this.internals, () => this.closed, (e) => this.report(e, true));
@@ -126,12 +127,17 @@ export class Queue extends EventEmitter {
     return w;
   }
 
+  /** Resolves once Redis has answered; rejects with a RedisUnreachableError after the connect timeout. */
+  connected(): Promise<void> {
+    return this.internals.connected();
+  }
+
   stats(): Promise<QueueStats> {
     return queueStats(this.internals);
   }
 
   /** Creates the `async_tasks` table and its indexes when missing; safe to run again. */
-  migrate(): Promise<void> {
+  migrate(): Promise<MigrateResult> {
     return migrate(this.internals);
   }
 

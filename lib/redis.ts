@@ -1,31 +1,130 @@
 // Opens the Redis connections a queue needs: a URL, ioredis options, an ioredis instance
 // (borrowed, never closed by us), or 'mock' for ioredis-mock in this process.
+//
+// Until a connection has been ready once, its commands wait at most the connect timeout
+// (setup({ connectTimeoutMs }), else $ASYNC_CONNECT_TIMEOUT_MS, else 5 s), then fail with
+// RedisUnreachableError naming the address and the cause. Once it has been up, a Redis that goes
+// away is waited out for ever (ioredis reconnects; commands stay queued), as a worker must.
 import Redis, { RedisOptions } from 'ioredis';
+import { RedisUnreachableError } from './errors';
 
 export interface Connection {
   client: Redis;
   mock: boolean;
   /** Whether close() should quit the client (false for an instance the user handed us). */
   owned: boolean;
+  /** host:port (or the socket path) the client talks to. */
+  address: string;
+  /** Resolves once the client is ready; rejects with RedisUnreachableError after the connect timeout. */
+  connected(): Promise<void>;
 }
+
+export interface ConnectOptions { connectTimeoutMs?: number }
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 // Blocking and worker connections must wait out a Redis restart instead of failing commands.
 const DEFAULTS: RedisOptions = { maxRetriesPerRequest: null, enableAutoPipelining: true };
 
-export function connect(spec: string | RedisOptions | Redis | undefined): Connection {
+const usage = (got: string) => `redis must be a redis:// URL, ioredis options, an ioredis instance or 'mock' (got ${got})`;
+
+export function connect(spec: string | RedisOptions | Redis | undefined, o: ConnectOptions = {}): Connection {
+  const timeoutMs = connectTimeout(o.connectTimeoutMs);
   if (spec === 'mock') {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const RedisMock = require('ioredis-mock');
-    return { client: new RedisMock() as Redis, mock: true, owned: true };
+    return { client: new RedisMock() as Redis, mock: true, owned: true, address: 'mock', connected: () => Promise.resolve() };
   }
-  if (spec instanceof Redis || isRedisLike(spec)) return { client: spec as Redis, mock: isMock(spec as Redis), owned: false };
+  if (spec instanceof Redis || isRedisLike(spec)) {
+    const client = spec as Redis;
+    const mock = isMock(client);
+    return { client, mock, owned: false, address: addressOf(client), connected: mock ? () => Promise.resolve() : guard(client, timeoutMs, false) };
+  }
   if (spec === undefined) spec = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  let client: Redis;
   if (typeof spec === 'string') {
-    if (!/^rediss?:\/\//.test(spec)) throw new TypeError(`redis must be a redis:// URL, ioredis options, an ioredis instance or 'mock' (got ${JSON.stringify(spec)})`);
-    return { client: new Redis(spec, DEFAULTS), mock: false, owned: true };
+    if (!/^rediss?:\/\//.test(spec)) throw new TypeError(usage(JSON.stringify(spec)));
+    client = new Redis(spec, DEFAULTS);
+  } else if (typeof spec === 'object' && spec !== null) client = new Redis({ ...DEFAULTS, ...spec });
+  else throw new TypeError(usage(typeof spec));
+  return { client, mock: false, owned: true, address: addressOf(client), connected: guard(client, timeoutMs, true) };
+}
+
+/** The connect timeout: the option, else $ASYNC_CONNECT_TIMEOUT_MS, else 5 s. */
+export function connectTimeout(given?: number): number {
+  if (given !== undefined) {
+    if (!Number.isInteger(given) || given < 1) throw new RangeError(`setup: connectTimeoutMs must be a whole number of ms >= 1 (got ${String(given)})`);
+    return given;
   }
-  if (typeof spec === 'object' && spec !== null) return { client: new Redis({ ...DEFAULTS, ...spec }), mock: false, owned: true };
-  throw new TypeError(`redis must be a redis:// URL, ioredis options, an ioredis instance or 'mock' (got ${typeof spec})`);
+  const v = process.env.ASYNC_CONNECT_TIMEOUT_MS;
+  if (v === undefined || v === '') return DEFAULT_CONNECT_TIMEOUT_MS;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`ASYNC_CONNECT_TIMEOUT_MS must be a whole number of ms >= 1 (got ${JSON.stringify(v)})`);
+  return n;
+}
+
+export function addressOf(c: Redis): string {
+  const opt = c.options ?? {};
+  return opt.path ? String(opt.path) : `${opt.host ?? '127.0.0.1'}:${opt.port ?? 6379}`;
+}
+
+// ioredis internals used here (pinned version): the offline queue's flush, and the command entry point.
+interface Internal {
+  flushQueue(error: Error, o: { offlineQueue: boolean; commandQueue: boolean }): void;
+  sendCommand(cmd: { reject(e: Error): void; promise: Promise<unknown> }, stream?: unknown): Promise<unknown>;
+}
+
+/**
+ * Bounds the wait for the first 'ready': after timeoutMs without it, the commands waiting in
+ * ioredis's offline queue are rejected, and so is every command sent before the client is ready
+ * (ioredis keeps reconnecting meanwhile: once Redis answers, commands go through again). No
+ * command pays anything once ready. A borrowed client's commands are left alone (only connected()
+ * is bounded). Returns connected().
+ */
+function guard(client: Redis, timeoutMs: number, own: boolean): () => Promise<void> {
+  const c = client as unknown as Internal;
+  if (client.status === 'ready') return () => Promise.resolve();
+  let ready = false;
+  let lastCause = '';
+  let failing: RedisUnreachableError | null = null;
+  const waiters: { res: () => void; rej: (e: Error) => void }[] = [];
+  const unreachable = () => new RedisUnreachableError(
+    `Redis at ${addressOf(client)} unreachable: ${lastCause || `no answer within ${timeoutMs / 1000} s`}`
+    + ` (gave up after ${timeoutMs / 1000} s; connect timeout: setup({ connectTimeoutMs }) or ASYNC_CONNECT_TIMEOUT_MS)`, addressOf(client));
+  const giveUp = () => {
+    if (ready) return;
+    failing = unreachable();
+    if (own) c.flushQueue(failing, { offlineQueue: true, commandQueue: false });
+    for (const w of waiters.splice(0)) w.rej(failing);
+  };
+  const timer = setTimeout(giveUp, timeoutMs);
+  timer.unref();
+  const onError = (e: Error) => {
+    lastCause = e.message;
+    // Commands sent after giving up and queued between two attempts: refuse them too.
+    if (own && failing && !ready) { failing = unreachable(); c.flushQueue(failing, { offlineQueue: true, commandQueue: false }); }
+  };
+  client.on('error', onError);
+  client.once('ready', () => {
+    ready = true;
+    client.off('error', onError);
+    failing = null;
+    clearTimeout(timer);
+    for (const w of waiters.splice(0)) w.res();
+  });
+  client.on('end', () => clearTimeout(timer));
+  if (own) {
+    const send = c.sendCommand.bind(c);
+    c.sendCommand = (cmd, stream) => {
+      if (failing && client.status !== 'ready') { cmd.reject(failing); return cmd.promise; }
+      return send(cmd, stream);
+    };
+  }
+  return () => {
+    if (ready) return Promise.resolve();
+    if (failing) return Promise.reject(failing);
+    return new Promise<void>((res, rej) => waiters.push({ res, rej }));
+  };
 }
 
 function isRedisLike(x: unknown): boolean {

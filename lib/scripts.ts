@@ -13,7 +13,7 @@ import type { QueueKeys, QueueKeyName } from './keys';
 import { CLAIM_FIELDS } from './claim-reply';
 
 export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 'release' | 'sweep' | 'retry' | 'abandon'
-  | 'mirrored' | 'mirror-take' | 'mirror-done' | 'mirror-read' | 'mirror-lag' | 'mirror-release'
+  | 'mirror-take' | 'mirror-done' | 'mirror-read' | 'mirror-lag' | 'mirror-release'
   | 'recur-upsert' | 'recur-tick' | 'recur-remove';
 
 // The compiled build runs from dist/lib; the .lua files stay in lib/lua.

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The command line (the seed's script/async): a thin shell over the compiled CLI in dist/lib.
-// `node scripts/async.js --help` lists the commands; lib/cli.ts has the code.
+// `node scripts/async.js --help` lists the commands; lib/cli/ has the code.
 'use strict';
 const { join } = require('path');
 
-const entry = join(__dirname, '..', 'dist', 'lib', 'cli.js');
+const entry = join(__dirname, '..', 'dist', 'lib', 'cli', 'index.js');
 let cli;
 try {
   cli = require(entry);

@@ -25,6 +25,9 @@ function step(what, cmd, args) {
     process.exit(1);
   }
   step('type-check (tsc --noEmit)', bin('tsc'), ['--noEmit', '-p', '.']);
+  // A fresh build: a file left in dist/ by an older layout (dist/lib/mirror.js beside dist/lib/mirror/)
+  // would still be found by require() and run instead of the new one.
+  require('fs').rmSync(join(root, 'dist'), { recursive: true, force: true });
   step('build', bin('tsc'), ['-p', 'tsconfig.build.json']);
   const specs = process.argv.length > 2 ? process.argv.slice(2) : ['spec/*.spec.ts'];
   const child = spawn(bin('mocha'), ['--reporter', 'spec', ...specs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -3,10 +3,10 @@ import assert from 'assert';
 import net from 'net';
 import { join } from 'path';
 import { execFileSync } from 'child_process';
-import { mkdtempSync, copyFileSync, writeFileSync, mkdirSync } from 'fs';
+import { mkdtempSync, copyFileSync, writeFileSync, mkdirSync, readdirSync } from 'fs';
 import { tmpdir } from 'os';
 import type { Sequelize } from 'sequelize';
-import { setup, Queue, runMirror, MIGRATION_PATH } from '../lib';
+import { setup, Queue, runMirror, MIGRATIONS_DIR } from '../lib';
 import { redisClient, uniquePrefix, dropPrefix, mysqlDb, until, sleep, REDIS_URL, DATABASE_URL } from './helpers';
 
 const DB = 'sa_mirror';
@@ -18,6 +18,7 @@ const Jobs = {
   boom(msg: string) { const e = new Error(msg) as Error & { code?: number }; e.name = 'BoomError'; e.code = 7; throw e; },
   nap(ms: number) { return new Promise((r) => setTimeout(r, ms)); },
   work(i: number) { if (i % 10 === 0) throw new Error(`task ${i} fails`); return { i }; },
+  echo(...xs: unknown[]) { return xs; },
 };
 
 describe('mirror (MySQL history)', function () {
@@ -53,30 +54,88 @@ describe('mirror (MySQL history)', function () {
 
   const rows = async () => (await seq.query('SELECT * FROM async_tasks ORDER BY id', { type: 'SELECT' })) as Record<string, unknown>[];
 
-  it('migrates twice (queue.migrate, then the shipped migration through umzug and sequelize-cli) and the model matches the table', async () => {
+  it('migrates twice (queue.migrate, then the shipped migrations through umzug and sequelize-cli) and the model matches the table', async () => {
     const q = queue();
-    await q.migrate();
-    await q.migrate();
+    assert.strictEqual((await q.migrate()).summary, 'created async_tasks');
+    const again = await q.migrate();
+    assert.deepStrictEqual([again.created, again.addedColumns, again.addedIndexes, again.summary], [false, [], [], 'async_tasks is up to date']);
+    const files = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.js')).sort();
+    assert.deepStrictEqual(files, ['20250101000000-create-async-tasks.js', '20261203000000-add-async-tasks-json.js']);
     // umzug 3: up({ context: queryInterface })
     const { Umzug, SequelizeStorage } = await import('umzug');
-    const umzug = new Umzug({ migrations: { glob: MIGRATION_PATH }, context: seq.getQueryInterface(), storage: new SequelizeStorage({ sequelize: seq }), logger: undefined });
+    const umzug = new Umzug({ migrations: { glob: join(MIGRATIONS_DIR, '*.js') }, context: seq.getQueryInterface(), storage: new SequelizeStorage({ sequelize: seq }), logger: undefined });
     const ran = await umzug.up();
-    assert.strictEqual(ran.length, 1);
+    assert.strictEqual(ran.length, 2);
     // sequelize-cli: up(queryInterface, Sequelize), loaded from a migrations folder
     const dir = mkdtempSync(join(tmpdir(), 'sa-cli-'));
     mkdirSync(join(dir, 'migrations'));
-    copyFileSync(MIGRATION_PATH, join(dir, 'migrations', '20250101000000-create-async-tasks.js'));
+    for (const f of files) copyFileSync(join(MIGRATIONS_DIR, f), join(dir, 'migrations', f));
     const u = new URL(DATABASE_URL); u.pathname = `/${DB}`;
     writeFileSync(join(dir, '.sequelizerc'), `module.exports = { 'migrations-path': ${JSON.stringify(join(dir, 'migrations'))}, url: ${JSON.stringify(u.toString())} };`);
     await seq.query("DELETE FROM SequelizeMeta WHERE name LIKE '%async-tasks%'").catch(() => undefined);
     const bin = join(__dirname, '..', 'node_modules', '.bin', 'sequelize-cli');
     const out = execFileSync(bin, ['db:migrate', '--url', u.toString()], { cwd: dir, encoding: 'utf8' });
     assert.match(out, /create-async-tasks: migrated/);
+    assert.match(out, /add-async-tasks-json: migrated/);
     // Same columns and indexes as the model declares.
     const table = await seq.getQueryInterface().describeTable('async_tasks');
     assert.deepStrictEqual(Object.keys(table).sort(), Object.keys(q.AsyncTask!.getAttributes()).sort());
     const idx = (await seq.getQueryInterface().showIndex('async_tasks') as { name: string }[]).map((i) => i.name);
     for (const n of ['async_tasks_object', 'async_tasks_state', 'async_tasks_scheduled_at']) assert.ok(idx.includes(n), `index ${n}`);
+  });
+
+  it('migrates a table of the first migration: adds the JSON columns and first_scheduled_at, keeping its rows', async () => {
+    const q = queue();
+    await q.migrate();
+    await seq.query("INSERT INTO async_tasks (id, queue, object_type, action, state, scheduled_at) VALUES (7, 'default', 'Jobs', 'add', 'queued', '2026-01-02 03:04:05.678')");
+    await seq.query('ALTER TABLE async_tasks DROP COLUMN args_json, DROP COLUMN result_json, DROP COLUMN first_scheduled_at');
+    // Until then the mirror writes what the table has, and says once what is missing.
+    const errors: Error[] = [];
+    const t = await q.async(Jobs, 'add', { args: [1, 2] });
+    const ac = new AbortController();
+    const loop = runMirror(q, { signal: ac.signal, onError: (e) => errors.push(e) });
+    await until(async () => (await rows()).length === 2, 5000, 'the row of the old table');
+    ac.abort();
+    await loop;
+    assert.strictEqual(errors.length, 1, errors.map((e) => e.message).join('\n'));
+    assert.match(errors[0].message, /^MySQL at 127\.0\.0\.1:\d+: async_tasks has no column args_json, result_json, first_scheduled_at yet: run `node scripts\/async\.js migrate`/);
+    const r = await q.migrate();
+    assert.deepStrictEqual([r.created, r.addedColumns, r.summary], [false, ['args_json', 'result_json', 'first_scheduled_at'],
+      'async_tasks: added columns args_json, result_json, first_scheduled_at']);
+    const old = (await rows()).find((x) => Number(x.id) === 7)!;
+    assert.strictEqual((old.first_scheduled_at as Date).toISOString(), '2026-01-02T03:04:05.678Z');
+    assert.strictEqual(old.args_json, null);
+    assert.ok((await rows()).some((x) => Number(x.id) === t.id));
+  });
+
+  it('says what a missing table or an unreachable database is, naming the database, its address and the fix', async () => {
+    const q = queue();
+    await seq.query('DROP TABLE IF EXISTS async_tasks');
+    try {
+      await q.async(Jobs, 'add', { args: [1, 2] });
+      const errors: Error[] = [];
+      const ac = new AbortController();
+      const loop = runMirror(q, { signal: ac.signal, onError: (e) => errors.push(e) });
+      await until(async () => errors.length > 0, 5000, 'the mirror to report');
+      ac.abort();
+      await loop;
+      assert.match(errors[0].message, /^MySQL at 127\.0\.0\.1:\d+: there is no async_tasks table: run `node scripts\/async\.js migrate`/);
+      await assert.rejects(q.task(123456), /^SequelizeDatabaseError: MySQL at 127\.0\.0\.1:\d+: .*doesn't exist \(the async_tasks table is missing: run `node scripts\/async\.js migrate`/);
+    } finally {
+      await q.migrate();
+    }
+    // Nothing listens on this port (a server just closed on it).
+    const port = await new Promise<number>((res) => { const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => res(p)); }); });
+    const { Sequelize } = await import('sequelize');
+    const down = new Sequelize(`mysql://root@127.0.0.1:${port}/${DB}`, { logging: false, pool: { max: 1, acquire: 2000 } });
+    try {
+      await assert.rejects(queue({}, down).migrate(), (e: Error) => {
+        assert.strictEqual(e.message, `MySQL at 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`);
+        return true;
+      });
+    } finally {
+      await down.close();
+    }
   });
 
   it('writes one row per task with the right fields: success, failure with backtrace, cancel, no result', async () => {
@@ -123,6 +182,65 @@ describe('mirror (MySQL history)', function () {
     assert.strictEqual((await M.findByPk(none.id))!.result, undefined);
     assert.deepStrictEqual((await M.findByPk(none.id))!.args, []);
     assert.strictEqual((await M.findAll({ where: { success: false } })).length, 1);
+  });
+
+  it('writes args_json and result_json that SQL can search, in the documented JSON form', async () => {
+    const q = queue();
+    await q.migrate();
+    const add = await q.async(Jobs, 'add', { args: [42, 1] });
+    const other = await q.async(Jobs, 'add', { args: [7, 1] });
+    const fail = await q.async(Jobs, 'boom', { args: ['bad input'] });
+    const when = new Date('2026-12-03T10:00:00.000Z');
+    const odd = await q.async(Jobs, 'echo', { args: [12345678901234567890n, Buffer.from('hi'), new Map([['k', 1]]), new Set([2]), when,
+      [undefined], 'a\u0000b\ud800', { $bigint: 'mine' }, { 'with "quotes"': 'é ✓' }, -1.5] });
+    const w = q.worker({ concurrency: 2 });
+    await w.start();
+    await Promise.all([add.wait(), other.wait(), fail.wait(), odd.wait()]);
+    await until(async () => (await q.stats()).default.mirrorLag.events === 0, 5000, 'the mirror to catch up');
+    await w.stop();
+    const ids = async (where: string) => ((await seq.query(`SELECT id FROM async_tasks WHERE ${where} ORDER BY id`, { type: 'SELECT' })) as { id: number }[]).map((r) => Number(r.id));
+    assert.deepStrictEqual(await ids("JSON_EXTRACT(args_json, '$[0]') = 42"), [add.id]);
+    assert.deepStrictEqual(await ids("JSON_EXTRACT(result_json, '$') = 43"), [add.id]);
+    assert.deepStrictEqual(await ids("JSON_UNQUOTE(JSON_EXTRACT(result_json, '$.\"$error\".name')) = 'BoomError'"), [fail.id]);
+    assert.deepStrictEqual(await ids("JSON_EXTRACT(result_json, '$.\"$error\".code') = 7"), [fail.id]);
+    assert.deepStrictEqual(await ids("JSON_UNQUOTE(JSON_EXTRACT(args_json, '$[0].\"$bigint\"')) = '12345678901234567890'"), [odd.id]);
+    const [row] = (await seq.query(`SELECT args, args_json, result_json FROM async_tasks WHERE id = ${odd.id}`, { type: 'SELECT' })) as Record<string, unknown>[];
+    // (A lone surrogate is stored as U+FFFD: msgpack strings are UTF-8.)
+    const form = [{ $bigint: '12345678901234567890' }, { $binary: Buffer.from('hi').toString('base64') }, { $map: [['k', 1]] }, { $set: [2] },
+      { $date: '2026-12-03T10:00:00.000Z' }, [{ $undefined: true }], 'a\u0000b\ufffd', { $object: { $bigint: 'mine' } }, { 'with "quotes"': 'é ✓' }, -1.5];
+    // (The driver may hand JSON columns back parsed.)
+    const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+    assert.deepStrictEqual(json(row.args_json), form);
+    assert.deepStrictEqual(json(row.result_json), form); // echo returns its args
+    // The msgpack column is still the exact value.
+    assert.deepStrictEqual((await q.AsyncTask!.findByPk(odd.id))!.args[0], 12345678901234567890n);
+    assert.ok(Buffer.isBuffer(row.args));
+    // The model reads the JSON columns as JSON values.
+    assert.deepStrictEqual((await q.AsyncTask!.findByPk(add.id))!.get('args_json'), [42, 1]);
+    const e = (await q.AsyncTask!.findByPk(fail.id))!.get('result_json') as { $error: { message: string; stack: string } };
+    assert.strictEqual(e.$error.message, 'bad input');
+    assert.match(e.$error.stack, /^BoomError: bad input\n/);
+  });
+
+  it('keeps the first scheduled time in first_scheduled_at when a retry moves scheduled_at', async () => {
+    const q = queue({ retention: 60000 });
+    await q.migrate();
+    const at = Date.now() + 300;
+    const bad = await q.schedule(Jobs, at, 'boom', { args: ['no'] });
+    const w = q.worker({ concurrency: 1 });
+    await w.start();
+    await bad.wait({ timeout: 5000 });
+    await until(async () => (await rows()).some((r) => r.state === 'failed'), 5000, 'the failed row');
+    const first = (await rows())[0];
+    assert.strictEqual((first.first_scheduled_at as Date).getTime(), at);
+    assert.strictEqual((first.scheduled_at as Date).getTime(), at);
+    await sleep(20);
+    assert.strictEqual(await q.internals.retry(bad.queue, bad.id), 'queued');
+    await until(async () => { const r = (await rows())[0]; return Number(r.attempts) === 2 && r.state === 'failed'; }, 5000, 'the retried row');
+    await w.stop();
+    const again = (await rows())[0];
+    assert.strictEqual((again.first_scheduled_at as Date).getTime(), at, 'the first time stays');
+    assert.ok((again.scheduled_at as Date).getTime() > at, 'scheduled_at is the retry\'s');
   });
 
   it('with retention 0 drops a finished hash only once its row is written; queue.task(id) then reads MySQL', async () => {
@@ -236,12 +354,12 @@ describe('mirror (MySQL history)', function () {
     const q = queue();
     const outbox = `{${prefix}:default}:outbox`;
     const t = await q.async(Jobs, 'add', { args: [1, 2] });
-    const taken = (await q.internals.script('mirrored', 'default', ['take', 'A', 30000, 10]) as unknown[]).map(String);
+    const taken = (await q.internals.script('mirror-take', 'default', ['A', 30000, 10]) as unknown[]).map(String);
     assert.deepStrictEqual(taken, ['1', String(t.id)]);
     await t.cancel(); // a change after the read: its entry must stay
-    assert.strictEqual(Number(await q.internals.script('mirrored', 'default', ['done', 'A', 30000, 1])), 1);
+    assert.strictEqual(Number(await q.internals.script('mirror-done', 'default', ['A', 30000, 1])), 1);
     assert.deepStrictEqual(await redis.lrange(outbox, 0, -1), [String(t.id)]);
-    await q.internals.script('mirrored', 'default', ['release', 'A']);
+    await q.internals.script('mirror-release', 'default', ['A']);
   });
 
   it('writes a task changed many times once, even when its changes fall in different batches; a retried task again', async () => {
@@ -289,12 +407,12 @@ describe('mirror (MySQL history)', function () {
     const q = queue();
     const outbox = `{${prefix}:default}:outbox`;
     await q.async(Jobs, 'add', { args: [1, 2] });
-    const taken = (await q.internals.script('mirrored', 'default', ['take', 'A', 30000, 10]) as unknown[]).map(String);
+    const taken = (await q.internals.script('mirror-take', 'default', ['A', 30000, 10]) as unknown[]).map(String);
     assert.strictEqual(taken.length, 2);
-    assert.deepStrictEqual((await q.internals.script('mirrored', 'default', ['take', 'B', 30000, 10]) as unknown[]).map(String), ['0']);
-    assert.strictEqual(Number(await q.internals.script('mirrored', 'default', ['done', 'B', 30000, 1])), 0);
+    assert.deepStrictEqual((await q.internals.script('mirror-take', 'default', ['B', 30000, 10]) as unknown[]).map(String), ['0']);
+    assert.strictEqual(Number(await q.internals.script('mirror-done', 'default', ['B', 30000, 1])), 0);
     assert.strictEqual(await redis.llen(outbox), 1);
-    assert.strictEqual(Number(await q.internals.script('mirrored', 'default', ['done', 'A', 30000, 1])), 1);
+    assert.strictEqual(Number(await q.internals.script('mirror-done', 'default', ['A', 30000, 1])), 1);
     assert.strictEqual(await redis.llen(outbox), 0);
   });
 

@@ -47,8 +47,8 @@ describe('recurring tasks', () => {
 
   it('bad input is an error naming what was wrong, and nothing is stored', async () => {
     const Mailer = queue.register('Mailer', { deliverAll() { return 1; }, notAMethod: 5 });
-    await assert.rejects(Mailer.every('0 9 * * MON', 'nope'), /Mailer#nope is not a function/);
-    await assert.rejects(Mailer.every('0 9 * * MON', 'notAMethod'), /Mailer#notAMethod is not a function/);
+    await assert.rejects(Mailer.every('0 9 * * MON', 'nope' as never), /Mailer#nope is not a function/);
+    await assert.rejects(Mailer.every('0 9 * * MON', 'notAMethod' as never), /Mailer#notAMethod is not a function/);
     await assert.rejects(Mailer.every('0 9 * *', 'deliverAll'), /invalid pattern '0 9 \* \*': it has 4 fields/);
     await assert.rejects(Mailer.every('0 9 * * MON', 'deliverAll', { tz: 'Europe/Atlantis' }), /unknown time zone 'Europe\/Atlantis'/);
     await assert.rejects(Mailer.every('0 9 * * MON', 'deliverAll', { colour: 1 } as never), /unknown option 'colour'/);

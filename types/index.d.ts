@@ -1,6 +1,18 @@
-// Public API of sequelize-async. lib/ implements these; a user's TypeScript app sees only these.
-import type { Redis, RedisOptions } from 'ioredis';
-import type { Sequelize, Transaction, Model, ModelStatic } from 'sequelize';
+// Public API of sequelize-async. lib/ implements these (spec/fixtures/types/impl-check.ts has the
+// compiler check it); a user's TypeScript app sees only these. Split by concern: options.d.ts,
+// actions.d.ts (which method names and args a task may take), events.d.ts, errors.d.ts.
+import type { Redis } from 'ioredis';
+import type { Sequelize, Model, ModelStatic } from 'sequelize';
+import type { EnqueueOptions, RegisterOptions, WorkerOptions, MirrorOptions, SetupOptions, WaitOptions, RecurringOptions } from './options';
+import type { AsyncAction, AsyncArgs, AsyncOptionsArg } from './actions';
+import type { StoredError } from './errors';
+import type { TypedEvents, WorkerEvents, QueueEvents } from './events';
+
+export type { BackoffOptions, EnqueueOptions, WaitOptions, WorkerOptions, MirrorOptions, SetupOptions, MethodDefaults, RegisterOptions, RecurringOptions } from './options';
+export type { AsyncAction, AsyncArgs, AsyncOptionsArg, MixinName } from './actions';
+export type { FinishedTaskEvent, SweptEvent, ReconnectedEvent, WorkerEvents, QueueEvents, TypedEvents } from './events';
+export { StoredError, AsyncError, TimeoutError, RecordNotFoundError, CorruptTaskError, WorkerLostError, ResultNotStorableError,
+  LeaseLostError, FinishRefusedError, RedisUnreachableError } from './errors';
 
 export type TaskState = 'pending' | 'queued' | 'scheduled' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -8,42 +20,7 @@ export type TaskState = 'pending' | 'queued' | 'scheduled' | 'running' | 'succee
 export declare const MIN_PRIORITY: -2147483648;
 export declare const MAX_PRIORITY: 2147483647;
 
-export interface BackoffOptions {
-  type: 'fixed' | 'exponential';
-  /** Milliseconds before the 2nd attempt (exponential doubles it each time). */
-  delay: number;
-  /** 0..1: each delay is spread by ±jitter of itself. */
-  jitter?: number;
-}
-
-export interface EnqueueOptions {
-  args?: unknown[];
-  /** Integer in MIN_PRIORITY..MAX_PRIORITY; larger runs first. Default 10 (async) or 20 (schedule). */
-  priority?: number;
-  /** When the task becomes due; default now. */
-  scheduledAt?: Date | number;
-  /** Queue name, default 'default'. */
-  queue?: string;
-  /** Attempts in all (default 1: the seed's single attempt). */
-  attempts?: number;
-  backoff?: BackoffOptions;
-  /** Milliseconds an attempt may run before it fails with a TimeoutError. */
-  timeout?: number;
-  /** Queue after this transaction commits, drop it on rollback. */
-  transaction?: Transaction | null;
-  /** true (key: type, object id, action, args) or a key: while such a task waits, another enqueue returns it (task.duplicate). */
-  unique?: boolean | string;
-  /** How long the lock holds: until the task 'started' (default) or 'finished'. */
-  uniqueUntil?: 'started' | 'finished';
-}
-
-export interface StoredError extends Error {
-  backtrace: string[];
-  [key: string]: unknown;
-}
-
-export interface WaitOptions { timeout?: number }
-
+/** A handle on one task (what async/schedule return and `queue.task(id)` finds). */
 export interface Task {
   readonly id: number;
   readonly queue: string;
@@ -79,45 +56,20 @@ export interface Task {
   cancel(): Promise<TaskState>;
 }
 
-export interface WorkerOptions {
-  queues?: string[];
-  concurrency?: number;
-  /** A name for this worker in task hashes and `status` (default host:pid:n). */
-  name?: string;
-  /** Lease length in ms (renewed while a task runs). Default 30000. */
-  leaseMs?: number;
-  /**
-   * Tasks to claim beyond `concurrency` and hold (leased) in this process, so the next one starts
-   * without a Redis round trip. Default 'auto': only while draining a backlog of tasks that average
-   * under 2 ms, as many as finish within about 2 ms (at most 16 or `concurrency`); one that waits
-   * 10 ms anyway (the task ahead ran long) goes back to the queue. A number N always holds N (they
-   * wait behind a long task); 0 claims one task per free slot. A prefetched task shows as running
-   * before it starts.
-   */
-  prefetch?: number | 'auto';
-  /** Run the MySQL mirror loop inside this worker (default: when the queue mirrors). */
-  mirror?: boolean;
-  /** Re-runs allowed after a task's worker died (lease expired) before it fails with "worker lost". Default 1. The worker that sweeps applies its own value: give all workers the same. */
-  maxStalls?: number;
+/** The handle of a task enqueued inside a transaction: state 'pending' until the commit. */
+export interface PendingTask extends Task {
+  /** true when the transaction rolled back (or the task was cancelled before the commit): it was never queued. */
+  readonly dropped: boolean;
 }
 
 export interface WorkerStats { done: number; failed: number; running: number }
 
-export interface Worker {
+export interface Worker extends TypedEvents<WorkerEvents> {
   readonly name: string;
   readonly stats: WorkerStats;
   start(): Promise<void>;
   /** Stop claiming, let running tasks finish within graceMs (default 30000), then hand back what still runs. */
   stop(opts?: { graceMs?: number }): Promise<void>;
-  on(event: 'task', fn: (task: FinishedTaskEvent) => void): this;
-  on(event: 'error', fn: (err: Error) => void): this;
-}
-
-export interface FinishedTaskEvent {
-  id: number; queue: string; objectType: string; objectId: string | null; action: string;
-  success: boolean; error?: StoredError; durationMs: number; attempt: number;
-  /** A failed attempt that will run again (attempts/backoff), and when. */
-  willRetry: boolean; retryAt?: Date;
 }
 
 export interface QueueStats {
@@ -154,96 +106,70 @@ export interface AsyncTaskAttributes {
   attempts: number;
   worker: string | null;
   scheduled_at: Date | null;
+  /** The task's first scheduled time: `retry` and backoff retries change scheduled_at, not this. */
+  first_scheduled_at: Date | null;
   started_at: Date | null;
   finished_at: Date | null;
   created_at: Date | null;
+  /** The args as JSON (see README, "History in SQL", for BigInt, Buffer, Map, Set, Date, Error). */
+  args_json: unknown;
+  /** The result (or a failure's error) as JSON; null when none was stored. */
+  result_json: unknown;
+}
+
+/** What `migrate()` did. */
+export interface MigrateResult {
+  table: string;
+  /** The table did not exist and was created. */
+  created: boolean;
+  /** Columns added to an existing table (none when it was created). */
+  addedColumns: string[];
+  /** Indexes added to an existing table (none when it was created). */
+  addedIndexes: string[];
+  /** One line for a person: "created async_tasks", "async_tasks: added columns a, b", "async_tasks is up to date". */
+  summary: string;
 }
 
 export interface AsyncTask extends Model<AsyncTaskAttributes>, AsyncTaskAttributes {}
 
-export interface MirrorOptions {
-  /** Stops the loop (after the batch in flight and a last drain of up to drainMs). */
-  signal?: AbortSignal;
-  /** Each failure (MySQL unreachable, ...); the loop retries with backoff (up to 5 s) either way. */
-  onError?: (err: Error) => void;
-  /** Events per batch, default 500. */
-  batch?: number;
-  /** On stop, keep mirroring what waits for up to this long (default 2000 ms). */
-  drainMs?: number;
-  /**
-   * Behind while a worker of the same queue object has a backlog and every slot busy, pause up to
-   * this long before catching up flat out (default 5000 ms; 0 never pauses).
-   */
-  yieldMs?: number;
+/**
+ * `async` and `schedule` of a registered class or object T: `action` is one of T's own methods,
+ * `args` its parameters (a trailing AbortSignal left out); opts may be left out when the method
+ * has no required parameters. A recurring `every(pattern, action, ...opts)` takes the same pair.
+ */
+export interface AsyncMixin<T = any> {
+  async<A extends AsyncAction<T>>(action: A, ...opts: AsyncOptionsArg<T, A>): Promise<Task>;
+  schedule<A extends AsyncAction<T>>(at: Date | number, action: A, ...opts: AsyncOptionsArg<T, A>): Promise<Task>;
+  /** A recurring task on a cron pattern, upserted by name (README "Recurring tasks"). */
+  every<A extends AsyncAction<T>>(pattern: string, action: A, opts?: RecurringOptions<AsyncArgs<T, A>>): Promise<RecurringSchedule>;
 }
 
-export interface SetupOptions {
-  sequelize?: Sequelize;
-  /** A redis:// URL, ioredis options, an ioredis instance, or 'mock' for an in-process Redis. Default REDIS_URL or the local Redis. */
-  redis?: string | RedisOptions | Redis;
-  /** Key prefix, default 'async'. Every key of a queue carries the hash tag {prefix:queue}. */
-  prefix?: string;
-  /** Mirror tasks to MySQL through the AsyncTask model (default: when sequelize is given). */
-  mirror?: boolean;
-  /** How long finished tasks stay in Redis, in ms (default 24 h; 0 = drop once recorded). */
-  retention?: number;
-}
+export type Registered<T> = T & AsyncMixin<T>;
 
-/** Defaults for one method, applied at enqueue (per-call options win) and, for `signal`, by the worker. */
-export interface MethodDefaults {
-  attempts?: number;
-  backoff?: BackoffOptions;
-  timeout?: number;
-  priority?: number;
-  queue?: string;
-  /** Pass an AbortSignal after the stored args; aborted on timeout, on hand-back at shutdown and when the lease is lost. */
-  signal?: boolean;
-}
-
-export interface RegisterOptions {
-  /** Per-method defaults, e.g. { deliver: { attempts: 5, backoff: { type: 'exponential', delay: 1000 } } }. A class or model may declare `static asyncDefaults` instead. */
-  defaults?: Record<string, MethodDefaults>;
-}
-
-export type Registered<T> = T & AsyncMixin;
-
-export interface AsyncMixin {
-  async(action: string, opts?: EnqueueOptions): Promise<Task>;
-  schedule(at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task>;
-  /** A recurring task on a cron pattern, upserted by name (see README "Recurring tasks"). */
-  every(pattern: string, action: string, opts?: RecurringOptions): Promise<RecurringSchedule>;
-}
-
-/** every()'s options: those of async (but scheduledAt and transaction) plus the schedule's own. */
-export interface RecurringOptions extends Omit<EnqueueOptions, 'scheduledAt' | 'transaction'> {
-  /** Default 'Type#action', or 'Type(id)#action' for a model instance. */
-  name?: string;
-  /** IANA time zone of the pattern; default 'UTC'. */
-  tz?: string;
-  /** Ticks that passed while no scheduler ran: 'skip', 'latest' (default: run once for the newest), 'all' (each, at most 1,000). */
-  missed?: 'skip' | 'latest' | 'all';
-  /** false: skip a tick while the previous task of this schedule is still queued, scheduled or running. */
-  overlap?: boolean;
-}
-
+/** What every() resolves to; `changed` is false when the same schedule was stored already. */
 export interface RecurringSchedule { name: string; queue: string; pattern: string; tz: string; next: Date | null; changed: boolean }
 
+/** One schedule as `queue.recurring()` lists it. */
 export interface RecurringInfo {
   name: string; queue: string; pattern: string; tz: string; target: string; action: string;
   next: Date | null; last: Date | null; lastTaskId: number | null; lastState: TaskState | null; lastError: string | null; problem?: string;
 }
 
-export interface Queue {
+export interface Queue extends TypedEvents<QueueEvents> {
   readonly prefix: string;
   readonly redis: Redis;
   readonly sequelize: Sequelize | undefined;
   register<T extends object>(target: T, opts?: RegisterOptions): Registered<T>;
   register<T extends object>(name: string, target: T, opts?: RegisterOptions): Registered<T>;
-  async(target: object, action: string, opts?: EnqueueOptions): Promise<Task>;
-  schedule(target: object, at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task>;
-  /** Many tasks at once: all entries are checked first (one bad entry stores nothing), then stored in batches. */
+  /** Like `target.async(action, opts)`, for a model instance, a model or a registered class/object. */
+  async<T extends object, A extends AsyncAction<T>>(target: T, action: A, ...opts: AsyncOptionsArg<T, A>): Promise<Task>;
+  schedule<T extends object, A extends AsyncAction<T>>(target: T, at: Date | number, action: A, ...opts: AsyncOptionsArg<T, A>): Promise<Task>;
+  /**
+   * Many tasks at once: all entries are checked first (one bad entry stores nothing), then stored
+   * in batches. Entries are not checked per method at compile time (the worker checks them).
+   */
   bulk(entries: [target: object, action: string, opts?: EnqueueOptions][]): Promise<Task[]>;
-  every(target: object, pattern: string, action: string, opts?: RecurringOptions): Promise<RecurringSchedule>;
+  every<T extends object, A extends AsyncAction<T>>(target: T, pattern: string, action: A, opts?: RecurringOptions<AsyncArgs<T, A>>): Promise<RecurringSchedule>;
   recurring(): Promise<RecurringInfo[]>;
   unschedule(name: string): Promise<boolean>;
   task(id: number | string): Promise<Task | null>;
@@ -252,33 +178,42 @@ export interface Queue {
   close(): Promise<void>;
   /** The history model over `async_tasks` (defined on the sequelize given to setup). */
   readonly AsyncTask: ModelStatic<AsyncTask> | undefined;
-  /** Creates `async_tasks` and its indexes when missing; safe to run any number of times. */
-  migrate(): Promise<void>;
+  /** Resolves once Redis has answered; rejects with a RedisUnreachableError after the connect timeout. */
+  connected(): Promise<void>;
+  /** Creates `async_tasks`, or adds the columns and indexes a newer version needs; safe to run any number of times. */
+  migrate(): Promise<MigrateResult>;
 }
 
-/** Runs the MySQL mirror loop for every queue of `queue` until `opts.signal` aborts (workers run it by default). */
+/** Runs the SQL mirror loop for every queue of `queue` until `opts.signal` aborts (workers run it by default). */
 export declare function runMirror(queue: Queue, opts?: MirrorOptions): Promise<void>;
+/** Creates `async_tasks` and its indexes on the queue's sequelize when missing (what `queue.migrate()` does). */
+export declare function migrate(queue: Queue): Promise<MigrateResult>;
 /** Path of the shipped `async_tasks` migration (sequelize-cli: copy it into your migrations folder; umzug: list it). */
 export declare const MIGRATION_PATH: string;
+/** The folder holding the shipped migrations (umzug: `glob: join(MIGRATIONS_DIR, '*.js')`). */
+export declare const MIGRATIONS_DIR: string;
 
 export declare function setup(opts?: SetupOptions): Queue;
 
-export declare class TimeoutError extends Error {}
-export declare class RecordNotFoundError extends Error {}
+// The classes behind the handles, for `instanceof` (create them with setup(), queue.worker(), queue.task()).
+export declare const Queue: abstract new (...args: never[]) => Queue;
+export declare const Worker: abstract new (...args: never[]) => Worker;
+export declare const Task: abstract new (...args: never[]) => Task;
+export declare const PendingTask: abstract new (...args: never[]) => PendingTask;
 
 declare module 'sequelize' {
   interface Model {
-    /** Run this instance's method in a background worker. */
-    async(action: string, opts?: EnqueueOptions): Promise<Task>;
+    /** Run this instance's method `action` in a background worker (`args`: its parameters). */
+    async<A extends AsyncAction<this>>(action: A, ...opts: AsyncOptionsArg<this, A>): Promise<Task>;
     /** Run this instance's method at a given time (default priority 20). */
-    schedule(at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task>;
-    /** This row's method on a cron pattern (see README "Recurring tasks"). */
-    every(pattern: string, action: string, opts?: RecurringOptions): Promise<RecurringSchedule>;
+    schedule<A extends AsyncAction<this>>(at: Date | number, action: A, ...opts: AsyncOptionsArg<this, A>): Promise<Task>;
+    /** This row's method on a cron pattern (README "Recurring tasks"). */
+    every<A extends AsyncAction<this>>(pattern: string, action: A, opts?: RecurringOptions<AsyncArgs<this, A>>): Promise<RecurringSchedule>;
   }
-  // Static side: Order.async('purgeOld')
+  // Static side: Order.async('purgeOld', { args: [30] })
   namespace Model {
-    function async(action: string, opts?: EnqueueOptions): Promise<Task>;
-    function schedule(at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task>;
-    function every(pattern: string, action: string, opts?: RecurringOptions): Promise<RecurringSchedule>;
+    function async<M, A extends AsyncAction<M>>(this: M, action: A, ...opts: AsyncOptionsArg<M, A>): Promise<Task>;
+    function schedule<M, A extends AsyncAction<M>>(this: M, at: Date | number, action: A, ...opts: AsyncOptionsArg<M, A>): Promise<Task>;
+    function every<M, A extends AsyncAction<M>>(this: M, pattern: string, action: A, opts?: RecurringOptions<AsyncArgs<M, A>>): Promise<RecurringSchedule>;
   }
 }

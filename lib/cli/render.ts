@@ -4,7 +4,7 @@ import { inspect as show } from 'util';
 import type { Queue } from '../queue';
 import { countFailed, listTasks, queueStats, taskDetail, workers, ListQuery, TaskDetail } from '../queries';
 import type { PresenceEntry } from '../presence';
-import { pidFiles, alive } from '../daemon';
+import { pidFiles, alive } from './daemon';
 import { taskLabel } from '../label';
 
 function table(head: string[], rows: (string | number)[][]): string {

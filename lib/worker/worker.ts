@@ -4,7 +4,7 @@
 // Leases (renewal, the dead-worker sweep) are lease-keeper.ts's; tasks claimed ahead of the free
 // slots wait in prefetch.ts; outages are told apart from Redis's own errors by redis-watch.ts.
 import { ReplyError } from 'ioredis';
-import type { WorkerOptions, WorkerStats } from '../../types';
+import type { WorkerOptions, WorkerStats, Worker as PublicWorker } from '../../types';
 import { groupByQueue } from '../keys';
 import { parseClaimReply, Claimed } from '../claim-reply';
 import type { LeaseLostError } from '../errors';
@@ -26,7 +26,7 @@ const RETRY_MS = 200;
 
 const keyOf = (t: Claimed) => `${t.queue}:${t.id}`;
 
-export class Worker extends TypedEmitter<WorkerEvents> {
+export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   readonly name: string;
   readonly queues: string[];
   readonly concurrency: number;

@@ -40,7 +40,7 @@ describe('unique tasks across processes', function () {
       const q: Queue = setup({ redis: REDIS_URL, prefix: p });
       try {
         const Sleeper = q.register('Sleeper', { async nap(ms: number) { return ms; } });
-        const opts = { args: [2500], unique: 'kk', uniqueUntil: 'finished' as const };
+        const opts = { args: [2500] as [number], unique: 'kk', uniqueUntil: 'finished' as const };
         const a = await Sleeper.async('nap', opts);
         const env = { REC_REDIS: REDIS_URL, REC_PREFIX: p, REC_MODE: 'worker', REC_LEASE_MS: '1000', REC_MAX_STALLS: String(maxStalls) };
         const first = start(env);
@@ -53,7 +53,7 @@ describe('unique tasks across processes', function () {
         if (outcome === 'failed') assert.equal((a.result as Error).name, 'WorkerLostError');
         else assert.equal(a.attempts, 2, 'run again by the second process');
         assert.equal(await lockHolder(q.internals, 'kk'), null, 'released in the step that ended it');
-        const b = await Sleeper.async('nap', { ...opts, args: [1] });
+        const b = await Sleeper.async('nap', { ...opts, args: [1] as [number] });
         assert.equal(b.duplicate, false, 'a new one is accepted');
         await b.wait({ timeout: 10000 });
         await stop(second);

@@ -1,18 +1,17 @@
 // Background workers without external tools (the seed's daemons gem and god config):
 // `start` spawns a detached supervisor per uid, which runs the worker (`run`) as its child and
 // restarts it after a memory-limit exit or a crash. The pid file holds the supervisor's pid;
-// `stop` sends it SIGTERM, it forwards the signal and waits for the worker's graceful exit.
-import { spawn, ChildProcess } from 'child_process';
+// `stop` sends it SIGTERM, it asks the worker to stop and waits for its graceful exit; past a
+// bound (grace plus a margin) `stop` kills the group and has the worker's tasks released. The
+// supervisor itself is lib/cli/supervisor.ts.
+import { spawn, spawnSync, ChildProcess } from 'child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, writeFileSync, unlinkSync, realpathSync } from 'fs';
 import { join, resolve } from 'path';
-import { EXIT_MEMORY } from './runner';
+import { SUPERVISE, RECOVER, CliError } from './parse';
 
 export interface DaemonDirs { pidDir: string; logDir: string }
 
 export interface PidFile { uid: number; pid: number | null; path: string }
-
-/** Marks our supervisor in a process's command line, so a reused pid is not mistaken for it. */
-export const SUPERVISE = '__supervise';
 
 export const pidPath = (dir: string, uid: number) => join(dir, `async${uid}.pid`);
 export const logPath = (dir: string, uid: number) => join(dir, `async${uid}.log`);
@@ -92,7 +91,7 @@ export interface Started { uid: number; pid: number; workerPid: number; log: str
 
 /** The command that runs this CLI again (script and node flags), for supervisors and workers. */
 export function launcher(): string[] {
-  const script = process.argv[1] ? realpathSync(resolve(process.argv[1])) : resolve(__dirname, '..', '..', 'scripts', 'async.js');
+  const script = process.argv[1] ? realpathSync(resolve(process.argv[1])) : resolve(__dirname, '..', '..', '..', 'scripts', 'async.js');
   return [...process.execArgv, script];
 }
 
@@ -108,7 +107,34 @@ export async function startWorkers(o: StartOptions, say: Say): Promise<Started[]
     const f = { uid, path: pidPath(o.pidDir, uid), pid: readPidFile(pidPath(o.pidDir, uid)) };
     if (existsSync(f.path) && checkPidFile(f, say)) throw new Error(`async${uid} is already running (pid ${f.pid}, pid file ${f.path}); stop it first or use restart`);
   }
-  const results = await Promise.allSettled(o.uids.map((uid) => startOne(uid, o)));
+  // Interrupted (Ctrl-C, `timeout`) before the workers are ready: stop what was started. (Killed
+  // outright, the supervisors notice the channel to us closing before ready and stop themselves.)
+  const children = new Map<number, ChildProcess>();
+  let interrupting = false;
+  const interrupted = async (sig: NodeJS.Signals) => {
+    if (interrupting) return;
+    interrupting = true;
+    say(`${sig}: interrupted; stopping the worker(s) it started`);
+    await Promise.all([...children].map(async ([uid, c]) => {
+      const pid = c.pid as number;
+      try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+      const until = Date.now() + 10000;
+      while (alive(pid) && Date.now() < until) await sleep(50);
+      try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+      if (readPidFile(pidPath(o.pidDir, uid)) === pid) { try { unlinkSync(pidPath(o.pidDir, uid)); } catch { /* gone */ } }
+      say(`stopped async${uid} (pid ${pid})`);
+    }));
+    process.exit(130);
+  };
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
+  process.on('SIGHUP', interrupted);
+  const results = await Promise.allSettled(o.uids.map((uid) => startOne(uid, o, (c) => children.set(uid, c))));
+  process.off('SIGINT', interrupted);
+  process.off('SIGTERM', interrupted);
+  process.off('SIGHUP', interrupted);
+  // Interrupted: the handler reports and exits (130) once what it started is gone.
+  if (interrupting) await new Promise(() => undefined);
   const started: Started[] = [];
   const failed: string[] = [];
   results.forEach((r, i) => {
@@ -121,7 +147,7 @@ export async function startWorkers(o: StartOptions, say: Say): Promise<Started[]
   return started;
 }
 
-function startOne(uid: number, o: StartOptions): Promise<Started> {
+function startOne(uid: number, o: StartOptions, spawned: (c: ChildProcess) => void): Promise<Started> {
   const log = logPath(o.logDir, uid);
   const pidFile = pidPath(o.pidDir, uid);
   const fd = openSync(log, 'a');
@@ -132,6 +158,7 @@ function startOne(uid: number, o: StartOptions): Promise<Started> {
     });
   } finally { closeSync(fd); }
   const pid = child.pid as number;
+  spawned(child);
   try {
     writeFileSync(pidFile, `${pid}\n`, { flag: 'wx' });
   } catch (e) {
@@ -163,7 +190,26 @@ function startOne(uid: number, o: StartOptions): Promise<Started> {
   });
 }
 
-export interface StopOptions { pidDir: string; uid?: number; killAfterMs?: number }
+export interface StopOptions { pidDir: string; uid?: number; killAfterMs?: number; launcher?: string[] }
+
+/** Beyond the worker's grace, how long `stop` waits before it kills (the worker's own bound on Redis is 3 s). */
+export const STOP_MARGIN_MS = 15000;
+
+/** The --grace a running supervisor passed to its worker (its command line), in ms. */
+function graceOf(pid: number): number {
+  const g = supervisorArgs(pid)?.find((a) => a.startsWith('--grace='));
+  const n = g ? Number(g.slice('--grace='.length)) : NaN;
+  return Number.isFinite(n) && n >= 0 ? n * 1000 : 30000;
+}
+
+/** Runs `__recover --uid=N` with the supervisor's app arguments: releases the tasks of that uid's dead workers. */
+function recover(uid: number, args: string[] | null, launch: string[] | undefined, say: Say): void {
+  if (!args || !launch) { say(`async${uid}: its tasks come back when their leases expire`); return; }
+  // Its answer is for this terminal: text whatever the worker's --log.
+  const r = spawnSync(process.execPath, [...launch, RECOVER, `--uid=${uid}`, ...args.filter((a) => !a.startsWith('--log='))], { encoding: 'utf8', timeout: 30000 });
+  const text = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+  say(r.status === 0 && text ? text : `async${uid}: could not release its tasks (${text || r.error?.message || `exit ${r.status}`}); they come back when their leases expire`);
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -172,98 +218,31 @@ export async function stopWorkers(o: StopOptions, say: Say): Promise<number[]> {
   let files = pidFiles(o.pidDir);
   if (o.uid !== undefined) {
     files = files.filter((f) => f.uid === o.uid);
-    if (files.length === 0) { say(`async${o.uid} is not running (no pid file ${pidPath(o.pidDir, o.uid)})`); return []; }
+    if (files.length === 0) throw new CliError(`async${o.uid} is not running (no pid file ${pidPath(o.pidDir, o.uid)})`);
   }
   const live = files.filter((f) => checkPidFile(f, say));
   if (live.length === 0) {
-    if (o.uid === undefined) say(`no workers running (pid files in ${o.pidDir})`);
+    if (o.uid !== undefined) throw new CliError(`async${o.uid} is not running`);
+    say(`no workers running (pid files in ${o.pidDir})`);
     return [];
   }
   await Promise.all(live.map(async (f) => {
     const pid = f.pid as number;
+    const args = supervisorArgs(pid);
+    const killAfterMs = o.killAfterMs ?? graceOf(pid) + STOP_MARGIN_MS;
     try { process.kill(pid, 'SIGTERM'); } catch { /* exited meanwhile */ }
-    say(`stopping async${f.uid} (pid ${pid})${o.killAfterMs !== undefined ? `, kill after ${o.killAfterMs / 1000} s` : ''}`);
-    const until = o.killAfterMs !== undefined ? Date.now() + o.killAfterMs : Infinity;
+    say(`stopping async${f.uid} (pid ${pid}); SIGKILL after ${killAfterMs / 1000} s${o.killAfterMs === undefined ? ' (its grace + 15 s; --kill-after to change)' : ''}`);
+    const until = Date.now() + killAfterMs;
     while (alive(pid) && Date.now() < until) await sleep(50);
     if (alive(pid)) {
-      // The whole process group: the supervisor and its worker. Their running tasks come back
-      // when their leases expire.
+      // The whole process group: the supervisor and its worker; then their tasks are released.
       try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       while (alive(pid)) await sleep(20);
-      say(`killed async${f.uid} (pid ${pid}) after ${(o.killAfterMs as number) / 1000} s`);
+      say(`killed async${f.uid} (pid ${pid} and its worker, SIGKILL) after ${killAfterMs / 1000} s`);
+      recover(f.uid, args, o.launcher, say);
     } else say(`stopped async${f.uid} (pid ${pid})`);
     if (readPidFile(f.path) === pid) { try { unlinkSync(f.path); } catch { /* removed by the supervisor */ } }
   }));
   return live.map((f) => f.uid);
 }
 
-export interface SuperviseOptions { uid: number; pidDir: string; launcher: string[]; workerArgs: string[] }
-
-/**
- * The supervisor (runs detached, output in the worker's log): runs `run` as its child, restarts
- * it after EXIT_MEMORY at once and after a crash with a growing pause; exits when the worker
- * exits cleanly, when told to stop (SIGTERM/SIGINT, passed on to the worker), or when the very
- * first worker dies before it was ready (a broken app is reported by `start`, not looped on).
- */
-export function supervise(o: SuperviseOptions): Promise<number> {
-  const say = (l: string) => process.stdout.write(`${new Date().toISOString()} supervisor[${process.pid}] async${o.uid}: ${l}\n`);
-  const pidFile = pidPath(o.pidDir, o.uid);
-  let child: ChildProcess | null = null;
-  let stopping = false;
-  let everReady = false;
-  let crashes = 0;
-  let startedAt = 0;
-  let restartTimer: NodeJS.Timeout | undefined;
-  return new Promise<number>((resolveExit) => {
-    const finish = (code: number) => {
-      if (readPidFile(pidFile) === process.pid) { try { unlinkSync(pidFile); } catch { /* gone */ } }
-      say(`exiting (${code})`);
-      resolveExit(code);
-    };
-    const run = () => {
-      startedAt = Date.now();
-      child = spawn(process.execPath, [...o.launcher, 'run', `--uid=${o.uid}`, ...o.workerArgs], {
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ASYNC_SUPERVISOR_PID: String(process.pid) },
-      });
-      const pid = child.pid;
-      say(`worker pid ${pid} starting`);
-      child.on('message', (m: { type?: string }) => {
-        if (m?.type !== 'ready') return;
-        everReady = true;
-        if (process.send && process.connected) {
-          process.send({ type: 'ready', workerPid: pid });
-          process.disconnect();
-        }
-      });
-      child.on('exit', (code, signal) => {
-        child = null;
-        const how = signal ? `signal ${signal}` : `code ${code}`;
-        if (stopping) { say(`worker pid ${pid} stopped (${how})`); return finish(code === null ? 1 : code); }
-        if (code === 0) { say(`worker pid ${pid} exited cleanly`); return finish(0); }
-        if (!everReady) { say(`worker pid ${pid} failed before it was ready (${how}); not restarting`); return finish(code || 1); }
-        if (code === EXIT_MEMORY) {
-          crashes = 0;
-          say(`worker pid ${pid} passed its memory limit; restarting`);
-          return run();
-        }
-        if (Date.now() - startedAt > 60000) crashes = 0;
-        const delay = Math.min(30000, 1000 * 2 ** crashes++);
-        say(`worker pid ${pid} died (${how}); restarting in ${delay / 1000} s`);
-        restartTimer = setTimeout(run, delay);
-      });
-    };
-    const stop = (sig: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
-      clearTimeout(restartTimer);
-      say(`${sig}: stopping the worker`);
-      if (child) child.kill('SIGTERM'); else finish(0);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    process.on('SIGHUP', () => undefined);
-    // `start` may exit before us; its channel going away must not end us.
-    process.on('disconnect', () => undefined);
-    run();
-  });
-}

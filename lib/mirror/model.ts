@@ -1,40 +1,12 @@
-// AsyncTask: the Sequelize model over `async_tasks`, the MySQL history the mirror writes.
+// AsyncTask: the Sequelize model over `async_tasks`, the SQL history the mirror writes.
 // Rows are decoded with the same code as task hashes (fieldsFromHash), so `row.args`,
 // `row.result` and a handle built from a row mean exactly what they mean on a live task.
-import { existsSync } from 'fs';
-import { join } from 'path';
 import { DataTypes, Model } from 'sequelize';
 import type { Sequelize, ModelStatic, ModelAttributes } from 'sequelize';
-import type { TaskState, StoredError } from '../types';
-import { fieldsFromHash, RawHash, TaskFields } from './task';
-
-const MIGRATION_FILE = '20250101000000-create-async-tasks.js';
-// The compiled build runs from dist/lib; the migration stays plain JS in lib/migrations.
-export const MIGRATIONS_DIR = [join(__dirname, 'migrations'), join(__dirname, '..', '..', 'lib', 'migrations')]
-  .find((d) => existsSync(join(d, MIGRATION_FILE))) as string;
-/** Absolute path of the shipped migration (copy it into a sequelize-cli migrations folder, or give it to umzug). */
-export const MIGRATION_PATH = join(MIGRATIONS_DIR, MIGRATION_FILE);
-
-interface MigrationModule {
-  TABLE: string;
-  columns(dt: typeof DataTypes): Record<string, object>;
-  up(qi: unknown, s?: unknown): Promise<void>;
-  down(qi: unknown, s?: unknown): Promise<void>;
-}
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const migration: MigrationModule = require(MIGRATION_PATH);
-export const TABLE = migration.TABLE;
-
-export interface AsyncTaskAttributes {
-  id: number; queue: string; object_type: string; object_id: string | null; action: string;
-  /** Decoded args (the stored msgpack is `getDataValue('args')`). */
-  args: unknown[];
-  /** The return value, the stored Error of a failure, or undefined. */
-  result: unknown;
-  error_name: string | null; error_message: string | null; backtrace: string | null;
-  priority: number; state: TaskState; success: boolean | null; cancelled: boolean; attempts: number;
-  worker: string | null; scheduled_at: Date | null; started_at: Date | null; finished_at: Date | null; created_at: Date | null;
-}
+import type { AsyncTaskAttributes, StoredError } from '../../types';
+import { fieldsFromHash, TaskFields } from '../task';
+import type { RawHash } from '../util/values';
+import { TABLE, tableColumns } from './migrations';
 
 export interface AsyncTask extends Model<AsyncTaskAttributes>, AsyncTaskAttributes {
   /** The row as task handle fields (what `queue.task(id)` returns once the hash expired). */
@@ -82,7 +54,7 @@ export function defineAsyncTask(sequelize: Sequelize): AsyncTaskModel {
     if (m[OURS]) return m;
     throw new TypeError("setup: this sequelize already has a model named 'AsyncTask' that sequelize-async did not define");
   }
-  const cols = migration.columns(DataTypes) as Record<string, Record<string, unknown>>;
+  const cols = tableColumns(DataTypes, sequelize.getDialect());
   const attrs: Record<string, Record<string, unknown>> = { ...cols };
   attrs.id = { ...cols.id, get(this: Model) { const v = this.getDataValue('id' as never); return v === null || v === undefined ? v : Number(v); } };
   attrs.args = { ...cols.args, get(this: Model) {

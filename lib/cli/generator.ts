@@ -4,9 +4,9 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, statSync, chmodSync } from 'fs';
 import { basename, dirname, join, relative, resolve } from 'path';
 
-const TEMPLATES = [join(__dirname, '..', '..', 'templates'), join(__dirname, '..', 'templates')].find((d) => existsSync(d)) ?? '';
+const TEMPLATES = [join(__dirname, '..', '..', '..', 'templates'), join(__dirname, '..', '..', 'templates')].find((d) => existsSync(d)) ?? '';
 // The package's own migration (plain JS in lib/migrations), copied: a migration an app has run must not change under it.
-const MIGRATIONS = [join(__dirname, 'migrations'), join(__dirname, '..', '..', 'lib', 'migrations')].find((d) => existsSync(d)) ?? '';
+const MIGRATIONS = [join(__dirname, '..', 'migrations'), join(__dirname, '..', '..', '..', 'lib', 'migrations')].find((d) => existsSync(d)) ?? '';
 
 function packageMigration(): string {
   const f = MIGRATIONS ? readdirSync(MIGRATIONS).filter((n) => /-create-async-tasks\.js$/.test(n)).sort().pop() : undefined;
