@@ -4,8 +4,9 @@
 // schedule whose target is gone from the code fails its task visibly.
 import { strict as assert } from 'assert';
 import type Redis from 'ioredis';
+import { Sequelize, Model, DataTypes } from 'sequelize';
 import { setup, Queue } from '../lib';
-import { REDIS_URL, uniquePrefix, dropPrefix, redisClient, until, sleep } from './helpers';
+import { REDIS_URL, uniquePrefix, dropPrefix, redisClient, until, sleep, mysqlDb } from './helpers';
 import { recurringTasks } from './recurring/collect';
 
 describe('recurring tasks', () => {
@@ -136,5 +137,38 @@ describe('recurring tasks', () => {
     assert.match(info.lastError ?? '', /unknown object type 'Report'/);
     const handle = await queue.task(t!.id);
     assert.equal((handle?.result as Error).name, 'CorruptTaskError');
+  });
+});
+
+describe('recurring tasks on a model instance', function () {
+  this.timeout(15000);
+  class Counter extends Model { declare id: number; declare n: number; async bump() { await this.increment('n'); return this.id; } }
+  let seq: Sequelize;
+  let queue: Queue;
+  let prefix: string;
+  const redis = redisClient();
+
+  before(async () => {
+    seq = await mysqlDb('sa_cron_recurring');
+    Counter.init({ n: { type: DataTypes.INTEGER, defaultValue: 0 } }, { sequelize: seq, tableName: 'counters' });
+    await Counter.sync({ force: true });
+  });
+  after(async () => { await seq.close(); redis.disconnect(); });
+  beforeEach(() => { prefix = uniquePrefix('reci'); queue = setup({ sequelize: seq, redis: REDIS_URL, prefix, mirror: false }); });
+  afterEach(async () => { await queue.close(); await dropPrefix(redis, prefix); });
+
+  it("order.every(...) recurs on that row, named 'Type(id)#action'", async () => {
+    const [a, b] = await Promise.all([Counter.create(), Counter.create()]);
+    const r = await a.every('* * * * * *', 'bump');
+    assert.equal(r.name, `Counter(${a.id})#bump`);
+    assert.deepEqual((await queue.recurring()).map((s) => s.target), [`Counter(${a.id})`]);
+    const w = queue.worker();
+    await w.start();
+    await until(async () => (await a.reload()).n >= 2, 8000, 'two runs on the row');
+    await w.stop();
+    assert.equal((await b.reload()).n, 0, 'the other row is untouched');
+    const tasks = await recurringTasks(redis, prefix);
+    const t = await queue.task(tasks[0].id);
+    assert.equal(t?.objectId, String(a.id));
   });
 });
