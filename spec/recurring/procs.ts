@@ -14,7 +14,9 @@ function script(): string {
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, 'proc.js');
     execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [join(__dirname, 'proc.ts'), '--bundle', '--platform=node',
-      '--format=cjs', '--packages=external', '--log-level=warning', `--define:__dirname=${JSON.stringify(join(ROOT, 'lib'))}`, `--outfile=${out}`]);
+      // __dirname pinned one level below lib/ (as lib/mirror/migrations.ts is): the bundle then finds
+      // lib/migrations from there, and lib/lua through scripts.ts's second candidate.
+      '--format=cjs', '--packages=external', '--log-level=warning', `--define:__dirname=${JSON.stringify(join(ROOT, 'lib', 'mirror'))}`, `--outfile=${out}`]);
     bundle = out;
   }
   return bundle;
