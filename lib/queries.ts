@@ -48,7 +48,13 @@ export async function countFailed(ctx: Ctx, queue: string, cap = 100000): Promis
 }
 
 /** A task as a listing shows it. */
-export interface TaskRow extends TaskFields { id: number }
+export interface TaskRow extends TaskFields {
+  id: number;
+  /** Times the task was recovered after its worker died (lease expired or the worker known dead). */
+  stalled: number;
+  /** The worker known dead when it was recovered (set by abandonWorker), else null. */
+  stalledBy: string | null;
+}
 
 export interface ListQuery {
   /** Only this state (default: all). */
@@ -108,15 +114,20 @@ export async function listTasks(ctx: Ctx, q: ListQuery = {}): Promise<TaskRow[]>
   for (const queue of queues) {
     for (const { id, h } of await candidates(ctx, queue, q.state, limit + offset)) {
       const f = fieldsFromHash(queue, h);
-      if (q.state === undefined || f.state === q.state) rows.push({ ...f, id: Number(id) });
+      if (q.state === undefined || f.state === q.state) rows.push({ ...f, id: Number(id), ...recovery(h) });
     }
   }
   rows.sort((a, b) => b.id - a.id);
   return rows.slice(offset, offset + limit);
 }
 
+/** How often a task was recovered after its worker died, and which worker was known dead. */
+export function recovery(h: RawHash | null): { stalled: number; stalledBy: string | null } {
+  return { stalled: Number(h?.stalled?.toString() ?? 0) || 0, stalledBy: h?.stalled_by?.toString() ?? null };
+}
+
 /** Hash fields a task may carry besides the handle's (options and recovery counts), as stored. */
-const EXTRA_FIELDS = ['max_attempts', 'backoff', 'timeout', 'stalled', 'released', 'first_scheduled_at'];
+const EXTRA_FIELDS = ['max_attempts', 'backoff', 'timeout', 'stalled', 'stalled_by', 'released', 'first_scheduled_at'];
 
 export interface TaskDetail {
   task: Task;

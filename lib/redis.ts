@@ -31,8 +31,15 @@ const usage = (got: string) => `redis must be a redis:// URL, ioredis options, a
 export function connect(spec: string | RedisOptions | Redis | undefined, o: ConnectOptions = {}): Connection {
   const timeoutMs = connectTimeout(o.connectTimeoutMs);
   if (spec === 'mock') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const RedisMock = require('ioredis-mock');
+    // ioredis-mock is an optional peer dependency (tests and demos only), so it may be absent.
+    let RedisMock;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      RedisMock = require('ioredis-mock');
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND' || !String((e as Error).message).includes("'ioredis-mock'")) throw e;
+      throw new Error("redis: 'mock' needs the ioredis-mock package, which is not installed: npm install --save-dev ioredis-mock@^8.13.1");
+    }
     return { client: new RedisMock() as Redis, mock: true, owned: true, address: 'mock', connected: () => Promise.resolve() };
   }
   if (spec instanceof Redis || isRedisLike(spec)) {

@@ -155,6 +155,10 @@ describe('operations (scripts/async.js)', function () {
       assert.equal(done.state, 'succeeded');
       assert.equal(done.attempts, 2);
       assert.match(readFileSync(join(h.pidDirs[0], 'async1.log'), 'utf8'), new RegExp(`released the tasks of ${w.name}: 1 queued again, 0 failed`));
+      // inspect says why it ran twice, and which worker died.
+      r = await h.cli(['inspect', String(t.id)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`recovered +recovered after its worker ${w.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} died`));
     });
   });
 

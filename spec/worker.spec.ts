@@ -235,6 +235,7 @@ describe('worker: sweep, abandoned workers, typed conditions, Redis outages', fu
     });
 
     it('adds one error listener to the queue\'s client however many workers share it, and removes it at stop', async () => {
+      await queue.connected(); // the connect timeout's own listener goes once Redis is ready
       const before = queue.redis.listenerCount('error');
       const ws = Array.from({ length: 12 }, () => queue.worker());
       await Promise.all(ws.map((w) => w.start()));

@@ -1,6 +1,7 @@
 // Loading the user's app module (the queue it exports from setup()), and running a command
 // against it: the queue is closed afterwards, and what goes wrong on the way (Redis unreachable,
 // MySQL refusing, the history table missing) is said in words naming where it came from.
+import { databaseError as describeDbError } from '../mirror/db-error';
 import minimist from 'minimist';
 import { resolve } from 'path';
 import type { Queue } from '../queue';
@@ -93,26 +94,10 @@ export async function ready(queue: Queue): Promise<void> {
   if (typeof queue.connected === 'function') await queue.connected().catch((e) => { throw explain(e, queue); });
 }
 
-const DIALECTS: Record<string, string> = { mysql: 'MySQL', mariadb: 'MariaDB', postgres: 'PostgreSQL', sqlite: 'SQLite', mssql: 'SQL Server' };
-
-/** Where the queue's SQL database is, for messages: "MySQL at 127.0.0.1:3306". */
-export function databaseName(queue: Queue): string {
-  const sq = queue.sequelize;
-  if (!sq) return 'the database';
-  const dialect = DIALECTS[sq.getDialect()] ?? sq.getDialect();
-  const c = sq.config as { host?: string; port?: number | string };
-  return dialect === 'SQLite' ? dialect : `${dialect} at ${c.host ?? 'localhost'}${c.port ? `:${c.port}` : ''}`;
-}
-
-/** A Sequelize error (from the app's database), else null. */
+/** A Sequelize error (from the app's database) in words naming the database and its address, else null. */
 export function databaseError(e: unknown, queue: Queue): string | null {
-  const err = e as { name?: string; message?: string };
-  if (!/^Sequelize/.test(err?.name ?? '')) return null;
-  const msg = err.message ?? String(e);
-  if (/async_tasks/.test(msg) && /doesn't exist|does not exist|no such table/i.test(msg)) {
-    return `${databaseName(queue)}: the async_tasks table is missing: run \`node scripts/async.js migrate\` (${msg})`;
-  }
-  return `${databaseName(queue)}: ${msg}`;
+  if (!queue.sequelize || !/^Sequelize/.test((e as { name?: string })?.name ?? '')) return null;
+  return describeDbError(queue.sequelize, e).message;
 }
 
 /** Errors in words saying where they came from: Redis unreachable, or the SQL database. */

@@ -24,6 +24,13 @@ export function duration(ms: number): string {
 const mb = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
 const label = (t: { objectType: string; objectId: string | null; action: string }) => taskLabel(t.objectType, t.objectId, t.action);
 
+/** "recovered after its worker died": what a stalled count means to a person. */
+function recovered(stalled: number, by: string | null): string {
+  if (!(stalled > 0)) return '';
+  const times = stalled > 1 ? ` (${stalled} times)` : '';
+  return by ? `recovered after its worker ${by} died${times}` : `recovered after its worker died (its lease ran out)${times}`;
+}
+
 interface WorkerRow extends PresenceEntry { alive: boolean; uptimeMs: number }
 interface QueueRow { queued: number; scheduled: number; running: number; finished: number; failed: number; mirrorLag: number }
 
@@ -71,7 +78,7 @@ export async function list(q: Queue, o: ListQuery & { json: boolean }): Promise<
   return table(['ID', 'QUEUE', 'STATE', 'PRI', 'TASK', 'ATTEMPTS', 'WHEN', 'NOTE'], shown.map((r) => [
     r.id, r.queue, r.state, r.priority, label(r), r.attempts,
     (r.finishedAt ?? r.scheduledAt)?.toISOString?.() ?? '-',
-    error(r)?.split('\n')[0].slice(0, 80) ?? (r.state === 'running' ? `on ${r.worker}` : ''),
+    error(r)?.split('\n')[0].slice(0, 80) ?? [r.state === 'running' ? `on ${r.worker}` : '', recovered(r.stalled, r.stalledBy)].filter(Boolean).join('; '),
   ]));
 }
 
@@ -92,6 +99,8 @@ export function inspect(d: TaskDetail, json: boolean): string {
     ['created', t(task.createdAt)], ['scheduled', t(task.scheduledAt)], ['started', t(task.startedAt)], ['finished', t(task.finishedAt)],
     ...Object.entries(extra),
   ];
+  const again = recovered(Number(extra.stalled ?? 0), extra.stalled_by ?? null);
+  if (again) lines.push(['recovered', again]);
   if (!d.inRedis) lines.push(['stored', 'only in the SQL history (expired from Redis)']);
   const w = Math.max(...lines.map(([k]) => k.length));
   let s = lines.map(([k, v]) => `${k.padEnd(w)}  ${v.replace(/\n/g, `\n${' '.repeat(w + 2)}`)}`).join('\n');

@@ -14,11 +14,21 @@ function utcDatetime(d: Date): string {
   return `'${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}'`;
 }
 
+// mysql2 is the app's own driver choice: an app on the 'mariadb' driver may not have it, and then
+// keeps Sequelize's escaping.
+let mysqlEscapeFn: ((v: unknown) => string) | null | undefined;
+function mysqlEscape(): ((v: unknown) => string) | null {
+  if (mysqlEscapeFn === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    try { mysqlEscapeFn = (require('mysql2') as { escape: (v: unknown) => string }).escape; } catch { mysqlEscapeFn = null; }
+  }
+  return mysqlEscapeFn;
+}
+
 function escaper(seq: Sequelize): (v: unknown) => string {
   const tz = (seq as unknown as { options: { timezone?: string } }).options.timezone ?? '+00:00';
-  if (!isMysql(seq) || (tz !== '+00:00' && tz !== 'Z' && tz !== 'UTC')) return (v) => seq.escape(v as string);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { escape } = require('mysql2') as { escape: (v: unknown) => string };
+  const escape = mysqlEscape();
+  if (!escape || !isMysql(seq) || (tz !== '+00:00' && tz !== 'Z' && tz !== 'UTC')) return (v) => seq.escape(v as string);
   return (v) => {
     if (v === null || v === undefined) return 'NULL';
     if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'NULL';
