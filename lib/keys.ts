@@ -37,6 +37,12 @@ export interface QueueKeys {
   mirrorLock: string;
   /** string: lock that throttles the dead-worker sweep. */
   sweeper: string;
+  /** hash: recurring schedules, name -> definition JSON (lib/recurring/definition.ts). */
+  recurring: string;
+  /** zset: recurring schedules, name by next tick ms. */
+  recurringNext: string;
+  /** hash: recurring schedules, name -> "lastTickMs:lastTaskId" (task id '' when the tick stored none). */
+  recurringLast: string;
 }
 
 export type QueueKeyName = Exclude<keyof QueueKeys, 'base'>;
@@ -55,6 +61,9 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     mirrorMarks: base + 'mirror-marks',
     mirrorLock: base + 'mirror-lock',
     sweeper: base + 'sweeper',
+    recurring: base + 'recurring',
+    recurringNext: base + 'recurring-next',
+    recurringLast: base + 'recurring-last',
   };
 }
 
@@ -65,10 +74,15 @@ export const dueKey = (k: QueueKeys, priority: number | string) => `${k.base}due
 /** list of due tasks of one priority that arrived in order ("time:id"). */
 export const fifoKey = (k: QueueKeys, priority: number | string) => `${k.base}fifo:${priority}`;
 
+/** string: a unique task's lock, value = the id of the task holding it (lib/unique.ts). */
+export const uniqueLockKey = (k: QueueKeys, key: string) => `${k.base}u:${key}`;
+
 /** Global: the task id counter. */
 export const idsKey = (prefix: string) => `{${prefix}}:ids`;
 /** Global: set of queue names this prefix has seen. */
 export const queuesKey = (prefix: string) => `{${prefix}}:queues`;
+/** Pub/sub channel: a queue's recurring schedules changed (message: the queue name). */
+export const recurringChannel = (prefix: string) => `{${prefix}}:recurring-changed`;
 /** Global: worker presence hash (field = worker name, value = JSON). */
 export const workersKey = (prefix: string) => `{${prefix}}:workers`;
 

@@ -1,4 +1,4 @@
-// `async` and `schedule` on the things tasks are about: registered classes and objects get them
+// `async`, `schedule` and `every` on the things tasks are about: registered classes and objects get them
 // as own (non-enumerable) methods; every model of the configured Sequelize, defined before or
 // after setup(), gets them on its class (static) and its prototype (instances). One marker tells
 // our methods from an app's own, so setting them up again (a second queue, a re-register)
@@ -7,21 +7,24 @@
 import type { Sequelize, Model, ModelStatic } from 'sequelize';
 import type { EnqueueOptions } from '../types';
 import type { Task } from './task';
+import type { RecurringOptions, RecurringSchedule } from './recurring/api';
 
 /** What the mixin calls: the queue's enqueue methods. */
 export interface MixinHost {
   async(target: object, action: string, opts?: EnqueueOptions): Promise<Task>;
   schedule(target: object, at: Date | number, action: string, opts?: EnqueueOptions): Promise<Task>;
+  every(target: object, pattern: string, action: string, opts?: RecurringOptions): Promise<RecurringSchedule>;
   once(event: 'close', fn: () => void): unknown;
 }
 
 const MARK = Symbol.for('sequelize-async.mixin');
-const NAMES = ['async', 'schedule'] as const;
+const NAMES = ['async', 'schedule', 'every'] as const;
 
 function methods(host: MixinHost): Record<typeof NAMES[number], (...a: never[]) => unknown> {
   const fns = {
     async: function (this: object, action: string, opts?: EnqueueOptions) { return host.async(this, action, opts); },
     schedule: function (this: object, at: Date | number, action: string, opts?: EnqueueOptions) { return host.schedule(this, at, action, opts); },
+    every: function (this: object, pattern: string, action: string, opts?: RecurringOptions) { return host.every(this, pattern, action, opts); },
   };
   for (const f of Object.values(fns)) Object.defineProperty(f, MARK, { value: true });
   return fns;

@@ -19,6 +19,7 @@ import { historyReader, migrate, acquireMirror, MigrateResult } from './mirror';
 import { trackTransactions } from './transaction';
 import { queueStats, findTask } from './queries';
 import { dashboard, DashboardOptions, Handler } from './web/dashboard';
+import * as recurring from './recurring/api';
 
 const DAY = 24 * 3600 * 1000;
 const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs'];
@@ -97,6 +98,17 @@ export class Queue extends EventEmitter implements PublicQueue {
     } catch (e) { return Promise.reject(e); }
   }
 
+  /** A recurring task (cron `pattern`, 5 or 6 fields or '@daily'), upserted by name: call it in every process at boot. */
+  every(target: object, pattern: string, action: string, opts?: recurring.RecurringOptions): Promise<recurring.RecurringSchedule> {
+    return recurring.every(this.internals, target, pattern, action, opts);
+  }
+
+  /** Every recurring schedule with its next and last tick. */
+  recurring(): Promise<recurring.RecurringInfo[]> { return recurring.recurring(this.internals); }
+
+  /** Removes a recurring schedule by name; false when there was none. */
+  unschedule(name: string): Promise<boolean> { return recurring.unschedule(this.internals, name); }
+
   /** Many tasks at once: all entries are checked first (one bad entry stores nothing), then stored in batches. */
   bulk(entries: [target: object, action: string, opts?: EnqueueOptions][]): Promise<Task[]> {
     return this.enqueuer.bulk(entries);
@@ -110,6 +122,7 @@ export class Queue extends EventEmitter implements PublicQueue {
   worker(opts: WorkerOptions = {}): Worker {
     if (opts.mirror === true && !this.internals.mirror) throw new TypeError('worker: mirror: true needs a queue that mirrors (setup with sequelize, and mirror not false)');
     const w = new Worker(this.internals, opts);
+    recurring.attachScheduler(this.internals, w);
     this.workers.add(w);
     w.once('stopped', () => this.workers.delete(w));
     return w;

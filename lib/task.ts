@@ -21,6 +21,10 @@ export interface TaskFields {
   priority: number; scheduledAt: Date; state: TaskState; success: boolean | null; result: unknown;
   errors: StoredError[]; attempts: number; cancelled: boolean; worker: string | null;
   createdAt: Date | null; startedAt: Date | null; finishedAt: Date | null;
+  /** The recurring schedule whose tick stored the task (null: none). */
+  recurrence: string | null;
+  /** Its unique key (null: not a unique task). */
+  unique: string | null;
 }
 
 const NO_FIELDS: Partial<TaskFields> = Object.freeze({});
@@ -60,6 +64,8 @@ export function fieldsFromHash(queue: string, h: RawHash): TaskFields {
     createdAt: date(h.created_at),
     startedAt: date(h.started_at),
     finishedAt: date(h.finished_at),
+    recurrence: str(h.recurrence) ?? null,
+    unique: str(h.unique) ?? null,
   };
 }
 
@@ -80,6 +86,11 @@ export class Task implements TaskApi {
   priority!: number; scheduledAt!: Date; state!: TaskState; success!: boolean | null; result: unknown;
   errors!: StoredError[]; attempts!: number; cancelled!: boolean; worker!: string | null;
   createdAt!: Date | null; startedAt!: Date | null; finishedAt!: Date | null;
+  /** The recurring schedule whose tick stored the task (null: none). */
+  recurrence: string | null = null;
+  unique: string | null = null;
+  /** true: an enqueue returned this task instead of storing a duplicate of it (unique). */
+  duplicate = false;
 
   // A private field (not an own property): invisible to Object.keys, JSON and inspect, and cheap
   // to set, unlike a property made non-enumerable per handle (bulk builds 1,000 handles a call).
@@ -117,6 +128,8 @@ export class Task implements TaskApi {
     this.startedAt = null;
     this.finishedAt = null;
     this.attempts = 0;
+    this.recurrence = null;
+    this.unique = null;
     Object.assign(this, fields);
   }
 

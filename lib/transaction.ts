@@ -109,6 +109,8 @@ export class PendingTask extends Task {
   /** @internal The task is queued now: take over its fields (the args we already have). */
   activate(t: Task): void {
     this.assign({ ...fieldsOf(t), args: this.args });
+    // A unique task refused at commit: this handle becomes the one of the task holding the lock.
+    if (t.duplicate) Object.assign(this, { id: t.id, duplicate: true, args: t.args });
   }
 }
 

@@ -23,6 +23,8 @@ export interface WorkerEvents {
   reconnected: [event: ReconnectedEvent];
   /** Only when something was recovered or failed. */
   swept: [event: SweptEvent];
+  /** start() is done: the worker claims (and its recurring-task scheduler runs). */
+  started: [];
   stopped: [];
 }
 

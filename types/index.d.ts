@@ -3,13 +3,13 @@
 // actions.d.ts (which method names and args a task may take), events.d.ts, errors.d.ts.
 import type { Redis } from 'ioredis';
 import type { Sequelize, Model, ModelStatic } from 'sequelize';
-import type { EnqueueOptions, RegisterOptions, WorkerOptions, MirrorOptions, SetupOptions, WaitOptions } from './options';
-import type { AsyncAction, AsyncOptionsArg } from './actions';
+import type { EnqueueOptions, RegisterOptions, WorkerOptions, MirrorOptions, SetupOptions, WaitOptions, RecurringOptions } from './options';
+import type { AsyncAction, AsyncArgs, AsyncOptionsArg } from './actions';
 import type { StoredError } from './errors';
 import type { TypedEvents, WorkerEvents, QueueEvents } from './events';
 import type { DashboardOptions, DashboardHandler } from './dashboard';
 
-export type { BackoffOptions, EnqueueOptions, WaitOptions, WorkerOptions, MirrorOptions, SetupOptions, MethodDefaults, RegisterOptions } from './options';
+export type { BackoffOptions, EnqueueOptions, WaitOptions, WorkerOptions, MirrorOptions, SetupOptions, MethodDefaults, RegisterOptions, RecurringOptions } from './options';
 export type { AsyncAction, AsyncArgs, AsyncOptionsArg, MixinName } from './actions';
 export type { DashboardOptions, DashboardHandler, DashboardAccess, MetricsSource, MetricsSeries } from './dashboard';
 export type { FinishedTaskEvent, SweptEvent, ReconnectedEvent, WorkerEvents, QueueEvents, TypedEvents } from './events';
@@ -45,6 +45,12 @@ export interface Task {
   readonly createdAt: Date | null;
   readonly startedAt: Date | null;
   readonly finishedAt: Date | null;
+  /** The recurring schedule whose tick stored this task (null: none). */
+  readonly recurrence: string | null;
+  /** Its unique key (null: not a unique task). */
+  readonly unique: string | null;
+  /** true on the handle an enqueue returned instead of storing a duplicate of this (unique) task. */
+  readonly duplicate: boolean;
   reload(): Promise<this>;
   /** Resolves when the task has finished (or was cancelled); rejects with a TimeoutError after opts.timeout ms. */
   wait(opts?: WaitOptions): Promise<this>;
@@ -136,9 +142,20 @@ export interface AsyncTask extends Model<AsyncTaskAttributes>, AsyncTaskAttribut
 export interface AsyncMixin<T = any> {
   async<A extends AsyncAction<T>>(action: A, ...opts: AsyncOptionsArg<T, A>): Promise<Task>;
   schedule<A extends AsyncAction<T>>(at: Date | number, action: A, ...opts: AsyncOptionsArg<T, A>): Promise<Task>;
+  /** A recurring task on a cron pattern, upserted by name (README "Recurring tasks"). */
+  every<A extends AsyncAction<T>>(pattern: string, action: A, opts?: RecurringOptions<AsyncArgs<T, A>>): Promise<RecurringSchedule>;
 }
 
 export type Registered<T> = T & AsyncMixin<T>;
+
+/** What every() resolves to; `changed` is false when the same schedule was stored already. */
+export interface RecurringSchedule { name: string; queue: string; pattern: string; tz: string; next: Date | null; changed: boolean }
+
+/** One schedule as `queue.recurring()` lists it. */
+export interface RecurringInfo {
+  name: string; queue: string; pattern: string; tz: string; target: string; action: string;
+  next: Date | null; last: Date | null; lastTaskId: number | null; lastState: TaskState | null; lastError: string | null; problem?: string;
+}
 
 export interface Queue extends TypedEvents<QueueEvents> {
   readonly prefix: string;
@@ -154,6 +171,9 @@ export interface Queue extends TypedEvents<QueueEvents> {
    * in batches. Entries are not checked per method at compile time (the worker checks them).
    */
   bulk(entries: [target: object, action: string, opts?: EnqueueOptions][]): Promise<Task[]>;
+  every<T extends object, A extends AsyncAction<T>>(target: T, pattern: string, action: A, opts?: RecurringOptions<AsyncArgs<T, A>>): Promise<RecurringSchedule>;
+  recurring(): Promise<RecurringInfo[]>;
+  unschedule(name: string): Promise<boolean>;
   task(id: number | string): Promise<Task | null>;
   worker(opts?: WorkerOptions): Worker;
   stats(): Promise<QueueStats>;
@@ -191,10 +211,13 @@ declare module 'sequelize' {
     async<A extends AsyncAction<this>>(action: A, ...opts: AsyncOptionsArg<this, A>): Promise<Task>;
     /** Run this instance's method at a given time (default priority 20). */
     schedule<A extends AsyncAction<this>>(at: Date | number, action: A, ...opts: AsyncOptionsArg<this, A>): Promise<Task>;
+    /** This row's method on a cron pattern (README "Recurring tasks"). */
+    every<A extends AsyncAction<this>>(pattern: string, action: A, opts?: RecurringOptions<AsyncArgs<this, A>>): Promise<RecurringSchedule>;
   }
   // Static side: Order.async('purgeOld', { args: [30] })
   namespace Model {
     function async<M, A extends AsyncAction<M>>(this: M, action: A, ...opts: AsyncOptionsArg<M, A>): Promise<Task>;
     function schedule<M, A extends AsyncAction<M>>(this: M, at: Date | number, action: A, ...opts: AsyncOptionsArg<M, A>): Promise<Task>;
+    function every<M, A extends AsyncAction<M>>(this: M, pattern: string, action: A, opts?: RecurringOptions<AsyncArgs<M, A>>): Promise<RecurringSchedule>;
   }
 }

@@ -26,6 +26,22 @@ export interface EnqueueOptions<Args extends unknown[] = unknown[]> {
   timeout?: number;
   /** Queue after this transaction commits, drop it on rollback. */
   transaction?: Transaction | null;
+  /** true (key: type, object id, action, args) or a key: while such a task waits, another enqueue returns it (task.duplicate). */
+  unique?: boolean | string;
+  /** How long the lock holds: until the task 'started' (default) or 'finished'. */
+  uniqueUntil?: 'started' | 'finished';
+}
+
+/** every()'s options: those of async (but scheduledAt, transaction and unique) plus the schedule's own. */
+export interface RecurringOptions<Args extends unknown[] = unknown[]> extends Omit<EnqueueOptions<Args>, 'scheduledAt' | 'transaction' | 'unique' | 'uniqueUntil'> {
+  /** Default 'Type#action', or 'Type(id)#action' for a model instance. */
+  name?: string;
+  /** IANA time zone of the pattern; default 'UTC'. */
+  tz?: string;
+  /** Ticks that passed while no scheduler ran: 'skip', 'latest' (default: run once for the newest), 'all' (each, at most 1,000). */
+  missed?: 'skip' | 'latest' | 'all';
+  /** false: skip a tick while the previous task of this schedule is still queued, scheduled or running. */
+  overlap?: boolean;
 }
 
 export interface WaitOptions { timeout?: number }

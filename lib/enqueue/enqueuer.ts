@@ -16,6 +16,15 @@ import { buildSpec, TaskSpec, ASYNC_PRIORITY } from './options';
 import { enqueueArgs } from './blob';
 import { describeObject, describeInstance, Described } from './target';
 
+/** The handle of the task that holds a refused duplicate's unique lock, read from Redis, marked `duplicate`. */
+async function duplicateHandle(ctx: QueueContext, asked: Task, id: number): Promise<Task> {
+  const t = Task.stored(ctx, id, asked.queue, asked.objectType, asked.objectId, asked.action, asked.args, asked.priority,
+    asked.scheduledAt, asked.createdAt ?? new Date(), asked.state);
+  await t.reload().catch(() => undefined); // gone meanwhile: the fields asked for stand in
+  t.duplicate = true;
+  return t;
+}
+
 /** A coalesced batch at least this big, sent while none is in flight, goes out in two halves. */
 const SPLIT_AT = 64;
 /** Tasks per enqueue.lua call. */
@@ -138,9 +147,11 @@ export class Enqueuer implements DeferHost {
     const first = specs[0]?.queue;
     let oneQueue = true;
     for (let i = 1; i < specs.length && oneQueue; i++) oneQueue = specs[i].queue === first;
-    const stored = oneQueue ? (specs.length > 0 ? this.storeQueue(first, specs, ids) : Promise.resolve())
+    // Unique tasks refused as duplicates: their index in `specs` -> the id of the task holding the lock.
+    const dups = new Map<number, number>();
+    const stored = oneQueue ? (specs.length > 0 ? this.storeQueue(first, specs, ids, (j, id) => dups.set(j, id)) : Promise.resolve())
       : Promise.all([...groupByQueue(specs.keys(), (i) => specs[i].queue)].map(([queue, idx]) =>
-        this.storeQueue(queue, idx.map((i) => specs[i]), idx.map((i) => ids[i]))));
+        this.storeQueue(queue, idx.map((i) => specs[i]), idx.map((i) => ids[i]), (j, id) => dups.set(idx[j], id))));
     stored.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     // The handles are built while Redis runs the script: after a turn of the event loop, so that
     // ioredis (auto-pipelining writes on the next tick) has sent the command by then.
@@ -152,13 +163,16 @@ export class Enqueuer implements DeferHost {
         new Date(s.scheduledAt), new Date(now), s.scheduledAt > now ? 'scheduled' : 'queued');
     }
     await stored;
+    if (dups.size > 0) await Promise.all([...dups].map(async ([i, id]) => { tasks[i] = await duplicateHandle(this.ctx, tasks[i], id); }));
     return tasks;
   }
 
-  private async storeQueue(queue: string, specs: TaskSpec[], ids: number[]): Promise<void> {
+  private async storeQueue(queue: string, specs: TaskSpec[], ids: number[], dup: (j: number, id: number) => void): Promise<void> {
     const noted = this.ctx.noteQueue(queue);
     if (noted) await noted;
-    await this.ctx.scriptNow('enqueue', queue, enqueueArgs(specs, ids, this.ctx.mock));
+    const r = await this.ctx.scriptNow('enqueue', queue, enqueueArgs(specs, ids, this.ctx.mock));
+    // A table when unique tasks were refused: stored count, then (1-based position, holder id) pairs.
+    if (Array.isArray(r)) for (let j = 1; j + 1 < r.length; j += 2) dup(Number(r[j]) - 1, Number(r[j + 1]));
     this.ctx.emit('enqueued', queue);
   }
 

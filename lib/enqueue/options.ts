@@ -4,13 +4,14 @@ import type { EnqueueOptions } from '../../types';
 import { encodeBackoff } from '../backoff';
 import { encodeArgs } from '../codec';
 import { checkQueueName } from '../keys';
+import { uniqueFields } from '../unique';
 
 export const MIN_PRIORITY = -2147483648;
 export const MAX_PRIORITY = 2147483647;
 export const ASYNC_PRIORITY = 10;
 export const SCHEDULE_PRIORITY = 20;
 
-const KNOWN = new Set(['args', 'priority', 'scheduledAt', 'queue', 'attempts', 'backoff', 'timeout', 'transaction']);
+const KNOWN = new Set(['args', 'priority', 'scheduledAt', 'queue', 'attempts', 'backoff', 'timeout', 'transaction', 'unique', 'uniqueUntil']);
 
 /** A task ready for enqueue.lua, before it has an id. */
 export interface TaskSpec {
@@ -23,7 +24,7 @@ export interface TaskSpec {
   argsValue: unknown[];
   priority: number;
   scheduledAt: number;
-  /** Extra hash fields (max_attempts, backoff, timeout) as field/value pairs. */
+  /** Extra hash fields (max_attempts, backoff, timeout, unique, unique_until) as field/value pairs. */
   extra: string[];
 }
 
@@ -73,12 +74,14 @@ export function buildSpec(type: string, objectId: string | null, action: string,
     if (!Number.isInteger(o.timeout) || (o.timeout as number) < 1) throw new RangeError(`timeout must be a whole number of ms >= 1 (got ${String(o.timeout)})`);
     extra.push('timeout', String(o.timeout));
   }
+  const args = encodeArgs(o.args);
+  if (o.unique !== undefined || o.uniqueUntil !== undefined) extra.push(...uniqueFields(type, objectId, action, args, o.unique, o.uniqueUntil));
   return {
     queue: o.queue === undefined || o.queue === null ? 'default' : checkQueueName(o.queue),
     type,
     objectId,
     action,
-    args: encodeArgs(o.args),
+    args,
     argsValue: o.args ?? [],
     priority: checkPriority(o.priority ?? defaultPriority),
     scheduledAt: o.scheduledAt === undefined ? Date.now() : checkTime(o.scheduledAt),

@@ -10,7 +10,7 @@
 --   6    layout  'blob' | 'list': how the tasks are passed (below)
 --   7..  the tasks (from `tasks_from`). Each task is id, type, object_id ('' = none), action, args
 --        (msgpack, '' = none), priority, scheduled_at (ms), then n extra field/value pairs
---        (max_attempts, backoff, timeout), laid out as:
+--        (max_attempts, backoff, timeout, unique, unique_until), laid out as:
 --   'blob' (real Redis): ARGV[7] holds every task, read with struct.unpack: each field is its length
 --     then its bytes (id, priority, scheduled_at and extra names: 1-byte length; the others: 4 bytes
 --     little-endian), then a byte n and the n pairs. One argument instead of ~9 per task is far
@@ -19,7 +19,8 @@
 --     ARGV[7], with n before the pairs.
 -- Also touches: base .. 't:' .. id (task hashes, created), base .. 'fifo:' .. p and
 --   base .. 'due:' .. p (due index per priority)
--- Returns: the number of tasks stored.
+-- Returns: the number of tasks stored; when a unique task found its lock held (include/unique.lua),
+--   {stored, position (1-based), holder id, ...} for those tasks, which are not stored.
 -- One HSET per task. A due task goes to its priority's list `fifo:<p>` ("time:id", appended) when it
 -- sorts after the list's tail (the usual case: tasks due now arrive in order), else to the zset
 -- `due:<p>`; so each stays sorted and a claim merges the two heads. One RPUSH / ZADD per priority
@@ -30,6 +31,7 @@ local levels, scheduled, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local count, layout, tasks_from = tonumber(ARGV[5]), ARGV[6], 7
 --!include entry
 --!include outbox
+--!include unique
 
 local woke = false
 local earliest, looked = nil, false
@@ -39,8 +41,28 @@ local lastlen, letter = 0, ''
 local tbase, created = base .. 't:', now_text
 local ob, obn = {}, 0
 local h = {}
+local pos_n, dups = 0, {}
+
+-- A unique task whose lock is held is not stored: its position and the holder go into the reply.
+local function duplicate(id, ex)
+  for j = 1, #ex, 2 do
+    if ex[j] == 'unique' then
+      local holder = unique_holder(ex[j + 1])
+      if holder then
+        dups[#dups + 1] = int(pos_n)
+        dups[#dups + 1] = holder
+        return true
+      end
+      unique_take(ex[j + 1], id)
+      return false
+    end
+  end
+  return false
+end
 
 local function store(id, typ, oid, action, args, pr, sat, ex)
+  pos_n = pos_n + 1
+  if ex and duplicate(id, ex) then return end
   local at = tonumber(sat)
   local key = tbase .. id
   local queued = not (at > now)
@@ -151,4 +173,5 @@ if #order > 0 then
 end
 changed_all(ob)
 if woke then redis.call('ZADD', marker, 0, '0') end
+if #dups > 0 then return {int(count - #dups / 2), unpack(dups)} end
 return int(count)

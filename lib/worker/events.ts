@@ -22,6 +22,8 @@ export interface WorkerEvents {
   reconnected: [info: ReconnectedEvent];
   /** Only when the sweep recovered or failed something. */
   swept: [info: SweptEvent];
+  /** start() is done: claiming (the recurring scheduler starts on it). */
+  started: [];
   stopped: [];
 }
 

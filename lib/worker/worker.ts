@@ -106,6 +106,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     this.idle.start();
     this.leases.start();
     void this.claimWhileFree();
+    this.emit('started');
   }
 
   /** Stops claiming, waits up to graceMs for running tasks, hands the rest back to the queue. */

@@ -6,6 +6,7 @@
 --!include context
 --!include due
 --!include corrupt
+--!include unique
 
 -- Scheduled tasks whose time has come become due (at most 1000 per call).
 local function promote()
@@ -50,7 +51,7 @@ local function claim(want, worker, lease, out)
       for j = 1, #popped do
         local id = popped[j]
         local key = tkey(id)
-        local f = redis.pcall('HMGET', key, 'state', 'attempts', unpack(CLAIM_FIELDS))
+        local f = redis.pcall('HMGET', key, 'state', 'attempts', 'unique', 'unique_until', unpack(CLAIM_FIELDS))
         if f.err then
           fail_corrupt(id, 'its key holds a ' .. key_type(key) .. ', not a hash')
         elseif not f[1] then
@@ -62,12 +63,14 @@ local function claim(want, worker, lease, out)
         else
           local attempt = int((tonumber(f[2]) or 0) + 1)
           redis.call('HSET', key, 'attempts', attempt, 'state', 'running', 'started_at', now_text, 'worker', worker)
+          -- uniqueUntil 'started': its start frees the lock for the next one.
+          if type(f[3]) == 'string' and f[4] ~= 'finished' then unique_release(id, f[3]) end
           run[#run + 1] = deadline
           run[#run + 1] = id
           took[#took + 1] = id
           out[#out + 1] = id
           out[#out + 1] = attempt
-          for i = 1, #CLAIM_FIELDS do out[#out + 1] = f[i + 2] or '' end
+          for i = 1, #CLAIM_FIELDS do out[#out + 1] = f[i + 4] or '' end
           got = got + 1
         end
       end

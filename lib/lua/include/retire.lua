@@ -4,8 +4,10 @@
 -- Provides: retire_all(ids), retire(id), end_cancelled(id), trim_finished(); and what outbox.lua
 --   provides.
 -- Needs: KEYS finished, outbox; context (now, now_text, mirror, retention, tkey, zadd_pairs).
+-- Also touches: base .. 'u:' .. key (a unique task's lock, released: include/unique.lua).
 --!include context
 --!include outbox
+--!include unique
 
 local function tkeys(ids, from, to)
   local k = {}
@@ -15,6 +17,11 @@ end
 
 local function retire_all(ids)
   if #ids == 0 then return end
+  -- A final state ends every unique task's hold on its lock.
+  for j = 1, #ids do
+    local u = redis.pcall('HGET', tkey(ids[j]), 'unique')
+    if type(u) == 'string' then unique_release(ids[j], u) end
+  end
   if not mirror and retention == 0 then
     for j = 1, #ids, 2000 do redis.call('DEL', unpack(tkeys(ids, j, math.min(j + 1999, #ids)))) end
     return

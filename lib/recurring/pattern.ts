@@ -1,0 +1,70 @@
+// Cron patterns and their ticks, by croner (not by hand): 5 fields (minutes), 6 (with seconds
+// first), or an `@hourly`-style name, in an IANA time zone (default UTC).
+//
+// Daylight saving time follows croner's rule (Vixie cron's, as croner-rust):
+// - a fixed-time pattern (one value each in seconds, minutes and hours, e.g. `30 2 * * *`):
+//   a wall time that does not exist (spring forward) runs at the first valid time after the gap,
+//   the same day; a wall time that occurs twice (fall back) runs once, at its first occurrence.
+// - an interval pattern (a wildcard, step, range or list in those fields, e.g. `*/30 * * * *`):
+//   times in the gap are skipped; a repeated time runs on both occurrences.
+import { Cron } from 'croner';
+
+const NAMES = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);
+
+export interface Pattern {
+  readonly pattern: string;
+  readonly tz: string;
+  /** The first tick strictly after `afterMs` (ms), or null when the pattern has no more ticks. */
+  next(afterMs: number): number | null;
+  /** Up to `n` ticks t <= `atMs`, newest first. */
+  previous(n: number, atMs: number): number[];
+}
+
+/** Throws a TypeError naming what was wrong with the zone. */
+export function checkZone(tz: unknown): string {
+  if (typeof tz !== 'string' || tz === '') throw new TypeError(`tz must be an IANA time zone name like 'Europe/Berlin' (got ${JSON.stringify(tz)})`);
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+  } catch {
+    throw new RangeError(`unknown time zone '${tz}' (give an IANA name like 'Europe/Berlin' or 'UTC')`);
+  }
+  return tz;
+}
+
+/** Parses a pattern (checked: 5 or 6 fields or a known @name) in a zone; errors name what was wrong. */
+export function parsePattern(pattern: unknown, tz: unknown = 'UTC'): Pattern {
+  const zone = checkZone(tz);
+  if (typeof pattern !== 'string' || pattern.trim() === '') throw new TypeError(`pattern must be a cron pattern string like '0 9 * * MON' (got ${JSON.stringify(pattern)})`);
+  const p = pattern.trim();
+  if (p.startsWith('@') && !NAMES.has(p.toLowerCase())) {
+    throw new TypeError(`invalid pattern '${p}': unknown name (known: ${[...NAMES].join(', ')})`);
+  }
+  if (!p.startsWith('@')) {
+    const n = p.split(/\s+/).length;
+    if (n !== 5 && n !== 6) throw new TypeError(`invalid pattern '${p}': it has ${n} fields; give 5 (minute hour day month weekday) or 6 (second first)`);
+  }
+  let cron: Cron;
+  try {
+    cron = new Cron(p, { timezone: zone, paused: true, mode: '5-or-6-parts' });
+  } catch (e) {
+    throw new TypeError(`invalid pattern '${p}': ${(e as Error).message.replace(/^CronPattern: /, '')}`);
+  }
+  return {
+    pattern: p,
+    tz: zone,
+    next(afterMs: number): number | null {
+      // croner returns the first run after the given instant (never the instant itself).
+      const d = cron.nextRun(new Date(afterMs));
+      return d ? d.getTime() : null;
+    },
+    previous(n: number, atMs: number): number[] {
+      // previousRuns(ref) gives runs strictly before ref, whole seconds: ref + 1 ms includes atMs.
+      return n <= 0 ? [] : cron.previousRuns(n, new Date(atMs + 1)).map((d) => d.getTime()).filter((t) => t <= atMs);
+    },
+  };
+}
+
+/** Ticks t with from < t <= to, oldest first; only the newest `max` when there are more. */
+export function ticksBetween(p: Pattern, fromMs: number, toMs: number, max: number): number[] {
+  return p.previous(max, toMs).filter((t) => t > fromMs).reverse();
+}
