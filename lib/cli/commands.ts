@@ -7,6 +7,7 @@ import type { Queue } from '../queue';
 import * as render from './render';
 import { mirrorCommand } from './mirror-command';
 import { webCommand } from './web-command';
+import { recurringCommand, unlockCommand } from './recurring-command';
 import { taskDetail } from '../queries';
 import { STATES, isState, isFinal } from '../states';
 import {
@@ -73,6 +74,10 @@ export async function dispatch(inv: Invocation, argv: string[]): Promise<number>
       });
     case 'mirror':
       return withQueue(o, (q) => mirrorCommand(q, out));
+    case 'recurring':
+      return withQueue(o, (q) => recurringCommand(q, { remove: o.remove === undefined ? undefined : String(o.remove), json: Boolean(o.json) }, out));
+    case 'unlock':
+      return withQueue(o, (q) => unlockCommand(q, positional[0], o.queue === undefined ? undefined : String(o.queue), out));
     case 'web': {
       const port = intOpt(o, 'port', 0, 65535);
       const host = o.host === undefined ? undefined : String(o.host);

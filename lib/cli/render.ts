@@ -7,7 +7,7 @@ import type { PresenceEntry } from '../presence';
 import { pidFiles, alive } from './daemon';
 import { taskLabel } from '../label';
 
-function table(head: string[], rows: (string | number)[][]): string {
+export function table(head: string[], rows: (string | number)[][]): string {
   const cells = [head, ...rows.map((r) => r.map(String))];
   const w = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  ').trimEnd()).join('\n');
@@ -99,6 +99,8 @@ export function inspect(d: TaskDetail, json: boolean): string {
     ['created', t(task.createdAt)], ['scheduled', t(task.scheduledAt)], ['started', t(task.startedAt)], ['finished', t(task.finishedAt)],
     ...Object.entries(extra),
   ];
+  if (task.recurrence) lines.push(['recurrence', task.recurrence]);
+  if (task.unique) lines.push(['unique', task.unique]);
   const again = recovered(Number(extra.stalled ?? 0), extra.stalled_by ?? null);
   if (again) lines.push(['recovered', again]);
   if (!d.inRedis) lines.push(['stored', 'only in the SQL history (expired from Redis)']);
