@@ -11,13 +11,14 @@ import { join } from 'path';
 import type { Redis } from 'ioredis';
 import type { QueueKeys, QueueKeyName } from './keys';
 import { CLAIM_FIELDS } from './claim-reply';
+import { packagePath } from './paths';
 
 export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 'release' | 'sweep' | 'retry' | 'abandon' | 'delete'
   | 'mirror-take' | 'mirror-done' | 'mirror-read' | 'mirror-lag' | 'mirror-release'
   | 'recur-upsert' | 'recur-tick' | 'recur-remove';
 
 // The compiled build runs from dist/lib; the .lua files stay in lib/lua.
-export const LUA_DIR = [join(__dirname, 'lua'), join(__dirname, '..', '..', 'lib', 'lua')].find((d) => existsSync(d)) as string;
+export const LUA_DIR = packagePath('lib', 'lua');
 
 const KEY_NAMES: readonly QueueKeyName[] = ['levels', 'scheduled', 'running', 'finished', 'marker', 'outbox', 'outboxDone', 'mirrorMarks', 'mirrorLock', 'sweeper',
   'recurring', 'recurringNext', 'recurringLast'];

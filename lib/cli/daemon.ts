@@ -8,6 +8,7 @@ import { spawn, spawnSync, ChildProcess } from 'child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, writeFileSync, unlinkSync, realpathSync } from 'fs';
 import { join, resolve } from 'path';
 import { SUPERVISE, RECOVER, CliError } from './parse';
+import { packagePath } from '../paths';
 
 export interface DaemonDirs { pidDir: string; logDir: string }
 
@@ -91,7 +92,7 @@ export interface Started { uid: number; pid: number; workerPid: number; log: str
 
 /** The command that runs this CLI again (script and node flags), for supervisors and workers. */
 export function launcher(): string[] {
-  const script = process.argv[1] ? realpathSync(resolve(process.argv[1])) : resolve(__dirname, '..', '..', '..', 'scripts', 'async.js');
+  const script = process.argv[1] ? realpathSync(resolve(process.argv[1])) : packagePath('scripts', 'async.js');
   return [...process.execArgv, script];
 }
 

@@ -3,10 +3,11 @@
 // systemd unit template. Files come from templates/ with {{NAME}} placeholders filled in.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, statSync, chmodSync } from 'fs';
 import { basename, dirname, join, relative, resolve } from 'path';
+import { packagePath } from '../paths';
 
-const TEMPLATES = [join(__dirname, '..', '..', '..', 'templates'), join(__dirname, '..', '..', 'templates')].find((d) => existsSync(d)) ?? '';
+const TEMPLATES = packagePath('templates');
 // The package's own migration (plain JS in lib/migrations), copied: a migration an app has run must not change under it.
-const MIGRATIONS = [join(__dirname, '..', 'migrations'), join(__dirname, '..', '..', '..', 'lib', 'migrations')].find((d) => existsSync(d)) ?? '';
+const MIGRATIONS = packagePath('lib', 'migrations');
 
 function packageMigration(): string {
   const f = MIGRATIONS ? readdirSync(MIGRATIONS).filter((n) => /-create-async-tasks\.js$/.test(n)).sort().pop() : undefined;

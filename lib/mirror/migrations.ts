@@ -3,11 +3,11 @@
 import { existsSync, readdirSync } from 'fs';
 import { join } from 'path';
 import type { DataTypes } from 'sequelize';
+import { packagePath } from '../paths';
 
 const FIRST = '20250101000000-create-async-tasks.js';
 // Run from lib/mirror (tsx) or from the compiled dist/lib/mirror; the migrations stay in lib/migrations.
-export const MIGRATIONS_DIR = [join(__dirname, '..', 'migrations'), join(__dirname, '..', '..', '..', 'lib', 'migrations')]
-  .find((d) => existsSync(join(d, FIRST))) as string;
+export const MIGRATIONS_DIR = packagePath('lib', 'migrations');
 /** Absolute path of the first shipped migration (it creates the table; later ones add to it). */
 export const MIGRATION_PATH = join(MIGRATIONS_DIR, FIRST);
 

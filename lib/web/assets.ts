@@ -3,10 +3,10 @@
 import { readFileSync, existsSync } from 'fs';
 import { dirname, join } from 'path';
 import type { ServerResponse } from 'http';
+import { packagePath } from '../paths';
 
 // The compiled build runs from dist/lib/web; the assets stay in lib/web/assets.
-const OWN_DIR = [join(__dirname, 'assets'), join(__dirname, '..', '..', '..', 'lib', 'web', 'assets')]
-  .find((d) => existsSync(join(d, 'dashboard.js'))) as string;
+const OWN_DIR = packagePath('lib', 'web', 'assets');
 const UPLOT_DIR = dirname(require.resolve('uplot'));
 
 const FILES: Record<string, { path: string; type: string }> = {
