@@ -547,14 +547,16 @@ describe('command line (scripts/async.js)', function () {
     it('does not overwrite without --force; --force rewrites the same files', async () => {
       assert.equal((await cli(['generate', app])).code, 0);
       const launcherText = readFileSync(join(app, 'scripts', 'async.js'), 'utf8');
-      const migration = readdirSync(join(app, 'migrations'))[0];
+      const migrations = readdirSync(join(app, 'migrations')).sort();
+      // Every shipped migration, in the order they run, with the app's own timestamps.
+      assert.deepEqual(migrations.map((f) => f.slice(15)), ['create-async-tasks.js', 'add-async-tasks-json.js', 'dashboard-indexes.js', 'add-async-tasks-recurrence.js']);
       let r = await cli(['generate', app]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /not overwriting .*scripts\/async\.js.*use --force/);
       r = await cli(['generate', app, '--force']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(readFileSync(join(app, 'scripts', 'async.js'), 'utf8'), launcherText);
-      assert.deepEqual(readdirSync(join(app, 'migrations')), [migration], '--force rewrites the same migration');
+      assert.deepEqual(readdirSync(join(app, 'migrations')).sort(), migrations, '--force rewrites the same migrations');
     });
 
     it("the app's launcher starts a worker that runs its task on MySQL", async function () {

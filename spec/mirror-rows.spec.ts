@@ -154,10 +154,10 @@ describe('mirror rows (no servers)', () => {
     it('upserts by id on MySQL with the values escaped, writing only the columns given', () => {
       const row = rowFromHash('q', 1, hash({ object_id: "it's" }));
       const sql = upsertSql(mysql, [row]);
-      assert.match(sql, /^INSERT INTO `async_tasks` \(`id`,`queue`,.*`args_json`,`result_json`,`first_scheduled_at`\) VALUES \(1,'q','Order','it\\'s','ship',X'/);
+      assert.match(sql, /^INSERT INTO `async_tasks` \(`id`,`queue`,.*`args_json`,`result_json`,`first_scheduled_at`,`recurrence`,`unique_key`\) VALUES \(1,'q','Order','it\\'s','ship',X'/);
       assert.match(sql, /'\[42,\\"x\\"\]'/);
       assert.match(sql, /'2023-11-14 22:13:20\.000'/);
-      assert.match(sql, / ON DUPLICATE KEY UPDATE `queue`=VALUES\(`queue`\),.*`first_scheduled_at`=VALUES\(`first_scheduled_at`\)$/);
+      assert.match(sql, / ON DUPLICATE KEY UPDATE `queue`=VALUES\(`queue`\),.*`first_scheduled_at`=VALUES\(`first_scheduled_at`\),`recurrence`=VALUES\(`recurrence`\),`unique_key`=VALUES\(`unique_key`\)$/);
       const old = upsertSql(mysql, [row], ['id', 'queue', 'state']);
       assert.strictEqual(old, "INSERT INTO `async_tasks` (`id`,`queue`,`state`) VALUES (1,'q','succeeded') ON DUPLICATE KEY UPDATE `queue`=VALUES(`queue`),`state`=VALUES(`state`)");
     });

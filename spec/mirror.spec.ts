@@ -60,12 +60,12 @@ describe('mirror (MySQL history)', function () {
     const again = await q.migrate();
     assert.deepStrictEqual([again.created, again.addedColumns, again.addedIndexes, again.summary], [false, [], [], 'async_tasks is up to date']);
     const files = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.js')).sort();
-    assert.deepStrictEqual(files, ['20250101000000-create-async-tasks.js', '20261203000000-add-async-tasks-json.js', '20261203120000-dashboard-indexes.js']);
+    assert.deepStrictEqual(files, ['20250101000000-create-async-tasks.js', '20261203000000-add-async-tasks-json.js', '20261203120000-dashboard-indexes.js', '20261203130000-add-async-tasks-recurrence.js']);
     // umzug 3: up({ context: queryInterface })
     const { Umzug, SequelizeStorage } = await import('umzug');
     const umzug = new Umzug({ migrations: { glob: join(MIGRATIONS_DIR, '*.js') }, context: seq.getQueryInterface(), storage: new SequelizeStorage({ sequelize: seq }), logger: undefined });
     const ran = await umzug.up();
-    assert.strictEqual(ran.length, 3);
+    assert.strictEqual(ran.length, 4);
     // sequelize-cli: up(queryInterface, Sequelize), loaded from a migrations folder
     const dir = mkdtempSync(join(tmpdir(), 'sa-cli-'));
     mkdirSync(join(dir, 'migrations'));
@@ -241,6 +241,24 @@ describe('mirror (MySQL history)', function () {
     const again = (await rows())[0];
     assert.strictEqual((again.first_scheduled_at as Date).getTime(), at, 'the first time stays');
     assert.ok((again.scheduled_at as Date).getTime() > at, 'scheduled_at is the retry\'s');
+  });
+
+  it('writes the recurring schedule and the unique key of a task into recurrence and unique_key', async () => {
+    const q = queue({ retention: 60000 });
+    await q.migrate();
+    await q.every(Jobs, '* * * * * *', 'echo', { name: 'every-second', args: [1] });
+    const u = await q.async(Jobs, 'echo', { args: [2], unique: 'sync-7' });
+    const w = q.worker({ concurrency: 2 });
+    await w.start();
+    await until(async () => (await rows()).some((r) => r.recurrence === 'every-second' && r.state === 'succeeded'), 8000, 'a tick\'s row');
+    await until(async () => (await rows()).some((r) => Number(r.id) === u.id && r.state === 'succeeded'), 5000, 'the unique task\'s row');
+    await w.stop();
+    await q.unschedule('every-second');
+    const row = (await rows()).find((r) => Number(r.id) === u.id) as Record<string, unknown>;
+    assert.strictEqual(row.unique_key, 'sync-7');
+    assert.strictEqual(row.recurrence, null);
+    const [n] = await seq.query("SELECT COUNT(*) AS n FROM async_tasks WHERE recurrence = 'every-second'", { type: 'SELECT' }) as { n: number }[];
+    assert.ok(Number(n.n) >= 1);
   });
 
   it('with retention 0 drops a finished hash only once its row is written; queue.task(id) then reads MySQL', async () => {

@@ -110,6 +110,10 @@ export interface AsyncTaskAttributes {
   scheduled_at: Date | null;
   /** The task's first scheduled time: `retry` and backoff retries change scheduled_at, not this. */
   first_scheduled_at: Date | null;
+  /** The recurring schedule (queue.every) that queued the task, else null. */
+  recurrence: string | null;
+  /** A unique task's key, else null. */
+  unique_key: string | null;
   started_at: Date | null;
   finished_at: Date | null;
   created_at: Date | null;

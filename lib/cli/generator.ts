@@ -9,11 +9,13 @@ const TEMPLATES = packagePath('templates');
 // The package's own migration (plain JS in lib/migrations), copied: a migration an app has run must not change under it.
 const MIGRATIONS = packagePath('lib', 'migrations');
 
-function packageMigration(): string {
-  const f = MIGRATIONS ? readdirSync(MIGRATIONS).filter((n) => /-create-async-tasks\.js$/.test(n)).sort().pop() : undefined;
-  if (!f) throw new Error(`the async_tasks migration of sequelize-async is missing (looked in ${MIGRATIONS || 'lib/migrations'})`);
-  return `// Copied from sequelize-async (lib/migrations/${f}) by \`generate\`; \`node scripts/async.js migrate\` does the same.\n`
-    + readFileSync(join(MIGRATIONS, f), 'utf8');
+/** The package's migrations in the order they run: file name and text (with a line saying where it came from). */
+function packageMigrations(): { name: string; suffix: string; text: string }[] {
+  const names = existsSync(MIGRATIONS) ? readdirSync(MIGRATIONS).filter((n) => /^\d{14}-.+\.js$/.test(n)).sort() : [];
+  if (!names.some((n) => /-create-async-tasks\.js$/.test(n))) throw new Error(`the async_tasks migration of sequelize-async is missing (looked in ${MIGRATIONS})`);
+  return names.map((name) => ({ name, suffix: name.slice(15),
+    text: `// Copied from sequelize-async (lib/migrations/${name}) by \`generate\`; \`node scripts/async.js migrate\` does the same.\n`
+      + readFileSync(join(MIGRATIONS, name), 'utf8') }));
 }
 
 export interface GenerateOptions {
@@ -54,12 +56,20 @@ export function generate(o: GenerateOptions): Generated[] {
     WORKERS: String(o.workers), MAX_MEMORY: String(o.maxMemoryMb), GRACE: String(o.graceS),
     STOP_TIMEOUT: String(Math.ceil(o.graceS) + 10), APP_DIR: dir, APP_NAME: appName, NODE: process.execPath,
   };
-  // An earlier run's migration counts as existing, whatever its timestamp.
+  // An earlier run's copy of a migration counts as existing, whatever its timestamp. New copies get
+  // this run's timestamps a second apart, in the package's order, so a migration tool runs them after
+  // the app's own earlier migrations and in the right order.
   const migDir = join(dir, 'migrations');
-  const oldMigration = existsSync(migDir) ? readdirSync(migDir).find((f) => /^\d{14}-create-async-tasks\.js$/.test(f)) : undefined;
+  const had = existsSync(migDir) ? readdirSync(migDir) : [];
+  const start = (o.now ?? new Date()).getTime();
+  const migrations = packageMigrations().map((m, i) => {
+    const old = had.find((f) => /^\d{14}-/.test(f) && f.slice(15) === m.suffix);
+    return { path: `migrations/${old ?? `${timestamp(new Date(start + i * 1000))}-${m.suffix}`}`,
+      what: i === 0 ? 'migration: the async_tasks table (sequelize-cli / umzug)' : `migration: ${m.suffix.replace(/\.js$/, '')}`, text: m.text };
+  });
   const files: { path: string; what: string; text: string; exec?: boolean }[] = [
     { path: 'scripts/async.js', what: 'launcher: node scripts/async.js start|stop|status|...', text: fill('launcher.js', vars), exec: true },
-    { path: `migrations/${oldMigration ?? `${timestamp(o.now ?? new Date())}-create-async-tasks.js`}`, what: 'migration: the async_tasks table (sequelize-cli / umzug)', text: packageMigration() },
+    ...migrations,
     { path: 'ecosystem.config.js', what: `PM2: ${o.workers} worker(s), restart above ${o.maxMemoryMb} MB`, text: fill('ecosystem.config.js', vars) },
     { path: 'async@.service', what: 'systemd unit template: systemctl enable --now async@1', text: fill('async@.service', vars) },
   ];

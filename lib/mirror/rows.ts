@@ -6,15 +6,15 @@ import { jsonFromMsgpack, JsonOptions } from './json';
 
 export const COLUMNS = ['id', 'queue', 'object_type', 'object_id', 'action', 'args', 'result', 'error_name', 'error_message',
   'backtrace', 'priority', 'state', 'success', 'cancelled', 'attempts', 'worker', 'scheduled_at', 'started_at',
-  'finished_at', 'created_at', 'args_json', 'result_json', 'first_scheduled_at'] as const;
+  'finished_at', 'created_at', 'args_json', 'result_json', 'first_scheduled_at', 'recurrence', 'unique_key'] as const;
 export type Column = (typeof COLUMNS)[number];
 export type Row = Record<Column, unknown>;
 /** The columns a later migration added: a table not migrated yet is written without them. */
-export const LATER_COLUMNS: readonly Column[] = ['args_json', 'result_json', 'first_scheduled_at'];
+export const LATER_COLUMNS: readonly Column[] = ['args_json', 'result_json', 'first_scheduled_at', 'recurrence', 'unique_key'];
 
 /** The task hash fields a row is made of. */
 export const ROW_FIELDS = ['type', 'object_id', 'action', 'args', 'result', 'error', 'priority', 'state', 'success',
-  'cancelled', 'attempts', 'worker', 'scheduled_at', 'started_at', 'finished_at', 'created_at', 'first_scheduled_at'];
+  'cancelled', 'attempts', 'worker', 'scheduled_at', 'started_at', 'finished_at', 'created_at', 'first_scheduled_at', 'recurrence', 'unique'];
 
 // A value larger than this is not copied (MySQL's max_allowed_packet would refuse the row and
 // stall the mirror); the row says so in error_message.
@@ -89,5 +89,7 @@ export function rowFromHash(queue: string, id: number, h: RawHash, o: RowOptions
     result_json: resultJson,
     // A retry overwrites scheduled_at; the first time it was due stays in first_scheduled_at.
     first_scheduled_at: h.first_scheduled_at === undefined ? scheduledAt : sqlDate(h.first_scheduled_at) ?? scheduledAt,
+    recurrence: cut(str(h.recurrence), 255),
+    unique_key: cut(str(h.unique), 255),
   };
 }
