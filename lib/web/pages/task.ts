@@ -44,6 +44,8 @@ export function taskPage(v: View, s: TaskSides): string {
     ['Priority', t.priority], ['Attempts', t.attempts], ['Worker', t.worker ?? ''], ['Created', when(t.createdAt)],
     ['Scheduled', when(t.scheduledAt)], ['Started', when(t.startedAt)], ['Finished', when(t.finishedAt)],
     ['Cancelled', t.cancelled ? 'yes' : 'no'], ...Object.entries(s.detail.extra) as [string, string][],
+    ...(t.recurrence ? [['Recurrence', t.recurrence] as [string, string]] : []),
+    ...(t.unique ? [['Unique key', t.unique] as [string, string]] : []),
   ];
   const errors = t.errors.length ? t.errors : (t.result instanceof Error ? [t.result as StoredError] : []);
   const actions = html`<p class="actions">
