@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { QueueKeys } from './keys';
 import { defineScripts, command, keysFor, ScriptName } from './scripts';
 import { NotReplicatedError } from './errors';
+import { isCluster } from './redis';
 
 type Arg = string | number | Buffer;
 
@@ -31,15 +32,38 @@ export function durability(replicas: unknown, timeoutMs: unknown, mock: boolean)
   return { replicas: n, timeoutMs: t };
 }
 
+// A cluster node that refused the script (the slot moved, or is being moved or elected): nothing
+// ran. ioredis follows such a redirection in a pipeline only when every command got it, and WAIT
+// (no key) never does: this file follows it itself.
+const REDIRECTED = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/;
+const MAX_REDIRECTIONS = 40;
+
+interface ClusterInternals { refreshSlotsCache(cb?: (e?: Error) => void): void }
+
+/** Reloads the cluster's slot map (after a pause unless the slot simply moved). */
+async function followRedirection(client: Redis, err: Error): Promise<void> {
+  if (!err.message.startsWith('MOVED')) await new Promise((r) => setTimeout(r, 100));
+  await new Promise<void>((r) => (client as unknown as ClusterInternals).refreshSlotsCache(() => r()));
+}
+
 /** Runs one script and WAITs for d.replicas replicas in the same pipeline; throws NotReplicatedError when fewer confirm. */
 export async function runScriptReplicated(client: Redis, name: ScriptName, queue: string, k: QueueKeys, argv: Arg[], binary: boolean, d: Durability) {
   defineScripts(client);
-  const p = client.pipeline() as unknown as Record<string, (...a: Arg[]) => unknown> & { exec(): Promise<[Error | null, unknown][] | null> };
-  const cmd = command(name);
-  const fn = (binary && p[`${cmd}Buffer`]) || p[cmd];
-  fn.call(p, ...keysFor(name, k), ...argv);
-  p.wait(d.replicas, d.timeoutMs);
-  const res = (await p.exec()) ?? [];
+  let res: [Error | null, unknown][] = [];
+  for (let attempt = 0; ; attempt++) {
+    const p = client.pipeline() as unknown as Record<string, (...a: Arg[]) => unknown> & { exec(): Promise<[Error | null, unknown][] | null> };
+    const cmd = command(name);
+    const fn = (binary && p[`${cmd}Buffer`]) || p[cmd];
+    fn.call(p, ...keysFor(name, k), ...argv);
+    p.wait(d.replicas, d.timeoutMs);
+    res = (await p.exec()) ?? [];
+    const first = res[0]?.[0];
+    if (first && isCluster(client) && REDIRECTED.test(first.message) && attempt < MAX_REDIRECTIONS) {
+      await followRedirection(client, first);
+      continue;
+    }
+    break;
+  }
   const [err, reply] = res[0] ?? [new Error(`${name}: no reply`), null];
   if (err) throw err;
   const [werr, acked] = res[1] ?? [new Error('WAIT: no reply'), 0];

@@ -30,8 +30,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 // Blocking and worker connections must wait out a Redis restart instead of failing commands.
 const DEFAULTS: RedisOptions = { maxRetriesPerRequest: null, enableAutoPipelining: true };
 
-// After a failover the old master answers writes with READONLY (Sentinel), and blocked commands
-// get UNBLOCKED: reconnect (Sentinel then names the new master) and resend the command.
+// After a Sentinel failover the old master answers writes with READONLY, and blocked commands get
+// UNBLOCKED: reconnect (the sentinels then name the new master) and resend the command.
 export const reconnectOnFailover = (err: Error): 2 | false => (/^(READONLY|UNBLOCKED)/.test(err.message) ? 2 : false);
 
 // A cluster waits out a failover (node timeout + election, seconds) before a command fails.
@@ -59,7 +59,7 @@ export function connect(spec: RedisSpec | undefined, o: ConnectOptions = {}): Co
   let client: Redis;
   if (typeof spec === 'string') {
     if (!/^rediss?:\/\//.test(spec)) throw new TypeError(usage(JSON.stringify(spec)));
-    client = new Redis(spec, { ...DEFAULTS, reconnectOnError: reconnectOnFailover });
+    client = new Redis(spec, DEFAULTS);
   } else if (typeof spec === 'object' && spec !== null && 'cluster' in spec) {
     const { cluster: nodes, ...rest } = spec;
     if (!Array.isArray(nodes) || nodes.length === 0) throw new TypeError(usage('cluster: not a list of { host, port }'));
@@ -69,7 +69,10 @@ export function connect(spec: RedisSpec | undefined, o: ConnectOptions = {}): Co
     return { client: c as unknown as Redis, mock: false, cluster: true, owned: true, address: addressOf(c as unknown as Redis), connected: guard(c as unknown as Redis, timeoutMs, false) };
   } else if (typeof spec === 'object' && spec !== null) {
     checkOptions(undefined, spec as RedisOptions);
-    client = new Redis({ ...DEFAULTS, reconnectOnError: reconnectOnFailover, ...(spec as RedisOptions) });
+    // Sentinel: reconnecting asks the sentinels for the master, so READONLY/UNBLOCKED end there.
+    // A plain server that became a replica stays one: the error reaches the caller instead.
+    const sentinel = Array.isArray((spec as RedisOptions).sentinels);
+    client = new Redis({ ...DEFAULTS, ...(sentinel ? { reconnectOnError: reconnectOnFailover } : {}), ...(spec as RedisOptions) });
   } else throw new TypeError(usage(typeof spec));
   return { client, mock: false, cluster: false, owned: true, address: addressOf(client), connected: guard(client, timeoutMs, true) };
 }

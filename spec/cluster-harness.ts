@@ -255,6 +255,11 @@ export class SentinelSet {
     return next;
   }
 
+  /** The master has a replica in sync again (the old master, reconfigured by the sentinels). */
+  async healed(ms = 30000): Promise<void> {
+    await until(async () => /slave0:.*state=online/.test(await run(await this.masterPort(), (c) => c.info('replication'))), ms, 'the old master to rejoin as a replica');
+  }
+
   stop(): void {
     for (const n of [...this.sentinels, ...this.servers]) n.killSync();
     rmSync(this.dir, { recursive: true, force: true });

@@ -5,9 +5,12 @@
 // acknowledged tasks: measured and printed (FAILOVER_FIGURES=file appends the lines there).
 import { strict as assert } from 'assert';
 import { appendFileSync } from 'fs';
+import Redis from 'ioredis';
+import { setup, Queue } from '../../lib';
 import { RedisCluster, SentinelSet } from '../cluster-harness';
-import { uniquePrefix } from '../helpers';
-import { underLoad, describeResult, LoadResult } from './failover-load';
+import { uniquePrefix, until } from '../helpers';
+import { RedisServer } from './servers';
+import { underLoad, describeResult, LoadResult, Probe } from './failover-load';
 
 function report(what: string, r: LoadResult): void {
   const line = describeResult(what, r);
@@ -43,7 +46,7 @@ describe('failover under load: Redis Cluster', function () {
       const placed = await spread(cluster, prefix);
       const r = await underLoad({ cluster: cluster.startupNodes }, {
         prefix, queues: placed.map((p) => p.queue), replicas,
-        fault: async () => { await cluster.failover(placed[0].port); },
+        fault: async () => { await cluster.failover(placed[0].port); await cluster.settled(); },
       });
       report(`cluster, CLUSTER FAILOVER, replicas ${replicas}`, r);
       resumedAndKept(r);
@@ -109,11 +112,62 @@ describe('failover under load: Sentinel', function () {
     it(`SENTINEL FAILOVER (replicas: ${replicas}): workers resume, every resolved enqueue runs`, async () => {
       const r = await underLoad({ sentinels: set.sentinelAddrs, name: set.name }, {
         prefix: uniquePrefix('fo'), queues: ['default', 'other'], replicas, afterMs: 4000,
-        fault: async () => { await set.failover(); },
+        // The fault ends once the old master is the new one's replica again (the sentinels
+        // reconfigure it on their next look at it): until then replicas: 1 cannot be met.
+        fault: async () => { await set.failover(); await set.healed(); },
       });
       report(`sentinel, SENTINEL FAILOVER, replicas ${replicas}`, r);
       resumedAndKept(r);
       assert.equal(r.lost, 0);
     });
   }
+});
+
+describe("a worker's blocking connection after a failover or a close for good", function () {
+  this.timeout(30000);
+  let a: RedisServer;
+  let b: RedisServer;
+  beforeEach(async () => { [a, b] = await Promise.all([RedisServer.start(), RedisServer.start()]); });
+  afterEach(async () => { await Promise.all([a.stop(), b.stop()]); });
+
+  async function idleWorker() {
+    const queue = setup({ redis: a.url, prefix: uniquePrefix('fo') });
+    queue.on('error', () => undefined);
+    queue.register('Probe', Probe);
+    const w = queue.worker({ leaseMs: 2000 });
+    const errors: Error[] = [];
+    w.on('error', (e) => errors.push(e));
+    await w.start();
+    await new Promise((r) => setTimeout(r, 200)); // blocked on the marker now
+    return { queue, w, errors };
+  }
+
+  async function picksUp(queue: Queue, token: string) {
+    const t = await queue.async(Probe, 'hit', { args: [token] });
+    await t.wait({ timeout: 5000 });
+    assert.equal(t.result, token);
+  }
+
+  it('UNBLOCKED (the server turned replica): rebuilt, said so, and picks up again once it is a master', async () => {
+    const { queue, w, errors } = await idleWorker();
+    const admin = new Redis(a.url);
+    await admin.replicaof('127.0.0.1', String(b.port));
+    await until(() => errors.some((e) => /blocking connection of queue default .* cut off by a failover \(UNBLOCKED/.test(e.message)), 5000, 'the rebuild error');
+    await admin.replicaof('NO', 'ONE');
+    admin.disconnect();
+    await picksUp(queue, 'after-unblocked');
+    await w.stop();
+    await queue.close();
+  });
+
+  it("'end' (ioredis will not reconnect it): rebuilt, said so, and an enqueue wakes the worker at once", async () => {
+    const { queue, w, errors } = await idleWorker();
+    const blockers = (w as unknown as { idle: { blockers: Map<string, Redis> } }).idle.blockers;
+    blockers.get('default')!.disconnect(); // what a retryStrategy giving up leaves behind
+    await until(() => errors.some((e) => /blocking connection of queue default .* was closed for good \(ioredis 'end' state/.test(e.message)), 5000, 'the rebuild error');
+    assert.equal(blockers.get('default')!.status === 'end', false);
+    await picksUp(queue, 'after-end');
+    await w.stop();
+    await queue.close();
+  });
 });
