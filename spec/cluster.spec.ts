@@ -9,7 +9,7 @@ import Redis, { Cluster } from 'ioredis';
 import { setup, Queue } from '../lib';
 import { idsKey, queuesKey, workersKey } from '../lib/keys';
 import { sharedCluster, RedisCluster, client } from './cluster-harness';
-import { uniquePrefix, until, REDIS_URL } from './helpers';
+import { uniquePrefix, until, mysqlDb, REDIS_URL } from './helpers';
 
 const Jobs = {
   ran: [] as string[],
@@ -113,6 +113,27 @@ describe('on a Redis Cluster', function () {
     await w.stop();
     const s = await queue.stats();
     assert.equal(JSON.stringify(s).includes(p.queue), true);
+  });
+
+  it('mirrors the tasks of queues on three masters to SQL', async () => {
+    const seq = await mysqlDb('sa_cluster');
+    try {
+      await seq.query('DROP TABLE IF EXISTS async_tasks');
+      const q = setup({ redis: { cluster: cluster.startupNodes }, prefix, sequelize: seq });
+      q.register('Jobs', Jobs);
+      await q.migrate();
+      const placed = await spread(cluster, prefix);
+      const tasks = await q.bulk(placed.map((p) => [Jobs, 'add', { args: [1, 2], queue: p.queue }] as [object, string, object]));
+      const w = q.worker({ queues: placed.map((p) => p.queue) });
+      await w.start();
+      await Promise.all(tasks.map((t) => t.wait({ timeout: 5000 })));
+      await until(async () => {
+        const rows = (await seq.query("SELECT id, queue FROM async_tasks WHERE state = 'succeeded'", { type: 'SELECT' })) as { id: number; queue: string }[];
+        return rows.length === 3 && placed.every((p) => rows.some((r) => r.queue === p.queue));
+      }, 10000, 'a succeeded row for each queue');
+      await w.stop();
+      await q.close();
+    } finally { await seq.close(); }
   });
 
   it('takes an ioredis Cluster instance (borrowed: left open at close)', async () => {
