@@ -69,10 +69,12 @@ export function connect(spec: RedisSpec | undefined, o: ConnectOptions = {}): Co
     return { client: c as unknown as Redis, mock: false, cluster: true, owned: true, address: addressOf(c as unknown as Redis), connected: guard(c as unknown as Redis, timeoutMs, false) };
   } else if (typeof spec === 'object' && spec !== null) {
     checkOptions(undefined, spec as RedisOptions);
-    // Sentinel: reconnecting asks the sentinels for the master, so READONLY/UNBLOCKED end there.
-    // A plain server that became a replica stays one: the error reaches the caller instead.
+    // Sentinel: reconnecting asks the sentinels for the master, so READONLY/UNBLOCKED end there,
+    // and failoverDetector leaves the old master as soon as a sentinel announces +switch-master
+    // (else writes go on landing there, to be dropped once it is made a replica). A plain server
+    // that became a replica stays one: the error reaches the caller instead.
     const sentinel = Array.isArray((spec as RedisOptions).sentinels);
-    client = new Redis({ ...DEFAULTS, ...(sentinel ? { reconnectOnError: reconnectOnFailover } : {}), ...(spec as RedisOptions) });
+    client = new Redis({ ...DEFAULTS, ...(sentinel ? { reconnectOnError: reconnectOnFailover, failoverDetector: true } : {}), ...(spec as RedisOptions) });
   } else throw new TypeError(usage(typeof spec));
   return { client, mock: false, cluster: false, owned: true, address: addressOf(client), connected: guard(client, timeoutMs, true) };
 }

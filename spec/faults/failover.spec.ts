@@ -108,17 +108,22 @@ describe('failover under load: Sentinel', function () {
   beforeEach(async () => { set = await SentinelSet.start(); });
   afterEach(() => set.stop());
 
-  for (const replicas of [0, 1]) {
-    it(`SENTINEL FAILOVER (replicas: ${replicas}): workers resume, every resolved enqueue runs`, async () => {
+  // Sentinel promotes the replica while the old master still takes writes, until it is made a
+  // replica itself (and drops them): without replicas a planned failover can lose acknowledged
+  // tasks too. With replicas: 1 the old master's WAIT fails (its replica is gone), so nothing
+  // written there is acknowledged.
+  for (const replicas of [1, 0]) {
+    it(`SENTINEL FAILOVER (replicas: ${replicas}): workers resume, every resolved enqueue runs${replicas ? ', 0 lost' : '; lost measured'}`, async () => {
       const r = await underLoad({ sentinels: set.sentinelAddrs, name: set.name }, {
-        prefix: uniquePrefix('fo'), queues: ['default', 'other'], replicas, afterMs: 4000,
+        prefix: uniquePrefix('fo'), queues: ['default', 'other'], replicas, afterMs: 3000,
         // The fault ends once the old master is the new one's replica again (the sentinels
         // reconfigure it on their next look at it): until then replicas: 1 cannot be met.
         fault: async () => { await set.failover(); await set.healed(); },
       });
       report(`sentinel, SENTINEL FAILOVER, replicas ${replicas}`, r);
       resumedAndKept(r);
-      assert.equal(r.lost, 0);
+      if (replicas) assert.equal(r.lost, 0);
+      else assert.ok(r.lost <= r.resolved);
     });
   }
 });
