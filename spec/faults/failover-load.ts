@@ -22,7 +22,13 @@ export interface LoadResult {
 
 export const Probe = {
   ran: new Set<string>(),
-  hit(token: string) { Probe.ran.add(token); return token; },
+  /** Set by underLoad: how long a task takes (0: at once; more: the queues keep a backlog). */
+  ms: 0,
+  async hit(token: string) {
+    if (Probe.ms) await new Promise((r) => setTimeout(r, Probe.ms));
+    Probe.ran.add(token);
+    return token;
+  },
 };
 
 /**
@@ -32,9 +38,10 @@ export const Probe = {
  */
 export async function underLoad(redis: SetupOptions['redis'], o: {
   prefix: string; queues: string[]; replicas?: number; fault: () => Promise<void>;
-  beforeMs?: number; afterMs?: number; drainMs?: number; producers?: number; workers?: number;
+  beforeMs?: number; afterMs?: number; drainMs?: number; producers?: number; workers?: number; taskMs?: number;
 }): Promise<LoadResult> {
   Probe.ran = new Set();
+  Probe.ms = o.taskMs ?? 0;
   const opts = { redis, prefix: o.prefix, replicas: o.replicas ?? 0, replicaTimeoutMs: 1000 };
   const producerQ = setup(opts);
   producerQ.on('error', () => undefined);
