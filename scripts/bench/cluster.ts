@@ -2,6 +2,7 @@
 // against the same number of queues spread over its 3 masters, with the Redis CPU each master
 // spent per task (INFO cpu, user + sys) and this process's own CPU per task.
 //   options: --n 20000 (tasks per run)  --queues 6  --workers 2 (in this process)  --concurrency 16  --runs 3
+//            --no-replicas (skip the third row: spread, with setup({ replicas: 1 }))
 // Starts its own cluster (spec/cluster-harness.ts: 3 masters + a replica each, free ports) and
 // kills it by pid at the end; touches no other Redis.
 import minimist from 'minimist';
@@ -38,10 +39,10 @@ async function names(c: RedisCluster, prefix: string, spread: boolean, masters: 
   return out;
 }
 
-async function once(c: RedisCluster, masters: number[], spread: boolean, run: number) {
-  const prefix = `bench${run}${spread ? 's' : 'o'}`;
+async function once(c: RedisCluster, masters: number[], spread: boolean, run: number, replicas: number) {
+  const prefix = `bench${run}${spread ? 's' : 'o'}${replicas}`;
   const queues = await names(c, prefix, spread, masters);
-  const q = setup({ redis: { cluster: c.startupNodes }, prefix });
+  const q = setup({ redis: { cluster: c.startupNodes }, prefix, replicas });
   q.register('Noop', Noop);
   for (let i = 0; i < N; i += 1000) {
     await q.bulk(Array.from({ length: Math.min(1000, N - i) }, (_x, j) => [Noop, 'run', { args: [i + j], queue: queues[(i + j) % queues.length] }] as [object, string, object]));
@@ -71,12 +72,14 @@ async function once(c: RedisCluster, masters: number[], spread: boolean, run: nu
   try {
     const masters = (await c.topology()).filter((n) => n.master && n.slots.length).map((n) => n.port);
     const rows: string[] = [];
-    for (const spread of [false, true]) {
+    const cases: [boolean, number][] = [[false, 0], [true, 0]];
+    if (argv.replicas !== false) cases.push([true, 1]);
+    for (const [spread, replicas] of cases) {
       const rs = [];
-      for (let r = 0; r < RUNS; r++) rs.push(await once(c, masters, spread, r));
+      for (let r = 0; r < RUNS; r++) rs.push(await once(c, masters, spread, r, replicas));
       rs.sort((a, b) => a.rate - b.rate);
       const med = rs[Math.floor(rs.length / 2)];
-      rows.push(`| ${QUEUES} queues ${spread ? 'spread over 3 masters' : 'on 1 master'} | ${Math.round(med.rate)} | ${med.perTask.map((x) => x.toFixed(1)).join(' / ')} | ${med.perTask.reduce((a, b) => a + b, 0).toFixed(1)} | ${med.nodeUs.toFixed(1)} |`);
+      rows.push(`| ${QUEUES} queues ${spread ? 'spread over 3 masters' : 'on 1 master'}${replicas ? ', replicas: 1' : ''} | ${Math.round(med.rate)} | ${med.perTask.map((x) => x.toFixed(1)).join(' / ')} | ${med.perTask.reduce((a, b) => a + b, 0).toFixed(1)} | ${med.nodeUs.toFixed(1)} |`);
     }
     console.log(`N=${N} no-op tasks, ${WORKERS} workers x concurrency ${CONCURRENCY} in one Node process, median of ${RUNS} runs\n`);
     console.log('| placement | tasks/s | Redis CPU us/task on each master | Redis CPU us/task, all | Node CPU us/task |');
