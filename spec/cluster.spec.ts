@@ -6,7 +6,8 @@ import { strict as assert } from 'assert';
 import { spawn } from 'child_process';
 import { join } from 'path';
 import Redis, { Cluster } from 'ioredis';
-import { setup, Queue } from '../lib';
+import { setup, Queue, NotReplicatedError } from '../lib';
+import { RedisServer } from './faults/servers';
 import { idsKey, queuesKey, workersKey } from '../lib/keys';
 import { sharedCluster, RedisCluster, client } from './cluster-harness';
 import { uniquePrefix, until, mysqlDb, REDIS_URL } from './helpers';
@@ -194,6 +195,61 @@ describe('setup refuses what would break on a cluster', () => {
     const q = setup({ redis: 'mock', prefix: uniquePrefix('cl') });
     q.register('Jobs', Jobs);
     await assert.rejects(q.async(Jobs, 'add', { args: [1, 2], queue: 'a{b}' }), /queue name "a\{b\}" contains a brace/);
+    await q.close();
+  });
+});
+
+describe('replicas: an acknowledgement only once replicas have the write', function () {
+  this.timeout(20000);
+  let server: RedisServer;
+  before(async () => { server = await RedisServer.start(); }); // a master with no replica
+  after(async () => { await server.stop(); });
+
+  it('an enqueue that no replica confirms rejects with NotReplicatedError (the write is on the master)', async () => {
+    const q = setup({ redis: server.url, prefix: uniquePrefix('rep'), replicas: 1, replicaTimeoutMs: 100 });
+    q.register('Jobs', Jobs);
+    await assert.rejects(q.async(Jobs, 'add', { args: [1, 2] }), (e: Error) => {
+      assert.ok(e instanceof NotReplicatedError);
+      assert.match(e.message, /^enqueue on queue default: written on the Redis master, but only 0 of 1 replica\(s\) confirmed it within 100 ms/);
+      assert.deepEqual([e.queue, e.acked, e.wanted], ['default', 0, 1]);
+      return true;
+    });
+    await q.close();
+  });
+
+  it('a finish that no replica confirms is an error of the worker, not a task event', async () => {
+    const prefix = uniquePrefix('rep');
+    const plain = setup({ redis: server.url, prefix });
+    plain.register('Jobs', Jobs);
+    const t = await plain.async(Jobs, 'add', { args: [1, 2] });
+    const q = setup({ redis: server.url, prefix, replicas: 1, replicaTimeoutMs: 100 });
+    q.register('Jobs', Jobs);
+    const w = q.worker();
+    const errors: Error[] = [];
+    const events: unknown[] = [];
+    w.on('error', (e) => errors.push(e));
+    w.on('task', (e) => events.push(e));
+    await w.start();
+    await until(() => errors.length > 0, 5000, 'the worker error');
+    await w.stop();
+    assert.ok(errors[0] instanceof NotReplicatedError, String(errors[0]));
+    assert.match(errors[0].message, /^finish on queue default: written on the Redis master, but only 0 of 1/);
+    assert.deepEqual(events, []);
+    await Promise.all([q.close(), plain.close()]);
+  });
+
+  it('on the cluster (a replica per master) tasks enqueue and finish as usual', async () => {
+    const c = await sharedCluster();
+    const q = setup({ redis: { cluster: c.startupNodes }, prefix: uniquePrefix('rep'), replicas: 1 });
+    q.register('Jobs', Jobs);
+    const tasks = await q.bulk([[Jobs, 'add', { args: [1, 2] }], [Jobs, 'add', { args: [3, 4], queue: 'other' }]]);
+    const w = q.worker({ queues: ['default', 'other'] });
+    const done: unknown[] = [];
+    w.on('task', (e) => done.push(e));
+    await w.start();
+    await Promise.all(tasks.map((t) => t.wait({ timeout: 5000 })));
+    await until(() => done.length === 2, 5000, 'two task events');
+    await w.stop();
     await q.close();
   });
 });
