@@ -90,10 +90,15 @@ describe('on a Redis Cluster', function () {
     const w = queue.worker({ queues: [p.queue] });
     await w.start();
     await new Promise((r) => setTimeout(r, 300)); // idle, blocked on the marker
-    const t = await queue.async(Jobs, 'add', { args: [2, 3], queue: p.queue });
-    await t.wait({ timeout: 3000 });
+    // From another Queue object: only the marker wakes the worker (not this process's local signal),
+    // and well before its 5 s idle timeout.
+    const producer = setup({ redis: { cluster: cluster.startupNodes }, prefix });
+    producer.register('Jobs', Jobs);
+    const t = await producer.async(Jobs, 'add', { args: [2, 3], queue: p.queue });
+    await t.wait({ timeout: 2000 });
     assert.equal(t.result, 5);
     await w.stop();
+    await producer.close();
   });
 
   it('sweeps a dead worker\'s task back and runs it; stats read every queue', async () => {
