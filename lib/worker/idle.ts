@@ -41,6 +41,8 @@ export class IdleWait {
   private waiters: (() => void)[] = [];
   private dueTimer?: NodeJS.Timeout;
   private blockers = new Map<string, Redis>();
+  /** Queues whose rebuilt connection has not had an answer yet: their next rebuilds are the same failover. */
+  private rebuilding = new Set<string>();
   private loops: Promise<void>[] = [];
 
   constructor(private readonly host: Pick<WorkerHost, 'redis' | 'mock' | 'keys'>, private readonly queues: string[], private readonly hooks: IdleHooks) {}
@@ -65,6 +67,9 @@ export class IdleWait {
   private rebuild(queue: string, old: Redis, why: string): void {
     old.disconnect();
     this.blockers.set(queue, this.connect());
+    // A server that stays a replica refuses every new connection's BZPOPMIN too: say it once.
+    if (this.rebuilding.has(queue)) return;
+    this.rebuilding.add(queue);
     this.hooks.rebuilt(new Error(`the blocking connection of queue ${queue} (Redis at ${addressOf(old)}) ${why}: a new one replaces it`));
   }
 
@@ -114,6 +119,7 @@ export class IdleWait {
         if (conn) {
           const popped = await conn.bzpopmin(marker, waitMs / 1000);
           this.hooks.answered();
+          this.rebuilding.delete(queue);
           // Woken while busy: pass the wake-up on to another worker.
           if (popped && this.hooks.full()) await this.host.redis.zadd(marker, 0, '0');
         } else {
