@@ -195,6 +195,17 @@ export function sharedCluster(): Promise<RedisCluster> {
   return shared;
 }
 
+let sharedSentinels: Promise<SentinelSet> | null = null;
+
+/** One Sentinel deployment for the whole test process (started on first use, killed at exit). */
+export function sharedSentinel(): Promise<SentinelSet> {
+  if (!sharedSentinels) {
+    sharedSentinels = SentinelSet.start();
+    void sharedSentinels.then((s) => process.once('exit', () => s.stop()), () => undefined);
+  }
+  return sharedSentinels;
+}
+
 export class SentinelSet {
   readonly dir = mkdtempSync(join(tmpdir(), 'sa-sentinel-'));
   readonly servers: Node[] = [];
