@@ -8,6 +8,7 @@ import type { Sequelize } from 'sequelize';
 import type { TaskState } from '../types';
 import { queueKeys, QueueKeys, taskKey, queuesKey, checkQueueName } from './keys';
 import { runScript, runScriptNow, ScriptName } from './scripts';
+import { Durability, ACKNOWLEDGED, runScriptReplicated } from './durability';
 import { Registry } from './registry';
 import { IdAllocator } from './ids';
 import type { RawHash } from './util/values';
@@ -22,6 +23,8 @@ export interface ContextOptions {
   mirror: boolean;
   retention: number;
   sequelize: Sequelize | undefined;
+  /** setup({ replicas, replicaTimeoutMs }); absent: no WAIT. */
+  durability?: Durability;
 }
 
 /** Events: 'enqueued' (queue name; wakes this process's idle workers), 'close'. */
@@ -33,6 +36,7 @@ export class QueueContext extends EventEmitter {
   readonly mirror: boolean;
   readonly retention: number;
   readonly sequelize: Sequelize | undefined;
+  readonly durability: Durability;
   readonly registry: Registry;
   readonly ids: IdAllocator;
   /** Set by the mirror: where a task hash is gone, its history row. */
@@ -55,6 +59,7 @@ export class QueueContext extends EventEmitter {
     this.mirror = o.mirror;
     this.retention = o.retention;
     this.sequelize = o.sequelize;
+    this.durability = o.durability ?? { replicas: 0, timeoutMs: 0 };
     this.registry = new Registry(o.sequelize);
     this.ids = new IdAllocator(o.redis, o.prefix);
   }
@@ -75,12 +80,13 @@ export class QueueContext extends EventEmitter {
   /** Runs a Lua script on a queue: the keys it names, the queue context (ARGV 1-4), then its own args. */
   script(name: ScriptName, queue: string, argv: Arg[], binary = false, client: Redis = this.redis) {
     const k = this.keys(queue);
+    if (this.durability.replicas > 0 && ACKNOWLEDGED.has(name)) return runScriptReplicated(client, name, queue, k, this.argv(k, argv), binary, this.durability);
     return runScript(client, name, k, this.argv(k, argv), binary);
   }
 
   /** Like script(), sent at once in a pipeline of its own (see runScriptNow): for the hot paths. */
   scriptNow(name: ScriptName, queue: string, argv: Arg[], binary = false) {
-    if (this.mock) return this.script(name, queue, argv, binary);
+    if (this.mock || (this.durability.replicas > 0 && ACKNOWLEDGED.has(name))) return this.script(name, queue, argv, binary);
     const k = this.keys(queue);
     return runScriptNow(this.redis, name, k, this.argv(k, argv), binary);
   }

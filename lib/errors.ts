@@ -33,6 +33,11 @@ export class FinishRefusedError extends AsyncError {
   constructor(message: string, readonly queue: string, readonly ids: string[]) { super(message); }
 }
 
+/** setup({ replicas }): the write is on the master, but fewer replicas than asked confirmed it in time (a failover now could lose it). */
+export class NotReplicatedError extends AsyncError {
+  constructor(message: string, readonly queue: string, readonly acked: number, readonly wanted: number) { super(message); }
+}
+
 /** Redis cannot be reached (refused, timed out, DNS): `address` is host:port, the message names the cause. */
 export class RedisUnreachableError extends AsyncError {
   constructor(message: string, readonly address: string) { super(message); }

@@ -7,6 +7,9 @@
 export const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export function checkQueueName(name: unknown): string {
+  if (typeof name === 'string' && /[{}]/.test(name)) {
+    throw new TypeError(`queue name ${JSON.stringify(name)} contains a brace: its keys carry the Redis Cluster hash tag {prefix:queue}, and a brace inside would split them over slots`);
+  }
   if (typeof name !== 'string' || !QUEUE_NAME.test(name)) {
     throw new TypeError(`queue name must be 1-64 characters of A-Z a-z 0-9 _ . - (got ${JSON.stringify(name)})`);
   }

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Sequelize } from 'sequelize';
 import type { SetupOptions, EnqueueOptions, WorkerOptions, QueueStats, Registered, RegisterOptions, Queue as PublicQueue } from '../types';
 import { connect } from './redis';
+import { durability } from './durability';
 import { defineScripts } from './scripts';
 import { setDefaults } from './registry';
 import { ASYNC_PRIORITY, SCHEDULE_PRIORITY, checkTime } from './enqueue/options';
@@ -22,7 +23,7 @@ import { dashboard, DashboardOptions, Handler } from './web/dashboard';
 import * as recurring from './recurring/api';
 
 const DAY = 24 * 3600 * 1000;
-const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs'];
+const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs', 'replicas', 'replicaTimeoutMs'];
 let hooks = 0;
 
 export class Queue extends EventEmitter implements PublicQueue {
@@ -44,6 +45,7 @@ export class Queue extends EventEmitter implements PublicQueue {
     this.setMaxListeners(0);
     for (const k of Object.keys(opts)) if (!OPTIONS.includes(k)) throw new TypeError(`setup: unknown option '${k}' (known: ${OPTIONS.join(', ')})`);
     this.prefix = opts.prefix ?? 'async';
+    if (/[{}]/.test(String(this.prefix))) throw new TypeError(`setup: prefix ${JSON.stringify(this.prefix)} contains a brace: keys carry the Redis Cluster hash tag {prefix:queue}, and a brace inside would put a queue's keys in different slots`);
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(this.prefix)) throw new TypeError(`setup: prefix must be 1-64 characters of A-Z a-z 0-9 _ . - (got ${JSON.stringify(opts.prefix)})`);
     const retention = opts.retention ?? DAY;
     if (typeof retention !== 'number' || !Number.isInteger(retention) || retention < 0) throw new RangeError(`setup: retention must be a whole number of ms >= 0 (got ${String(opts.retention)})`);
@@ -51,6 +53,7 @@ export class Queue extends EventEmitter implements PublicQueue {
     this.sequelize = opts.sequelize;
     const mirror = opts.mirror ?? this.sequelize !== undefined;
     if (mirror && !this.sequelize) throw new TypeError('setup: mirror needs a sequelize instance');
+    const dur = durability(opts.replicas, opts.replicaTimeoutMs, opts.redis === 'mock');
     const conn = connect(opts.redis, { connectTimeoutMs: opts.connectTimeoutMs });
     this.redis = conn.client;
     this.owned = conn.owned;
@@ -58,7 +61,8 @@ export class Queue extends EventEmitter implements PublicQueue {
     // ioredis reconnects by itself and failed commands reject; without a listener it would print
     // "Unhandled error event" on every reconnect attempt. Ours go to the queue's 'error' listeners.
     if (conn.owned) this.redis.on('error', (e: Error) => this.report(e));
-    this.internals = new QueueContext({ redis: this.redis, mock: conn.mock, prefix: this.prefix, mirror, retention, sequelize: this.sequelize });
+    this.internals = new QueueContext({ redis: this.redis, mock: conn.mock, prefix: this.prefix, mirror, retention, sequelize: this.sequelize,
+      durability: dur });
     const ctx = this.internals;
     ctx.connected = conn.connected;
     ctx.workersSaturated = () => [...this.workers].some((w) => w.saturated);

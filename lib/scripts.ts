@@ -74,7 +74,7 @@ export function scriptNames(): string[] {
   return readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua')).map((f) => f.slice(0, -4)).sort();
 }
 
-const command = (name: string) => `async_${name.replace(/-/g, '_')}`;
+export const command = (name: string) => `async_${name.replace(/-/g, '_')}`;
 const defined = new WeakSet<Redis>();
 
 /**
@@ -95,7 +95,7 @@ type Reply = Array<string | Buffer> | string | Buffer | number | null;
 
 // The KEYS array of a script for one queue, built once.
 const keyCache = new WeakMap<QueueKeys, Map<string, string[]>>();
-function keysFor(name: string, k: QueueKeys): string[] {
+export function keysFor(name: string, k: QueueKeys): string[] {
   let m = keyCache.get(k);
   if (!m) { m = new Map(); keyCache.set(k, m); }
   let ks = m.get(name);

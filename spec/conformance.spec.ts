@@ -1,9 +1,11 @@
-// The core behaviour, run against real Redis and against the in-process mock ('mock'):
-// the same Lua scripts must behave the same on both.
+// The core behaviour, run against real Redis, against the in-process mock ('mock'), on a Redis
+// Cluster of 3 masters and through Sentinel (spec/cluster-harness.ts): the same Lua scripts must
+// behave the same on all.
 import { strict as assert } from 'assert';
 import { setup, Queue, TimeoutError } from '../lib';
 import type { AsyncMixin } from '../types';
 import { REDIS_URL, uniquePrefix, dropPrefix, redisClient, until } from './helpers';
+import { sharedCluster, RedisCluster, sharedSentinel, SentinelSet } from './cluster-harness';
 
 class Calc {
   static calls: unknown[][] = [];
@@ -27,15 +29,24 @@ const Mailer = {
   deliver(to: string) { Mailer.sent.push(to); return `sent to ${to}`; },
 };
 
-for (const backend of ['redis', 'mock'] as const) {
-  describe(`core behaviour on ${backend === 'redis' ? 'real Redis' : 'ioredis-mock'}`, function () {
+const NAMES = { redis: 'real Redis', mock: 'ioredis-mock', cluster: 'a Redis Cluster (3 masters, a replica each)', sentinel: 'Sentinel (a master, a replica, 3 sentinels)' };
+for (const backend of ['redis', 'mock', 'cluster', 'sentinel'] as const) {
+  describe(`core behaviour on ${NAMES[backend]}`, function () {
     this.timeout(backend === 'mock' ? 60000 : 20000);
     let queue: Queue;
     let prefix: string;
+    let cluster: RedisCluster | undefined;
+    let sentinels: SentinelSet | undefined;
+
+    before(async () => {
+      if (backend === 'cluster') cluster = await sharedCluster();
+      if (backend === 'sentinel') sentinels = await sharedSentinel();
+    });
 
     beforeEach(() => {
       prefix = uniquePrefix('conf');
-      queue = setup({ redis: backend === 'redis' ? REDIS_URL : 'mock', prefix });
+      queue = setup({ redis: backend === 'redis' ? REDIS_URL : backend === 'mock' ? 'mock'
+        : backend === 'cluster' ? { cluster: cluster!.startupNodes } : { sentinels: sentinels!.sentinelAddrs, name: sentinels!.name }, prefix });
       queue.register(Calc);
       queue.register('Mailer', Mailer);
       Calc.calls = [];

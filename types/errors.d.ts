@@ -33,6 +33,13 @@ export declare class FinishRefusedError extends AsyncError {
   readonly queue: string;
   readonly ids: string[];
 }
+/** setup({ replicas }): written on the master, but fewer replicas than asked confirmed it in time (an enqueue rejects; a worker's 'error'). */
+export declare class NotReplicatedError extends AsyncError {
+  constructor(message: string, queue: string, acked: number, wanted: number);
+  readonly queue: string;
+  readonly acked: number;
+  readonly wanted: number;
+}
 /** Worker 'error': Redis cannot be reached (refused, timed out, DNS); `address` is host:port. */
 export declare class RedisUnreachableError extends AsyncError {
   constructor(message: string, address: string);

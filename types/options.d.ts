@@ -1,5 +1,5 @@
 // Options objects of the public API.
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions, Cluster, ClusterOptions, ClusterNode } from 'ioredis';
 import type { Sequelize, Transaction } from 'sequelize';
 
 export interface BackoffOptions {
@@ -86,8 +86,13 @@ export interface MirrorOptions {
 
 export interface SetupOptions {
   sequelize?: Sequelize;
-  /** A redis:// URL, ioredis options, an ioredis instance, or 'mock' for an in-process Redis. Default REDIS_URL or the local Redis. */
-  redis?: string | RedisOptions | Redis;
+  /**
+   * A redis:// URL, ioredis options (Sentinel: `{ sentinels: [{ host, port }, ...], name }`), an ioredis
+   * Redis or Cluster instance, `{ cluster: [{ host, port }, ...], ...ClusterOptions }`, or 'mock' for an
+   * in-process Redis. Default REDIS_URL or the local Redis. Refused: an ioredis `keyPrefix`, reading from
+   * replicas (`scaleReads` other than 'master', `role: 'slave'`, `readOnly`).
+   */
+  redis?: string | RedisOptions | Redis | Cluster | (ClusterOptions & { cluster: ClusterNode[] });
   /** Key prefix, default 'async'. Every key of a queue carries the hash tag {prefix:queue}. */
   prefix?: string;
   /** Mirror tasks to MySQL through the AsyncTask model (default: when sequelize is given). */
@@ -96,6 +101,14 @@ export interface SetupOptions {
   retention?: number;
   /** How long the first connection to Redis may take before commands fail with RedisUnreachableError (ms; default $ASYNC_CONNECT_TIMEOUT_MS or 5000). */
   connectTimeoutMs?: number;
+  /**
+   * Replicas that must have an enqueue before it resolves, and a finish before it counts as recorded
+   * (Redis WAIT; default 0: the master's word, which a failover can lose). Fewer within
+   * replicaTimeoutMs: the call fails with NotReplicatedError.
+   */
+  replicas?: number;
+  /** How long to wait for `replicas` (ms, default 2000). */
+  replicaTimeoutMs?: number;
 }
 
 /** Defaults for one method, applied at enqueue (per-call options win) and, for `signal`, by the worker. */

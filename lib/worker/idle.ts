@@ -3,7 +3,7 @@
 // timer of its own wakes it when the earliest scheduled task becomes due. On ioredis-mock, which
 // cannot block, it polls.
 import type { Redis } from 'ioredis';
-import { duplicate } from '../redis';
+import { duplicate, addressOf } from '../redis';
 import { sleep } from '../util/sleep';
 import type { WorkerHost } from './host';
 
@@ -20,6 +20,17 @@ export interface IdleHooks {
   connection(c: Redis): void;
   answered(): void;
   failed(err: unknown): void;
+  /** A blocking connection was rebuilt (the Error says why): for the worker's 'error' event. */
+  rebuilt(err: Error): void;
+}
+
+// A blocking connection that cannot go on as it is: unblocked or refused by a node that is a
+// replica now (failover), or closed for good by ioredis ('end': it will not reconnect).
+function broken(err: unknown, conn: Redis): string | null {
+  const msg = String((err as Error | null)?.message ?? err);
+  if (conn.status === 'end') return `was closed for good (ioredis 'end' state; ${msg})`;
+  if (/^(UNBLOCKED|READONLY)\b/.test(msg)) return `was cut off by a failover (${msg})`;
+  return null;
 }
 
 export class IdleWait {
@@ -30,6 +41,8 @@ export class IdleWait {
   private waiters: (() => void)[] = [];
   private dueTimer?: NodeJS.Timeout;
   private blockers = new Map<string, Redis>();
+  /** Queues whose rebuilt connection has not had an answer yet: their next rebuilds are the same failover. */
+  private rebuilding = new Set<string>();
   private loops: Promise<void>[] = [];
 
   constructor(private readonly host: Pick<WorkerHost, 'redis' | 'mock' | 'keys'>, private readonly queues: string[], private readonly hooks: IdleHooks) {}
@@ -38,14 +51,26 @@ export class IdleWait {
 
   start(): void {
     for (const q of this.queues) {
-      if (!this.host.mock) {
-        const conn = duplicate(this.host.redis);
-        conn.on('error', () => undefined); // it reconnects by itself; no "Unhandled error event" once unwatched
-        this.hooks.connection(conn); // its failed attempts are an outage's signs
-        this.blockers.set(q, conn);
-      }
+      if (!this.host.mock) this.blockers.set(q, this.connect());
       this.loops.push(this.waitLoop(q));
     }
+  }
+
+  private connect(): Redis {
+    const conn = duplicate(this.host.redis);
+    conn.on('error', () => undefined); // it reconnects by itself; no "Unhandled error event" once unwatched
+    this.hooks.connection(conn); // its failed attempts are an outage's signs
+    return conn;
+  }
+
+  /** Replaces a queue's blocking connection that cannot go on, and says so. */
+  private rebuild(queue: string, old: Redis, why: string): void {
+    old.disconnect();
+    this.blockers.set(queue, this.connect());
+    // A server that stays a replica refuses every new connection's BZPOPMIN too: say it once.
+    if (this.rebuilding.has(queue)) return;
+    this.rebuilding.add(queue);
+    this.hooks.rebuilt(new Error(`the blocking connection of queue ${queue} (Redis at ${addressOf(old)}) ${why}: a new one replaces it`));
   }
 
   /** Looking for work or running some: the wait loops hold still. */
@@ -94,6 +119,7 @@ export class IdleWait {
         if (conn) {
           const popped = await conn.bzpopmin(marker, waitMs / 1000);
           this.hooks.answered();
+          this.rebuilding.delete(queue);
           // Woken while busy: pass the wake-up on to another worker.
           if (popped && this.hooks.full()) await this.host.redis.zadd(marker, 0, '0');
         } else {
@@ -101,6 +127,8 @@ export class IdleWait {
         }
       } catch (err) {
         if (this.halted) break;
+        const why = conn ? broken(err, conn) : null;
+        if (conn && why) this.rebuild(queue, conn, why);
         this.hooks.failed(err);
         await sleep(RETRY_MS);
       }

@@ -115,16 +115,13 @@ function leaseLost(worker: string, queue: string, ts: Claimed[], ids: string[]):
 export async function queuesWithRunning(host: ScriptHost, which: 'expired' | 'any', also: string[] = []): Promise<string[]> {
   const names = [...new Set([...also, ...await host.redis.smembers(queuesKey(host.prefix))])];
   if (names.length === 0) return [];
-  const p = host.redis.pipeline();
   const now = Date.now();
-  for (const q of names) {
-    if (which === 'expired') p.zrangebyscore(host.keys(q).running, '-inf', now, 'LIMIT', 0, 1);
-    else p.zcard(host.keys(q).running);
-  }
-  const replies = (await p.exec()) ?? [];
+  // One command per queue, not one pipeline: on a Redis Cluster the queues live in different slots
+  // (auto-pipelining still batches them per node).
+  const replies = await Promise.all(names.map((q) => (which === 'expired'
+    ? host.redis.zrangebyscore(host.keys(q).running, '-inf', now, 'LIMIT', 0, 1) : host.redis.zcard(host.keys(q).running))));
   return names.filter((_q, i) => {
-    const [err, v] = replies[i] ?? [null, null];
-    if (err) throw err;
+    const v = replies[i];
     return Array.isArray(v) ? v.length > 0 : Number(v) > 0;
   });
 }

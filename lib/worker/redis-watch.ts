@@ -4,25 +4,30 @@
 import { ReplyError } from 'ioredis';
 import type { Redis } from 'ioredis';
 import { RedisUnreachableError } from '../errors';
+export { addressOf } from '../redis';
 
 // Socket-level failures (Node's errno codes) that mean "no answer", not "Redis said no".
 const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH',
   'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED']);
 
-/** True when a failed command never got an answer from Redis (as against a ReplyError, which is one). */
+// Answers that mean "a failover is under way" (the node is no longer, or not yet, the master; the
+// cluster is electing one): an outage like no answer at all, waited out and retried.
+const FAILOVER = /^(UNBLOCKED|READONLY|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN)\b|Too many Cluster redirections|Cluster isn't ready|None of startup nodes is available|Failed to refresh slots cache/;
+
+/** A failover's sign: UNBLOCKED, READONLY, CLUSTERDOWN, ... or ioredis's cluster giving up a redirection. */
+export function isFailoverError(err: unknown): boolean {
+  return FAILOVER.test(String((err as Error | null)?.message ?? ''));
+}
+
+/** True when a failed command never got a usable answer from Redis (as against a ReplyError, which is one; a failover's are not). */
 export function isConnectionError(err: unknown): boolean {
+  if (isFailoverError(err)) return true;
   if (err instanceof ReplyError) return false;
   if (err instanceof RedisUnreachableError) return true;
   const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
   if (!e || typeof e !== 'object') return false;
   return (typeof e.code === 'string' && NET_CODES.has(e.code)) || e.name === 'MaxRetriesPerRequestError'
     || /Connection is closed|Stream isn't writeable|connect ETIMEDOUT/.test(String(e.message ?? ''));
-}
-
-/** host:port (or the socket path) a client talks to. */
-export function addressOf(c: Redis): string {
-  const o = (c as { options?: { path?: string; host?: string; port?: number } }).options ?? {};
-  return o.path ? String(o.path) : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
 }
 
 // One 'error' listener per client, fanned out to its watchers: many workers share a queue's client,

@@ -7,7 +7,7 @@ import { ReplyError } from 'ioredis';
 import type { WorkerOptions, WorkerStats, Worker as PublicWorker } from '../../types';
 import { groupByQueue } from '../keys';
 import { parseClaimReply, Claimed } from '../claim-reply';
-import type { LeaseLostError } from '../errors';
+import { NotReplicatedError, type LeaseLostError } from '../errors';
 import { sleep } from '../util/sleep';
 import { perform, abortTask } from '../perform';
 import type { WorkerHost } from './host';
@@ -80,6 +80,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
       connection: (c) => this.redisWatch.watch(c),
       answered: () => this.redisWatch.answered(),
       failed: (e) => this.failed(e),
+      rebuilt: (e) => this.emitError(e),
     });
   }
 
@@ -236,7 +237,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
             else if (this.free() > 0) void this.claimWhileFree();
           } catch (err) {
             this.failed(err);
-            if (err instanceof ReplyError) {
+            if ((err instanceof ReplyError && !isConnectionError(err)) || err instanceof NotReplicatedError) {
               // Redis answered with an error: sending the same again would fail forever. The tasks'
               // leases run out and the sweep queues them again (at-least-once), so nothing is lost.
             } else {
