@@ -7,6 +7,8 @@ import { join, dirname, resolve, relative } from 'path';
 
 const LIB = join(__dirname, '..', 'lib');
 const MAX_LINES = 300;
+/** Lines as wc -l counts them (a final newline ends the last line, it does not start another). */
+const lineCount = (src: string) => src.split('\n').length - (src.endsWith('\n') ? 1 : 0);
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -52,7 +54,7 @@ describe('layout of lib/', () => {
   const all = files(LIB);
 
   it(`has no file over ${MAX_LINES} lines`, () => {
-    const long = all.map((f) => ({ f: relative(LIB, f), n: readFileSync(f, 'utf8').split('\n').length }))
+    const long = all.map((f) => ({ f: relative(LIB, f), n: lineCount(readFileSync(f, 'utf8')) }))
       .filter((x) => x.n > MAX_LINES).map((x) => `${x.f}: ${x.n} lines`);
     assert.deepEqual(long, []);
   });
