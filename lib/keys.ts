@@ -37,6 +37,10 @@ export interface QueueKeys {
   mirrorLock: string;
   /** string: lock that throttles the dead-worker sweep. */
   sweeper: string;
+  /** hash: flow control (paused, hold = no starts until ms, rate_max, rate_ms, concurrency). */
+  flow: string;
+  /** zset: task starts inside the rate window (member "ms:id", score = start ms), for the rate limit. */
+  flowStarts: string;
 }
 
 export type QueueKeyName = Exclude<keyof QueueKeys, 'base'>;
@@ -55,6 +59,8 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     mirrorMarks: base + 'mirror-marks',
     mirrorLock: base + 'mirror-lock',
     sweeper: base + 'sweeper',
+    flow: base + 'flow',
+    flowStarts: base + 'flow-starts',
   };
 }
 
@@ -71,6 +77,9 @@ export const idsKey = (prefix: string) => `{${prefix}}:ids`;
 export const queuesKey = (prefix: string) => `{${prefix}}:queues`;
 /** Global: worker presence hash (field = worker name, value = JSON). */
 export const workersKey = (prefix: string) => `{${prefix}}:workers`;
+
+/** Global pub/sub channel: "<queue> pause|resume|hold" (flow-set.lua, flow-hold.lua), so workers hand back prefetched tasks at once. */
+export const flowChannel = (prefix: string) => `{${prefix}}:flow`;
 
 /** Items grouped by their queue, in first-seen order (one script call per queue). */
 export function groupByQueue<T>(items: Iterable<T>, queueOf: (x: T) => string): Map<string, T[]> {

@@ -13,12 +13,12 @@ import type { QueueKeys, QueueKeyName } from './keys';
 import { CLAIM_FIELDS } from './claim-reply';
 
 export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 'release' | 'sweep' | 'retry' | 'abandon'
-  | 'mirror-take' | 'mirror-done' | 'mirror-read' | 'mirror-lag' | 'mirror-release';
+  | 'mirror-take' | 'mirror-done' | 'mirror-read' | 'mirror-lag' | 'mirror-release' | 'flow-set' | 'flow-hold';
 
 // The compiled build runs from dist/lib; the .lua files stay in lib/lua.
 export const LUA_DIR = [join(__dirname, 'lua'), join(__dirname, '..', '..', 'lib', 'lua')].find((d) => existsSync(d)) as string;
 
-const KEY_NAMES: readonly QueueKeyName[] = ['levels', 'scheduled', 'running', 'finished', 'marker', 'outbox', 'outboxDone', 'mirrorMarks', 'mirrorLock', 'sweeper'];
+const KEY_NAMES: readonly QueueKeyName[] = ['levels', 'scheduled', 'running', 'finished', 'marker', 'outbox', 'outboxDone', 'mirrorMarks', 'mirrorLock', 'sweeper', 'flow', 'flowStarts'];
 
 export interface LoadedScript {
   name: string;
