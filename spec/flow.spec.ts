@@ -2,6 +2,8 @@
 // checks and their stats, on real Redis and (the Lua in the claim) on ioredis-mock. The slow
 // multi-process cases (rate bound, cap under kill -9, pause under load) are spec/faults/flow.spec.ts.
 import { strict as assert } from 'assert';
+import { execFile, execFileSync } from 'child_process';
+import { join } from 'path';
 import type Redis from 'ioredis';
 import { setup, Queue, RateLimitedError } from '../lib';
 import { parseClaimReply } from '../lib/claim-reply';
@@ -240,3 +242,44 @@ for (const backend of ['redis', 'mock'] as const) {
     });
   });
 }
+
+describe('flow control on the command line: pause, resume, status (the built dist/)', function () {
+  this.timeout(60000);
+  const ROOT = join(__dirname, '..');
+  let prefix: string;
+  let queue: Queue;
+  const cli = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'scripts', 'async.js'), ...args], {
+      env: { ...process.env, ASYNC_PREFIX: prefix, ASYNC_APP: join(__dirname, 'fixtures', 'cli-app', 'async.config.js'), REDIS_URL, NO_COLOR: '1' },
+    }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+
+  before(function () {
+    this.timeout(120000);
+    try { execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' }); } catch { /* emitted anyway */ }
+  });
+  beforeEach(() => { prefix = uniquePrefix('flowcli'); queue = setup({ redis: REDIS_URL, prefix }); });
+  afterEach(async () => { await dropPrefix(queue.redis, prefix); await queue.close(); });
+
+  it('pause Q and resume Q change the stored state; status shows it with the limits', async () => {
+    await queue.limit('mail', { rate: { max: 100, duration: 1000 }, concurrency: 5 });
+    let r = await cli(['pause', 'mail']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /paused queue mail/);
+    assert.equal((await queue.stats()).mail.paused, true);
+    r = await cli(['status']);
+    assert.match(r.stdout, /FLOW/);
+    assert.match(r.stdout, /^mail .*paused, rate 100\/1000ms, max 5 running$/m);
+    r = await cli(['status', '--json']);
+    assert.deepEqual(JSON.parse(r.stdout).queues.mail.limits, { rate: { max: 100, duration: 1000 }, concurrency: 5 });
+    r = await cli(['resume', 'mail']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await queue.stats()).mail.paused, false);
+    r = await cli(['pause', 'no/such']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /queue name must be .*no\/such/);
+    r = await cli(['pause']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /'pause' needs QUEUE/);
+  });
+});
