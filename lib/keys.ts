@@ -37,9 +37,9 @@ export interface QueueKeys {
   mirrorLock: string;
   /** string: lock that throttles the dead-worker sweep. */
   sweeper: string;
-  /** hash: flow control (paused, hold = no starts until ms, rate_max, rate_ms, concurrency). */
+  /** hash: flow control (paused, hold = no starts until ms, rate_max, rate_ms, rate_n = starts in flowStarts, concurrency). */
   flow: string;
-  /** zset: task starts inside the rate window (member "ms:id", score = start ms), for the rate limit. */
+  /** zset: claims inside the rate window (member "ms:first id:count", score = start ms; their total is flow.rate_n). */
   flowStarts: string;
 }
 

@@ -5,6 +5,7 @@
 --   scheduled  zset    not yet due (read)
 --   marker     zset    wakes an idle worker (write: on resume, or new limits, with work waiting)
 --   flow       hash    flow control (write)
+--   flowStarts zset    starts in the rate window (write: dropped with the rate)
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    queue        the queue's name (for the message)
@@ -15,7 +16,7 @@
 --   10   concurrency  (limit) running at once, '' = no cap
 -- Also touches: nothing else (publishes "<queue> <op>" on the channel).
 -- Returns: 'OK'.
-local levels, scheduled, marker, flow = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local levels, scheduled, marker, flow, flowStarts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 --!include context
 local queue, channel, op, rate_max, rate_ms, concurrency = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 
@@ -26,7 +27,9 @@ else
     redis.call('HDEL', flow, 'paused')
   else
     redis.call('HDEL', flow, 'rate_max', 'rate_ms', 'concurrency')
-    if rate_max ~= '' then redis.call('HSET', flow, 'rate_max', rate_max, 'rate_ms', rate_ms) end
+    -- The log of starts (and its count) stays while a rate is set: a new rate counts the recent starts.
+    if rate_max ~= '' then redis.call('HSET', flow, 'rate_max', rate_max, 'rate_ms', rate_ms)
+    else redis.call('DEL', flowStarts); redis.call('HDEL', flow, 'rate_n') end
     if concurrency ~= '' then redis.call('HSET', flow, 'concurrency', concurrency) end
   end
   -- Idle workers wait on the marker: wake them for the work that can start now.
