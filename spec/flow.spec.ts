@@ -180,6 +180,21 @@ for (const backend of ['redis', 'mock'] as const) {
         assert.ok(times[9] - times[0] >= 600, `span ${times[9] - times[0]}`);
       });
 
+      it('rate: a full window holds the queue until it passes; a log deleted by hand does not hold it for ever', async () => {
+        await queue.limit('mail', { rate: { max: 2, duration: 60000 } });
+        for (const t of ['a', 'b', 'c']) await queue.async(Jobs, 'rec', { args: [t], queue: 'mail' });
+        const w = queue.worker({ queues: ['mail'] });
+        await w.start();
+        await until(() => log.length === 2, 5000, 'two starts');
+        await sleep(200);
+        assert.deepEqual(log, ['a', 'b'], 'the third waits for the window');
+        await queue.redis.del(queue.internals.keys('mail').flowStarts);
+        await queue.async(Jobs, 'rec', { args: ['d'], queue: 'mail' }); // wakes the worker
+        await until(() => log.length === 4, 5000, 'the rest once the log is gone');
+        assert.deepEqual(log, ['a', 'b', 'c', 'd']);
+        await w.stop();
+      });
+
       it('concurrency: never more running at once than the cap, in order', async () => {
         await queue.limit('mail', { concurrency: 2 });
         for (let i = 0; i < 8; i++) await queue.async(Jobs, 'slow', { args: [`c${i}`, 30], queue: 'mail' });
