@@ -114,8 +114,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     if (this.state === 'stopping') return new Promise((r) => this.once('stopped', () => r()));
     this.state = 'stopping';
     this.host.off('enqueued', this.onLocalEnqueue);
-    this.idle.halt();
-    this.flow.stop();
+    this.idle.halt(); this.flow.stop();
     const until = Date.now() + (opts.graceMs ?? 30000);
     while ((this.busy > 0 || this.claiming || this.reserved > 0) && Date.now() < until) await sleep(10);
     while (this.flushing || this.finished.length > 0) await (this.flushing ?? this.flushOutcomes());
