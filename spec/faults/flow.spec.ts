@@ -136,9 +136,10 @@ describe('faults: flow control across worker processes', function () {
   });
 
   it('pause under load: nothing starts later than 50 ms after pause() returned, prefetched tasks go back; resume starts the next one at once', async () => {
-    const ids = await enqueue(2000, 20);
+    // Tasks of 80 ms: a prefetched task not handed back would start up to 80 ms after the pause.
+    const ids = await enqueue(800, 80);
     await workers({ FAULT_PREFETCH: '5' });
-    await until(async () => (await runs()).length > 100, 20000, 'the load to run');
+    await until(async () => (await runs()).length > 60, 20000, 'the load to run');
     await queue.pause('api');
     const pausedAt = Date.now();
     await sleep(500);
