@@ -162,4 +162,30 @@ describe('faults: flow control across worker processes', function () {
     process.stdout.write(`      (pause: ${after.length} started within 50 ms after pause(); resume: first start ${next.start - resumedAt} ms after resume() returned)\n`);
     assert.ok(next.start - resumedAt <= 250, `the next task started ${next.start - resumedAt} ms after resume() returned`);
   });
+
+  it('a pause and limits last across a kill -9 of Redis (AOF) and of the workers', async () => {
+    const aof = await RedisServer.start(true);
+    const q = setup({ redis: aof.url, prefix });
+    q.register('Timed', Timed);
+    try {
+      await q.limit('api', { concurrency: 2 });
+      await q.pause('api');
+      await q.async(Timed, 'run', { args: [1, 1], queue: 'api' });
+      await aof.crash();
+      await aof.up();
+      const ws = Array.from({ length: 2 }, () => startWorker({ FAULT_REDIS: aof.url, FAULT_PREFIX: prefix, FAULT_RUNS: runsKey, FAULT_QUEUES: 'api' }));
+      await Promise.all(ws.map((w) => w.ready));
+      await sleep(300);
+      const s = await until(async () => (await q.stats()).api, 5000, 'Redis back');
+      assert.equal(s.paused, true);
+      assert.deepEqual(s.limits, { concurrency: 2 });
+      assert.equal(s.queued, 1, 'nothing started');
+      await q.resume('api');
+      await until(async () => (await q.stats()).api.queued === 0 && (await q.stats()).api.running === 0, 5000, 'the task to run after resume');
+    } finally {
+      await killAll();
+      await q.close();
+      await aof.stop();
+    }
+  });
 });
