@@ -296,5 +296,7 @@ describe('flow control on the command line: pause, resume, status (the built dis
     r = await cli(['pause']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /'pause' needs QUEUE/);
+    r = await cli(['--help']);
+    assert.match(r.stdout, /^  pause\b.*\n  resume\b/m, 'the usage lists pause and resume');
   });
 });
