@@ -196,6 +196,29 @@ for (const backend of ['redis', 'mock'] as const) {
         await w.stop();
       });
 
+      if (backend === 'redis') { // (the mock cannot block: its idle workers poll)
+        it('rate: a held-back worker sleeps until the next start is allowed, without claiming meanwhile', async () => {
+          await queue.limit('mail', { rate: { max: 1, duration: 1500 } });
+          for (const t of ['a', 'b']) await queue.async(Jobs, 'rec', { args: [t], queue: 'mail' });
+          const ctx = queue.internals;
+          const claims: number[] = [];
+          const script = ctx.script.bind(ctx);
+          ctx.script = ((name: string, ...rest: unknown[]) => {
+            if (name === 'claim' || name === 'finish') claims.push(Date.now());
+            return (script as (...a: unknown[]) => Promise<unknown>)(name, ...rest);
+          }) as typeof ctx.script;
+          const w = queue.worker({ queues: ['mail'] });
+          await w.start();
+          await until(() => log.length === 2, 5000, 'both tasks');
+          await w.stop();
+          // Between the first start and the second: the finish of the first, the claim that was told
+          // when, and the one at that time; a worker that polled would claim every few ms.
+          const first = claims[0];
+          const between = claims.filter((t) => t > first + 50 && t < first + 1400);
+          assert.ok(between.length <= 2, `claims while held back: ${claims.map((t) => t - first).join(',')}`);
+        });
+      }
+
       it('concurrency: never more running at once than the cap, in order', async () => {
         await queue.limit('mail', { concurrency: 2 });
         for (let i = 0; i < 8; i++) await queue.async(Jobs, 'slow', { args: [`c${i}`, 30], queue: 'mail' });
