@@ -208,7 +208,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
       if (ours) this.performing.delete(key);
       this.stats.running = this.performing.size;
       const limited = ours && this.flow.rateLimited(t, o); // put back, with the ones held for its queue
-      this.startHeld();
+      if (ms < 5) this.startHeld(); else setImmediate(() => this.startHeld()); // a long (or stalled) run: a pause read meanwhile comes first
       if (!ours || limited) return; // handed back at shutdown: its outcome must not land
       if (o.outcome === 'ok') this.stats.done++; else this.stats.failed++;
       this.finished.push({ t, o, ms });
