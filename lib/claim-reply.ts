@@ -31,7 +31,8 @@ export interface ClaimReply {
   refused: string[];
   /** How many tasks were claimed (tasks.length). */
   got: number;
-  /** When the earliest scheduled task becomes due (ms), Infinity when none or when tasks were claimed. */
+  /** When the earliest scheduled task becomes due (ms), Infinity when none or when tasks were claimed; or, held back
+   *  by flow control (include/flow.lua), when the next start is allowed, if earlier. */
   nextAt: number;
   tasks: Claimed[];
 }

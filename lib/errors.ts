@@ -42,3 +42,16 @@ export class NotReplicatedError extends AsyncError {
 export class RedisUnreachableError extends AsyncError {
   constructor(message: string, readonly address: string) { super(message); }
 }
+
+/**
+ * Thrown by a task's method when a provider says "slow down": the task goes back to the queue at
+ * its place without using up an attempt, and the queue starts nothing for `ms`.
+ */
+export class RateLimitedError extends AsyncError {
+  readonly ms: number;
+  constructor(ms: number, message?: string) {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new RangeError(`RateLimitedError: ms must be a number of ms >= 0 (got ${String(ms)})`);
+    super(message ?? `rate limited: the queue starts nothing for ${ms} ms`);
+    this.ms = ms;
+  }
+}

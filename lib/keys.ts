@@ -46,6 +46,10 @@ export interface QueueKeys {
   recurringNext: string;
   /** hash: recurring schedules, name -> "lastTickMs:lastTaskId" (task id '' when the tick stored none). */
   recurringLast: string;
+  /** hash: flow control (paused, hold = no starts until ms, rate_max, rate_ms, rate_n = starts in flowStarts, concurrency). */
+  flow: string;
+  /** zset: claims inside the rate window (member "ms:first id:count", score = start ms; their total is flow.rate_n). */
+  flowStarts: string;
 }
 
 export type QueueKeyName = Exclude<keyof QueueKeys, 'base'>;
@@ -67,6 +71,8 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     recurring: base + 'recurring',
     recurringNext: base + 'recurring-next',
     recurringLast: base + 'recurring-last',
+    flow: base + 'flow',
+    flowStarts: base + 'flow-starts',
   };
 }
 
@@ -88,6 +94,9 @@ export const queuesKey = (prefix: string) => `{${prefix}}:queues`;
 export const recurringChannel = (prefix: string) => `{${prefix}}:recurring-changed`;
 /** Global: worker presence hash (field = worker name, value = JSON). */
 export const workersKey = (prefix: string) => `{${prefix}}:workers`;
+
+/** Global pub/sub channel: "<queue> pause|resume|hold" (flow-set.lua, flow-hold.lua), so workers hand back prefetched tasks at once. */
+export const flowChannel = (prefix: string) => `{${prefix}}:flow`;
 
 /** Items grouped by their queue, in first-seen order (one script call per queue). */
 export function groupByQueue<T>(items: Iterable<T>, queueOf: (x: T) => string): Map<string, T[]> {

@@ -9,6 +9,7 @@ import type { RawHash } from './util/values';
 import { isFinal } from './states';
 import { mirrorLag } from './mirror';
 import { listWorkers, PresenceEntry } from './presence';
+import { readFlow } from './flow';
 
 type Ctx = QueueContext;
 
@@ -26,9 +27,9 @@ export async function queueStats(ctx: Ctx): Promise<QueueStats> {
   for (const queue of await ctx.queueNames()) {
     const k = ctx.keys(queue);
     // The script first: see runMirror in lib/mirror (ioredis auto-pipelining vs. scripts defined late).
-    const [lag, scheduled, running, finished, queued] = await Promise.all([mirrorLag(ctx, queue),
-      ctx.redis.zcard(k.scheduled), ctx.redis.zcard(k.running), ctx.redis.zcard(k.finished), countQueued(ctx, queue)]);
-    out[queue] = { queued, scheduled, running, finished, mirrorLag: lag };
+    const [lag, scheduled, running, finished, queued, flow] = await Promise.all([mirrorLag(ctx, queue),
+      ctx.redis.zcard(k.scheduled), ctx.redis.zcard(k.running), ctx.redis.zcard(k.finished), countQueued(ctx, queue), readFlow(ctx, queue)]);
+    out[queue] = { queued, scheduled, running, finished, mirrorLag: lag, ...flow };
   }
   return out;
 }

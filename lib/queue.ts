@@ -4,7 +4,7 @@
 import { EventEmitter } from 'events';
 import type { Redis } from 'ioredis';
 import type { Sequelize } from 'sequelize';
-import type { SetupOptions, EnqueueOptions, WorkerOptions, QueueStats, Registered, RegisterOptions, Queue as PublicQueue } from '../types';
+import type { SetupOptions, EnqueueOptions, WorkerOptions, QueueStats, QueueLimits, Registered, RegisterOptions, Queue as PublicQueue } from '../types';
 import { connect } from './redis';
 import { durability } from './durability';
 import { defineScripts } from './scripts';
@@ -21,6 +21,7 @@ import { trackTransactions } from './transaction';
 import { queueStats, findTask } from './queries';
 import { dashboard, DashboardOptions, Handler } from './web/dashboard';
 import * as recurring from './recurring/api';
+import { pauseQueue, resumeQueue, limitQueue } from './flow';
 
 const DAY = 24 * 3600 * 1000;
 const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs', 'replicas', 'replicaTimeoutMs'];
@@ -144,6 +145,20 @@ export class Queue extends EventEmitter implements PublicQueue {
 
   stats(): Promise<QueueStats> {
     return queueStats(this.internals);
+  }
+
+  /** No worker starts a task of `queue` until resume() (stored in Redis; see README "Flow control"). */
+  pause(queue: string): Promise<void> {
+    try { return pauseQueue(this.internals, queue); } catch (e) { return Promise.reject(e); }
+  }
+
+  resume(queue: string): Promise<void> {
+    try { return resumeQueue(this.internals, queue); } catch (e) { return Promise.reject(e); }
+  }
+
+  /** Replaces the queue's rate limit and concurrency cap, shared by every worker (null removes them). */
+  limit(queue: string, limits: QueueLimits | null): Promise<void> {
+    try { return limitQueue(this.internals, queue, limits); } catch (e) { return Promise.reject(e); }
   }
 
   /** Creates the `async_tasks` table and its indexes when missing; safe to run again. */

@@ -66,7 +66,7 @@ export interface TargetResult { what: string; wanted: string; got: string; met: 
 
 export const CASE_IDS = ['enqueue-bulk', 'enqueue-one', 'process-c1', 'process-c50', 'process-c1-child', 'process-c50-child',
   'process-c1-noprefetch', 'process-c1-noprefetch-child',
-  'mirror', 'claim-depth', 'idle-pickup', 'bytes'] as const;
+  'mirror', 'flow-limit', 'claim-depth', 'idle-pickup', 'bytes'] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Where MEMORY STATS cannot tell whether Redis still rehashes, the deep claim cases wait this long after filling (see depthCase).
@@ -202,6 +202,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     }
 
     if (want('mirror')) await mirrorCase();
+    if (want('flow-limit')) await flowCase();
     if (want('claim-depth')) await depthCase();
 
     if (want('idle-pickup')) {
@@ -320,6 +321,31 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       const why = `mirror case failed: ${(e as Error).message.split('\n')[0]}`;
       for (const x of [off, on, rows]) x.skipped ??= why;
       log(`  ${why}`);
+    }
+  }
+
+  // Flow control costs the claim script a few commands (the flow hash, the rate log, the running
+  // count): c=50 with a limit set that never binds, against none, runs alternating.
+  async function flowCase() {
+    const none = add({ id: 'flow-unlimited', label: 'process c=50, no limit (ours)', unit: 'jobs/s', better: 'higher', runs: {} });
+    const lim = add({ id: 'flow-limited', label: 'process c=50, non-binding rate + concurrency limit set (ours)', unit: 'jobs/s', better: 'higher', runs: {} });
+    for (let r = 0; r < R; r++) {
+      for (const limited of r % 2 ? [true, false] : [false, true]) {
+        await flush();
+        const ctx = ctxFor();
+        const p = await ADAPTERS.ours.producer(ctx);
+        const q = p.q as unknown as { limit?(queue: string, l: unknown): Promise<void> };
+        if (limited) {
+          if (!q.limit) { lim.skipped = 'queue.limit (issue 14) is not in this lib'; break; }
+          await q.limit('default', { rate: { max: 10_000_000, duration: 1000 }, concurrency: 100_000 });
+        }
+        await p.bulk(N, 1000);
+        await p.close();
+        const v = N / ((await timeProcessing('ours', ctx, 50, N)) / 1000);
+        const c = limited ? lim : none;
+        (c.runs.ours ??= []).push(v);
+        progress(c, 'ours', v);
+      }
     }
   }
 
@@ -444,6 +470,7 @@ function evaluate(cases: CaseResult[]): TargetResult[] {
     out.push({ what, wanted, got: Number.isFinite(r) ? `${r.toFixed(2)}×` : 'not measured', met: Number.isFinite(r) ? r >= min : null });
   };
   rel('mirror on vs off', 'mirror-on', 'mirror-off', 0.8, '≥ 0.8× off');
+  rel('process c=50, non-binding limit vs none', 'flow-limited', 'flow-unlimited', 0.95, '≥ 0.95× without');
   const d = cases.find((c) => c.id === 'claim-depth-big') as (CaseResult & { depth?: number }) | undefined;
   rel(`claim at ${d?.depth?.toLocaleString('en') ?? 'big'} vs ${(cases.find((c) => c.id === 'claim-depth-small') as { depth?: number } | undefined)?.depth?.toLocaleString('en') ?? 'small'} waiting`, 'claim-depth-big', 'claim-depth-small', 0.9, '≥ 0.9×');
   // Beside it, the depth alone: against the control (as many tasks in Redis, in another queue).

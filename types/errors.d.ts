@@ -45,3 +45,8 @@ export declare class RedisUnreachableError extends AsyncError {
   constructor(message: string, address: string);
   readonly address: string;
 }
+/** Throw from a task's method when a provider rate-limits you: the task goes back at its place without using up an attempt, and its queue starts nothing for `ms`. */
+export declare class RateLimitedError extends AsyncError {
+  constructor(ms: number, message?: string);
+  readonly ms: number;
+}

@@ -14,7 +14,7 @@ export type { AsyncAction, AsyncArgs, AsyncOptionsArg, MixinName } from './actio
 export type { DashboardOptions, DashboardHandler, DashboardAccess, MetricsSource, MetricsSeries } from './dashboard';
 export type { FinishedTaskEvent, SweptEvent, ReconnectedEvent, WorkerEvents, QueueEvents, TypedEvents } from './events';
 export { StoredError, AsyncError, TimeoutError, RecordNotFoundError, CorruptTaskError, WorkerLostError, ResultNotStorableError,
-  LeaseLostError, FinishRefusedError, RedisUnreachableError, NotReplicatedError } from './errors';
+  LeaseLostError, FinishRefusedError, RedisUnreachableError, NotReplicatedError, RateLimitedError } from './errors';
 
 export type TaskState = 'pending' | 'queued' | 'scheduled' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -75,7 +75,19 @@ export interface Worker extends TypedEvents<WorkerEvents> {
 }
 
 export interface QueueStats {
-  [queue: string]: { queued: number; scheduled: number; running: number; finished: number; mirrorLag: MirrorLag };
+  [queue: string]: { queued: number; scheduled: number; running: number; finished: number; mirrorLag: MirrorLag;
+    /** No task of the queue starts (queue.pause). */
+    paused: boolean; limits: QueueLimits | null;
+    /** A RateLimitedError holds the queue's starts until this time (ms), else null. */
+    heldUntil: number | null };
+}
+
+/** Flow limits of a queue, shared by every worker (queue.limit). */
+export interface QueueLimits {
+  /** At most `max` task starts in any window of `duration` ms (a sliding log of start times). */
+  rate?: { max: number; duration: number };
+  /** At most this many of the queue's tasks running (leased) at once. */
+  concurrency?: number;
 }
 
 export interface MirrorLag {
@@ -181,6 +193,11 @@ export interface Queue extends TypedEvents<QueueEvents> {
   task(id: number | string): Promise<Task | null>;
   worker(opts?: WorkerOptions): Worker;
   stats(): Promise<QueueStats>;
+  /** No worker starts a task of this queue until resume(); running ones finish, prefetched ones go back. Stored in Redis. */
+  pause(queue: string): Promise<void>;
+  resume(queue: string): Promise<void>;
+  /** Replaces the queue's limits (null removes them). Stored in Redis, shared by every worker. */
+  limit(queue: string, limits: QueueLimits | null): Promise<void>;
   close(): Promise<void>;
   /** The history model over `async_tasks` (defined on the sequelize given to setup). */
   readonly AsyncTask: ModelStatic<AsyncTask> | undefined;

@@ -55,6 +55,13 @@ export async function dispatch(inv: Invocation, argv: string[]): Promise<number>
     }
     case 'status':
       return withQueue(o, async (q) => { out(await render.status(q, { json: Boolean(o.json), pidDir: dirs(o).pidDir })); return 0; });
+    case 'pause':
+    case 'resume':
+      return withQueue(o, async (q) => {
+        await (command === 'pause' ? q.pause(positional[0]) : q.resume(positional[0]));
+        out(`${command === 'pause' ? 'paused' : 'resumed'} queue ${positional[0]}`);
+        return 0;
+      });
     case 'ls': {
       const limit = intOpt(o, 'limit', 1, 100000) ?? 20;
       const state = o.state === undefined ? undefined : String(o.state);

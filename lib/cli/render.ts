@@ -2,6 +2,7 @@
 import { hostname } from 'os';
 import { inspect as show } from 'util';
 import type { Queue } from '../queue';
+import type { QueueLimits } from '../../types';
 import { countFailed, listTasks, queueStats, taskDetail, workers, ListQuery, TaskDetail } from '../queries';
 import type { PresenceEntry } from '../presence';
 import { pidFiles, alive } from './daemon';
@@ -32,7 +33,14 @@ function recovered(stalled: number, by: string | null): string {
 }
 
 interface WorkerRow extends PresenceEntry { alive: boolean; uptimeMs: number }
-interface QueueRow { queued: number; scheduled: number; running: number; finished: number; failed: number; mirrorLag: number }
+interface QueueRow { queued: number; scheduled: number; running: number; finished: number; failed: number; mirrorLag: number; paused: boolean; limits: QueueLimits | null; heldUntil: number | null }
+
+/** The FLOW column: paused, held (a RateLimitedError), limits; '-' for none. */
+function flow(s: QueueRow, now: number): string {
+  const parts = [s.paused ? 'paused' : '', s.heldUntil ? `held ${Math.max(0, s.heldUntil - now)}ms` : '',
+    s.limits?.rate ? `rate ${s.limits.rate.max}/${s.limits.rate.duration}ms` : '', s.limits?.concurrency ? `max ${s.limits.concurrency} running` : ''];
+  return parts.filter(Boolean).join(', ') || '-';
+}
 
 export async function status(q: Queue, o: { json: boolean; pidDir: string }): Promise<string> {
   const ctx = q.internals;
@@ -49,7 +57,8 @@ export async function status(q: Queue, o: { json: boolean; pidDir: string }): Pr
   const queues: Record<string, QueueRow> = {};
   for (const [name, s] of Object.entries(await queueStats(ctx))) {
     const f = await countFailed(ctx, name);
-    queues[name] = { queued: s.queued, scheduled: s.scheduled, running: s.running, finished: s.finished, failed: f.failed, mirrorLag: s.mirrorLag.events };
+    queues[name] = { queued: s.queued, scheduled: s.scheduled, running: s.running, finished: s.finished, failed: f.failed, mirrorLag: s.mirrorLag.events,
+      paused: s.paused, limits: s.limits, heldUntil: s.heldUntil };
   }
   if (o.json) return JSON.stringify({ prefix: q.prefix, workers: live, unregistered: local, queues }, null, 2);
   const parts: string[] = [];
@@ -62,8 +71,8 @@ export async function status(q: Queue, o: { json: boolean; pidDir: string }): Pr
     ]));
   }
   const names = Object.keys(queues);
-  parts.push(names.length === 0 ? 'no queues yet' : table(['QUEUE', 'QUEUED', 'SCHEDULED', 'RUNNING', 'FAILED', 'FINISHED', 'MIRROR LAG'],
-    names.map((n) => { const s = queues[n]; return [n, s.queued, s.scheduled, s.running, s.failed, s.finished, s.mirrorLag]; })));
+  parts.push(names.length === 0 ? 'no queues yet' : table(['QUEUE', 'QUEUED', 'SCHEDULED', 'RUNNING', 'FAILED', 'FINISHED', 'MIRROR LAG', 'FLOW'],
+    names.map((n) => { const s = queues[n]; return [n, s.queued, s.scheduled, s.running, s.failed, s.finished, s.mirrorLag, flow(s, now)]; })));
   return parts.join('\n\n');
 }
 

@@ -6,6 +6,8 @@
 --   finished   zset    final tasks (write: a corrupt task fails)
 --   marker     zset    wakes an idle worker (write: more left)
 --   outbox     list    changed ids, for the mirror (write)
+--   flow       hash    flow control: pause, hold, limits (read; include/flow.lua)
+--   flowStarts zset    starts in the rate window (read, write)
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    worker  the worker's name (written to each task)
@@ -13,9 +15,9 @@
 --   7    want    how many tasks to claim at most
 -- Also touches: base .. 't:' .. id (task hashes, a non-hash one renamed to <key>:corrupt),
 --   base .. 'due:' .. p and base .. 'fifo:' .. p (due index per priority)
--- Returns: {'', claimed count, next scheduled time (ms) or '' when none was claimed, then per task:
---   id, attempt, CLAIM_FIELDS (lib/claim-reply.ts)}.
-local levels, scheduled, running, finished, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+-- Returns: {'', claimed count, next scheduled time (ms) or '' when none was claimed (or when flow control
+--   next lets a task start: include/flow.lua), then per task: id, attempt, CLAIM_FIELDS (lib/claim-reply.ts)}.
+local levels, scheduled, running, finished, marker, outbox, flow, flowStarts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 --!include context
 local worker, lease, want = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 --!include claim

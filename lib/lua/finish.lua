@@ -7,6 +7,8 @@
 --   finished   zset    final tasks by finish time (write, trimmed)
 --   marker     zset    wakes an idle worker (write)
 --   outbox     list    changed ids, for the mirror (write)
+--   flow       hash    flow control: pause, hold, limits (read; include/flow.lua)
+--   flowStarts zset    starts in the rate window (read, write)
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    worker  the worker's name
@@ -17,7 +19,7 @@
 --        payload (result or error msgpack, '' = none), retry at (ms)
 -- Also touches: base .. 't:' .. id (task hashes), base .. 'due:' .. p and base .. 'fifo:' .. p
 -- Returns: like claim.lua, with the refused ids first.
-local levels, scheduled, running, finished, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local levels, scheduled, running, finished, marker, outbox, flow, flowStarts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 --!include context
 local worker, lease, want, count = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local attempts_from = 9

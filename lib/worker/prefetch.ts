@@ -73,6 +73,13 @@ export class Prefetch {
   /** The next held task, oldest first. */
   take(): Claimed | undefined { return this.held.shift()?.t; }
 
+  /** Removes and returns the held tasks of one queue (it was paused: they go back). */
+  takeQueue(queue: string): Claimed[] {
+    const out = this.held.filter((h) => h.t.queue === queue).map((h) => h.t);
+    if (out.length > 0) this.held = this.held.filter((h) => h.t.queue !== queue);
+    return out;
+  }
+
   /** Drops held tasks whose lease went to another worker. */
   discard(queue: string, ids: Set<string>): void {
     this.held = this.held.filter((h) => h.t.queue !== queue || !ids.has(h.t.id));

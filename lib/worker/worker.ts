@@ -17,6 +17,7 @@ import { LeaseKeeper } from './lease-keeper';
 import { Prefetch, PrefetchSetting, leaseTokens } from './prefetch';
 import { IdleWait } from './idle';
 import { RedisWatch, isConnectionError, addressOf } from './redis-watch';
+import { FlowWatch } from './flow';
 
 export type { WorkerHost } from './host';
 export type { WorkerEvents, SweptEvent, ReconnectedEvent } from './events';
@@ -54,6 +55,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   private readonly idle: IdleWait;
   private readonly leases: LeaseKeeper;
   private readonly redisWatch: RedisWatch;
+  private readonly flow: FlowWatch;
   private onLocalEnqueue = (q: string) => { if (this.queues.includes(q)) void this.claimWhileFree(); };
 
   constructor(private readonly host: WorkerHost, opts: WorkerOptions = {}) {
@@ -63,10 +65,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     this.mirrorWanted = o.mirror;
     this.redisWatch = new RedisWatch(`worker ${this.name}`, addressOf(host.redis),
       (e) => this.emitError(e), (downMs) => this.emit('reconnected', { downMs }));
-    this.ahead = new Prefetch(this.prefetch, this.concurrency, host, {
-      resume: () => this.startHeld(),
-      error: (e) => this.failed(e),
-    });
+    this.ahead = new Prefetch(this.prefetch, this.concurrency, host, { resume: () => this.startHeld(), error: (e) => this.failed(e) });
     this.leases = new LeaseKeeper(host, { name: this.name, leaseMs: this.leaseMs, maxStalls: this.maxStalls, queues: this.queues }, {
       held: () => this.held(),
       lost: (e) => this.leaseLost(e),
@@ -74,6 +73,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
       answered: () => this.redisWatch.answered(),
       error: (e) => this.failed(e),
     });
+    this.flow = new FlowWatch(host, this.queues, { takeHeld: (q) => this.ahead.takeQueue(q), wake: () => void this.claimWhileFree(), error: (e) => this.failed(e) });
     this.idle = new IdleWait(host, this.queues, {
       wake: () => this.claimWhileFree(),
       full: () => this.free() <= 0,
@@ -104,7 +104,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     this.host.on('enqueued', this.onLocalEnqueue);
     this.redisWatch.watch(this.host.redis);
     this.releaseMirror = this.host.acquireMirror?.(this.mirrorWanted, (e) => this.emitError(e)) ?? null;
-    this.idle.start();
+    this.idle.start(); this.flow.start();
     this.leases.start();
     void this.claimWhileFree();
     this.emit('started');
@@ -116,7 +116,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     if (this.state === 'stopping') return new Promise((r) => this.once('stopped', () => r()));
     this.state = 'stopping';
     this.host.off('enqueued', this.onLocalEnqueue);
-    this.idle.halt();
+    this.idle.halt(); this.flow.stop();
     const until = Date.now() + (opts.graceMs ?? 30000);
     while ((this.busy > 0 || this.claiming || this.reserved > 0) && Date.now() < until) await sleep(10);
     while (this.flushing || this.finished.length > 0) await (this.flushing ?? this.flushOutcomes());
@@ -209,8 +209,9 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
       const ours = this.performing.get(key) === t;
       if (ours) this.performing.delete(key);
       this.stats.running = this.performing.size;
-      this.startHeld();
-      if (!ours) return; // handed back at shutdown: its outcome must not land
+      const limited = ours && this.flow.rateLimited(t, o); // put back, with the ones held for its queue
+      if (ms < 5) this.startHeld(); else setImmediate(() => this.startHeld()); // a long (or stalled) run: a pause read meanwhile comes first
+      if (!ours || limited) return; // handed back at shutdown: its outcome must not land
       if (o.outcome === 'ok') this.stats.done++; else this.stats.failed++;
       this.finished.push({ t, o, ms });
       // Others still running: wait a turn so outcomes ending together share one finish.lua call.

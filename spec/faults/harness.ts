@@ -8,7 +8,8 @@ const ROOT = join(__dirname, '..', '..');
 
 // Bundled once per run with esbuild (tsx's own): a worker then starts in ~0.7 s of CPU instead
 // of ~1.6 s through tsx, which matters when the crash spec starts one every 500 ms on 2 cores.
-// __dirname is pinned to lib/ so the bundle finds lib/lua and lib/migrations.
+// __dirname is pinned to lib/mirror/ so the bundle finds lib/lua (scripts.ts's second candidate) and
+// lib/migrations (mirror/migrations.ts's first): one value serves both since lib/ has subfolders.
 let bundle: string | undefined;
 function workerScript(): string {
   if (!bundle) {
@@ -16,7 +17,7 @@ function workerScript(): string {
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, 'worker-proc.js');
     execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [join(__dirname, 'worker-proc.ts'), '--bundle', '--platform=node',
-      '--format=cjs', '--packages=external', '--log-level=warning', `--define:__dirname=${JSON.stringify(join(ROOT, 'lib'))}`, `--outfile=${out}`]);
+      '--format=cjs', '--packages=external', '--log-level=warning', `--define:__dirname=${JSON.stringify(join(ROOT, 'lib', 'mirror'))}`, `--outfile=${out}`]);
     bundle = out;
   }
   return bundle;

@@ -1,7 +1,7 @@
 // One worker process for the fault suite, bundled by harness.ts and run by plain node (so kill -9
 // hits the worker itself, not a wrapper). Configured by environment:
 //   FAULT_REDIS, FAULT_PREFIX, FAULT_CONCURRENCY, FAULT_LEASE_MS, FAULT_MAX_STALLS, FAULT_GRACE_MS, FAULT_PREFETCH,
-//   FAULT_DB (a mysql:// URL: mirror on), FAULT_RUNS (list key where each execution is logged).
+//   FAULT_DB (a mysql:// URL: mirror on), FAULT_RUNS (list key where each execution is logged), FAULT_QUEUES (comma-separated).
 // Prints "ready" once claiming; on SIGTERM stops gracefully, prints "stopped <json stats>", exits 0.
 import Redis from 'ioredis';
 import { Sequelize } from 'sequelize';
@@ -22,7 +22,16 @@ async function main() {
       return i;
     },
   });
+  // Logs start and end (ms) with the pid, for the flow spec's windows and overlaps.
+  queue.register('Timed', {
+    async run(i: number, ms: number) {
+      await log.rpush(runs, `s:${i}:${process.pid}:${Date.now()}`);
+      await new Promise((r) => setTimeout(r, ms));
+      await log.rpush(runs, `e:${i}:${process.pid}:${Date.now()}`);
+    },
+  });
   const worker = queue.worker({
+    ...(process.env.FAULT_QUEUES ? { queues: process.env.FAULT_QUEUES.split(',') } : {}),
     concurrency: Number(env('FAULT_CONCURRENCY', '4')),
     leaseMs: Number(env('FAULT_LEASE_MS', '2000')),
     maxStalls: Number(env('FAULT_MAX_STALLS', '1')),

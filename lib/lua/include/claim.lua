@@ -1,7 +1,7 @@
 -- claim: hand due tasks to a worker under a lease, and the reply claim.lua and finish.lua send.
 -- Provides: promote(), claim(want, worker, lease, out), claim_reply(refused, want, worker, lease),
 --   CLAIM_FIELDS (generated from lib/claim-reply.ts); and what due.lua and corrupt.lua provide.
--- Needs: KEYS levels, scheduled, running, finished, marker, outbox; context (base, now, now_text).
+-- Needs: KEYS levels, scheduled, running, finished, marker, outbox, flow, flowStarts; context (base, now, now_text).
 -- Also touches: base .. 't:' .. id, base .. 'due:' .. p, base .. 'fifo:' .. p.
 --!include context
 --!include due
@@ -29,6 +29,7 @@ end
 
 -- Fields a worker needs to run a claimed task, after its id and attempt number.
 --!claim-fields
+--!include flow
 
 -- Takes up to `want` due tasks in order (priority desc, time asc, id asc), marks each running
 -- under a lease and appends id, attempt and CLAIM_FIELDS to `out`. Returns how many.
@@ -37,13 +38,14 @@ end
 -- running-set ZADD are batched.
 local function claim(want, worker, lease, out)
   promote()
+  local allowed = flow_allowed(want)
   local got = 0
   local run, took = {}, {}
   local deadline = now + lease
-  while got < want do
+  while got < allowed do
     local top = redis.call('ZREVRANGE', levels, 0, 0)[1]
     if not top then break end
-    local asked = want - got
+    local asked = allowed - got
     local popped = take_due(top, asked)
     if #popped == 0 then
       -- (the level was stale)
@@ -78,6 +80,7 @@ local function claim(want, worker, lease, out)
   end
   zadd_pairs(running, run)
   changed_all(took)
+  flow_started(took)
   -- More left: wake the next idle worker too.
   if got == want and got > 0 then
     local top = redis.call('ZREVRANGE', levels, 0, 0)[1]
@@ -101,5 +104,6 @@ local function claim_reply(refused, want, worker, lease)
     local nxt = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')[2]
     if nxt then out[3] = int(tonumber(nxt)) end
   end
+  out[3] = flow_reply(out[3])
   return {unpack(out)}
 end

@@ -1,0 +1,75 @@
+// Flow control, the worker's side. The limits themselves are enforced by the claim script
+// (include/flow.lua); here: a pause (or a RateLimitedError's hold) makes the worker hand back the
+// tasks it holds prefetched for that queue at once, told by pub/sub on flowChannel rather than found
+// by polling; a resume or new limits wake it. A method that throws RateLimitedError puts its task back
+// (flow-hold.lua) instead of recording a failure.
+import type { Redis } from 'ioredis';
+import type { Claimed } from '../claim-reply';
+import type { Outcome } from '../perform';
+import { RateLimitedError } from '../errors';
+import { flowChannel } from '../keys';
+import { duplicate } from '../redis';
+import type { WorkerHost } from './host';
+import { leaseTokens } from './prefetch';
+
+export interface FlowHooks {
+  /** Removes and returns the tasks of `queue` held prefetched (not started). */
+  takeHeld(queue: string): Claimed[];
+  /** Look for work (a resume, new limits, a hold whose end to wait for). */
+  wake(): void;
+  error(err: unknown): void;
+}
+
+/** The ms of a RateLimitedError outcome, else undefined (by name too: another copy of the package may have thrown it). */
+function rateLimitedMs(o: Outcome): number | undefined {
+  const e = o.error as Partial<RateLimitedError> | undefined;
+  if (!e || !(e instanceof RateLimitedError || e.name === 'RateLimitedError')) return undefined;
+  return typeof e.ms === 'number' && Number.isFinite(e.ms) && e.ms >= 0 ? e.ms : 0;
+}
+
+export class FlowWatch {
+  private sub?: Redis;
+
+  constructor(private readonly host: Pick<WorkerHost, 'redis' | 'mock' | 'prefix' | 'script'>, private readonly queues: string[],
+    private readonly hooks: FlowHooks) {}
+
+  /** Subscribes to the flow channel (not on ioredis-mock: the claim still refuses paused queues there). */
+  start(): void {
+    if (this.host.mock) return;
+    const sub = this.sub = duplicate(this.host.redis);
+    sub.on('error', () => undefined); // it reconnects and resubscribes by itself
+    sub.on('message', (_ch: string, msg: string) => this.message(msg));
+    sub.subscribe(flowChannel(this.host.prefix)).catch((e) => this.hooks.error(e));
+  }
+
+  stop(): void {
+    this.sub?.disconnect();
+    this.sub = undefined;
+  }
+
+  /**
+   * After perform(): a RateLimitedError puts the task back at its place, with the ones held for its
+   * queue, and holds the queue (one flow-hold.lua call). True when it did (the outcome is not recorded).
+   */
+  rateLimited(t: Claimed, o: Outcome): boolean {
+    const ms = rateLimitedMs(o);
+    if (ms === undefined) return false;
+    const back = [t, ...this.hooks.takeHeld(t.queue)];
+    this.host.script('flow-hold', t.queue, [t.queue, flowChannel(this.host.prefix), Math.ceil(ms), ...leaseTokens(back)])
+      .then(() => this.hooks.wake(), (e) => this.hooks.error(e)); // unanswered: the leases run out and the sweep queues them
+    return true;
+  }
+
+  private message(msg: string): void {
+    const [queue, op] = msg.split(' ');
+    if (!this.queues.includes(queue)) return;
+    if (op === 'pause' || op === 'hold') this.handBack(queue);
+    if (op !== 'pause') this.hooks.wake();
+  }
+
+  private handBack(queue: string): void {
+    const ts = this.hooks.takeHeld(queue);
+    if (ts.length === 0) return;
+    this.host.script('release', queue, leaseTokens(ts)).catch((e) => this.hooks.error(e));
+  }
+}

@@ -1,0 +1,328 @@
+// Flow control in one process: pause/resume, limits (rate, concurrency), RateLimitedError, their
+// checks and their stats, on real Redis and (the Lua in the claim) on ioredis-mock. The slow
+// multi-process cases (rate bound, cap under kill -9, pause under load) are spec/faults/flow.spec.ts.
+import { strict as assert } from 'assert';
+import { execFile, execFileSync } from 'child_process';
+import { join } from 'path';
+import type Redis from 'ioredis';
+import { setup, Queue, RateLimitedError } from '../lib';
+import { parseClaimReply } from '../lib/claim-reply';
+import { REDIS_URL, uniquePrefix, dropPrefix, redisClient, until, sleep } from './helpers';
+
+/** The claim's own start times (the task hashes' started_at), sorted. */
+async function startedAt(queue: Queue, q: string, ids: number[]): Promise<number[]> {
+  const k = queue.internals.keys(q);
+  return (await Promise.all(ids.map((id) => queue.redis.hget(`${k.base}t:${id}`, 'started_at')))).map(Number).sort((a, b) => a - b);
+}
+
+/** The most starts inside any window [t, t + ms) of the sorted times. */
+function mostInWindow(times: number[], ms: number): number {
+  let most = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[i] - times[j] >= ms) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
+/** The most intervals open at once. */
+function mostAtOnce(spans: [number, number][]): number {
+  const ev = spans.flatMap(([s, e]) => [[s, 1], [e, -1]] as [number, number][]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let n = 0, most = 0;
+  for (const [, d] of ev) { n += d; most = Math.max(most, n); }
+  return most;
+}
+
+for (const backend of ['redis', 'mock'] as const) {
+  describe(`flow control on ${backend === 'redis' ? 'real Redis' : 'ioredis-mock'}`, function () {
+    this.timeout(backend === 'mock' ? 60000 : 20000);
+    let queue: Queue;
+    let prefix: string;
+    const log: string[] = [];
+    const spans: [number, number][] = [];
+    let limitedOnce = new Set<string>();
+    const Jobs = {
+      rec(tag: string) { log.push(tag); },
+      async slow(tag: string, ms: number) { const s = Date.now(); log.push(tag); await sleep(ms); spans.push([s, Date.now()]); },
+      limited(tag: string, ms: number) {
+        log.push(tag);
+        if (!limitedOnce.has(tag)) { limitedOnce.add(tag); throw new RateLimitedError(ms); }
+      },
+    };
+
+    beforeEach(() => {
+      prefix = uniquePrefix('flow');
+      queue = setup({ redis: backend === 'redis' ? REDIS_URL : 'mock', prefix });
+      queue.register('Jobs', Jobs);
+      log.length = 0;
+      spans.length = 0;
+      limitedOnce = new Set();
+    });
+    afterEach(async () => {
+      const r = queue.redis;
+      if (backend === 'redis') await dropPrefix(r, prefix);
+      await queue.close();
+    });
+
+    describe('limit(): checked input, stored in Redis, shown by stats()', () => {
+      const bad: [unknown, RegExp][] = [
+        [{ rate: { max: 0, duration: 1000 } }, /rate\.max must be a whole number >= 1 \(got 0\)/],
+        [{ rate: { max: -3, duration: 1000 } }, /rate\.max must be a whole number >= 1 \(got -3\)/],
+        [{ rate: { max: 5, duration: 0.5 } }, /rate\.duration must be a whole number of ms >= 1 \(got 0\.5\)/],
+        [{ rate: { max: 5 } }, /rate\.duration must be/],
+        [{ rate: { max: 5, duration: 100, burst: 2 } }, /rate: unknown key 'burst'/],
+        [{ concurrency: 0 }, /concurrency must be a whole number >= 1 \(got 0\)/],
+        [{ concurency: 3 }, /unknown key 'concurency' \(known: rate, concurrency\)/],
+        [{}, /give rate and\/or concurrency, or null/],
+        ['5', /limits must be/],
+      ];
+      for (const [limits, msg] of bad) {
+        it(`refuses ${JSON.stringify(limits)}, storing nothing`, async () => {
+          await assert.rejects(queue.limit('mail', limits as never), msg);
+          assert.equal(await queue.redis.exists(queue.internals.keys('mail').flow), 0);
+        });
+      }
+
+      it('refuses a queue name it cannot be, naming it', async () => {
+        await assert.rejects(queue.limit('no spaces', { concurrency: 1 }), /queue name must be .* \(got "no spaces"\)/);
+        await assert.rejects(queue.pause(''), /queue name must be/);
+        await assert.rejects(queue.resume(7 as never), /queue name must be .* \(got 7\)/);
+      });
+
+      it('stores limits and pause, which another queue object (a restarted app) sees; null removes the limits', async () => {
+        await queue.limit('mail', { rate: { max: 100, duration: 1000 }, concurrency: 5 });
+        await queue.pause('mail');
+        const other = setup({ redis: backend === 'redis' ? REDIS_URL : queue.redis as never, prefix });
+        try {
+          const s = (await other.stats()).mail;
+          assert.equal(s.paused, true);
+          assert.deepEqual(s.limits, { rate: { max: 100, duration: 1000 }, concurrency: 5 });
+          assert.equal(s.heldUntil, null);
+        } finally { await other.close(); }
+        await queue.limit('mail', null);
+        await queue.resume('mail');
+        const s = (await queue.stats()).mail;
+        assert.equal(s.paused, false);
+        assert.equal(s.limits, null);
+        await queue.limit('mail', { concurrency: 2 });
+        assert.deepEqual((await queue.stats()).mail.limits, { concurrency: 2 });
+      });
+    });
+
+    describe('pause and resume', () => {
+      it('a paused queue starts nothing while the worker serves its other queues; resume runs the rest in order', async () => {
+        await queue.pause('mail');
+        for (const t of ['m1', 'm2', 'm3']) await queue.async(Jobs, 'rec', { args: [t], queue: 'mail' });
+        await queue.async(Jobs, 'rec', { args: ['o1'], queue: 'other' });
+        const w = queue.worker({ queues: ['mail', 'other'] });
+        await w.start();
+        await until(() => log.includes('o1'), 5000, 'the other queue runs');
+        await sleep(100);
+        assert.deepEqual(log, ['o1']);
+        assert.equal((await queue.stats()).mail.queued, 3);
+        await queue.resume('mail');
+        await until(() => log.length === 4, 5000, 'the paused queue runs after resume');
+        assert.deepEqual(log, ['o1', 'm1', 'm2', 'm3']);
+        await w.stop();
+      });
+
+      it('scheduled tasks still become due while paused, in order, none lost', async () => {
+        await queue.pause('mail');
+        const at = Date.now() + 150;
+        for (const t of ['s3', 's1', 's2']) await queue.schedule(Jobs, at + Number(t[1]) * 20, 'rec', { args: [t], queue: 'mail' });
+        const w = queue.worker({ queues: ['mail'] });
+        await w.start();
+        await until(async () => (await queue.stats()).mail.queued === 3, 5000, 'the scheduled tasks become due while paused');
+        assert.deepEqual(log, []);
+        assert.equal((await queue.stats()).mail.scheduled, 0);
+        await queue.resume('mail');
+        await until(() => log.length === 3, 5000, 'they run after resume');
+        assert.deepEqual(log, ['s1', 's2', 's3']);
+        await w.stop();
+      });
+
+      // Workers hear of a pause by pub/sub, which the mock has not (there the claim alone refuses): real Redis only.
+      if (backend === 'redis') {
+        it('pause hands back the tasks a worker holds prefetched at once; running ones finish', async () => {
+          for (let i = 0; i < 6; i++) await queue.async(Jobs, 'slow', { args: [`t${i}`, i === 0 ? 600 : 1], queue: 'mail' });
+          const w = queue.worker({ queues: ['mail'], concurrency: 1, prefetch: 5 });
+          await w.start();
+          await until(async () => (await queue.stats()).mail.running === 6, 5000, 'one running, five held');
+          await queue.pause('mail');
+          await until(async () => (await queue.stats()).mail.running === 1, 300, 'the held ones handed back');
+          assert.equal((await queue.stats()).mail.queued, 5);
+          await until(() => spans.length === 1, 5000, 'the running one finishes');
+          await sleep(100);
+          assert.deepEqual(log, ['t0']);
+          await queue.resume('mail');
+          await until(() => log.length === 6, 5000, 'the rest after resume');
+          assert.deepEqual(log, ['t0', 't1', 't2', 't3', 't4', 't5']);
+          await w.stop();
+        });
+      }
+    });
+
+    describe('limits', () => {
+      it('rate: at most max starts in any window of duration (the claim\'s start times), in order', async () => {
+        await queue.limit('mail', { rate: { max: 4, duration: 300 } });
+        const ids: number[] = [];
+        for (let i = 0; i < 10; i++) ids.push((await queue.async(Jobs, 'rec', { args: [`r${i}`], queue: 'mail' })).id);
+        const w = queue.worker({ queues: ['mail', 'other'], concurrency: 10 });
+        await w.start();
+        await until(() => log.length >= 5, 5000, 'a second window');
+        // Meanwhile the worker serves its other queue.
+        await queue.async(Jobs, 'rec', { args: ['o1'], queue: 'other' });
+        await until(() => log.length === 11, 5000, 'every task');
+        await w.stop();
+        assert.deepEqual(log.filter((t) => t !== 'o1'), ids.map((_, i) => `r${i}`));
+        const times = await startedAt(queue, 'mail', ids);
+        assert.ok(mostInWindow(times, 300) <= 4, `starts ${times.map((t) => t - times[0]).join(',')}`);
+        // Three windows are needed: the worker slept until the next start was allowed, not longer than a second.
+        assert.ok(times[9] - times[0] >= 600, `span ${times[9] - times[0]}`);
+      });
+
+      it('rate: a full window holds the queue until it passes; a log deleted by hand does not hold it for ever', async () => {
+        await queue.limit('mail', { rate: { max: 2, duration: 60000 } });
+        for (const t of ['a', 'b', 'c']) await queue.async(Jobs, 'rec', { args: [t], queue: 'mail' });
+        // prefetch 0: a task prefetched behind c and handed back would keep the start the claim counted
+        // for it (a known gap, see the lead's note), which is not what this case is about.
+        const w = queue.worker({ queues: ['mail'], prefetch: 0 });
+        await w.start();
+        await until(() => log.length === 2, 5000, 'two starts');
+        await sleep(200);
+        assert.deepEqual(log, ['a', 'b'], 'the third waits for the window');
+        await queue.redis.del(queue.internals.keys('mail').flowStarts);
+        await queue.async(Jobs, 'rec', { args: ['d'], queue: 'mail' }); // wakes the worker
+        await until(() => log.length === 4, 5000, 'the rest once the log is gone');
+        assert.deepEqual(log, ['a', 'b', 'c', 'd']);
+        await w.stop();
+      });
+
+      if (backend === 'redis') { // (the mock cannot block: its idle workers poll)
+        it('rate: a held-back worker sleeps until the next start is allowed, without claiming meanwhile', async () => {
+          await queue.limit('mail', { rate: { max: 1, duration: 1500 } });
+          for (const t of ['a', 'b']) await queue.async(Jobs, 'rec', { args: [t], queue: 'mail' });
+          const ctx = queue.internals;
+          const claims: number[] = [];
+          const script = ctx.script.bind(ctx);
+          ctx.script = ((name: string, ...rest: unknown[]) => {
+            if (name === 'claim' || name === 'finish') claims.push(Date.now());
+            return (script as (...a: unknown[]) => Promise<unknown>)(name, ...rest);
+          }) as typeof ctx.script;
+          const w = queue.worker({ queues: ['mail'] });
+          await w.start();
+          await until(() => log.length === 2, 5000, 'both tasks');
+          await w.stop();
+          // Between the first start and the second: the finish of the first, the claim that was told
+          // when, and the one at that time; a worker that polled would claim every few ms.
+          const first = claims[0];
+          const between = claims.filter((t) => t > first + 50 && t < first + 1400);
+          assert.ok(between.length <= 2, `claims while held back: ${claims.map((t) => t - first).join(',')}`);
+        });
+      }
+
+      it('concurrency: never more running at once than the cap, in order', async () => {
+        await queue.limit('mail', { concurrency: 2 });
+        for (let i = 0; i < 8; i++) await queue.async(Jobs, 'slow', { args: [`c${i}`, 30], queue: 'mail' });
+        const w = queue.worker({ queues: ['mail'], concurrency: 5 });
+        const w2 = queue.worker({ queues: ['mail'], concurrency: 5 });
+        await w.start();
+        await w2.start();
+        await until(() => spans.length === 8, 10000, 'every task');
+        await w.stop();
+        await w2.stop();
+        assert.equal(mostAtOnce(spans), 2);
+      });
+
+      it('concurrency: a dead worker\'s slot comes back when its lease is swept', async () => {
+        await queue.limit('mail', { concurrency: 1 });
+        await queue.async(Jobs, 'rec', { args: ['ghost'], queue: 'mail' });
+        await queue.async(Jobs, 'rec', { args: ['next'], queue: 'mail' });
+        // A worker that claims and dies: its lease (400 ms) is never renewed.
+        const r = parseClaimReply('mail', await queue.internals.script('claim', 'mail', ['ghost', 400, 1], true) as Buffer[]);
+        assert.equal(r.got, 1);
+        const w = queue.worker({ queues: ['mail'], leaseMs: 400 });
+        await w.start();
+        await sleep(150);
+        assert.deepEqual(log, [], 'the slot is the dead worker\'s until its lease runs out');
+        await until(() => log.length === 2, 5000, 'both run once the lease is swept');
+        assert.deepEqual(log.sort(), ['ghost', 'next']);
+        await w.stop();
+      });
+    });
+
+    describe('RateLimitedError', () => {
+      it('checks its ms', () => {
+        assert.throws(() => new RateLimitedError(-1), /ms must be a number of ms >= 0 \(got -1\)/);
+        assert.throws(() => new RateLimitedError(NaN), RangeError);
+        const e = new RateLimitedError(250);
+        assert.equal(e.ms, 250);
+        assert.equal(e.name, 'RateLimitedError');
+      });
+
+      it('puts the task back at its place without using an attempt, and the queue starts nothing for ms', async () => {
+        const a = await queue.async(Jobs, 'limited', { args: ['a', 300], queue: 'mail', attempts: 1 });
+        const later = [];
+        for (const t of ['b', 'c']) later.push(await queue.async(Jobs, 'rec', { args: [t], queue: 'mail' }));
+        const w = queue.worker({ queues: ['mail'], concurrency: 1 });
+        const errors: Error[] = [];
+        w.on('error', (e) => errors.push(e));
+        await w.start();
+        await until(() => log.length === 1, 5000, 'the first attempt');
+        const held = (await queue.stats()).mail.heldUntil;
+        await a.wait({ timeout: 5000 });
+        await until(() => log.length === 4, 5000, 'the rest');
+        await w.stop();
+        assert.deepEqual(errors, []);
+        assert.equal(a.state, 'succeeded');
+        assert.deepEqual(log, ['a', 'a', 'b', 'c'], 'back at its place, ahead of later tasks');
+        assert.ok(held !== null, 'stats shows the hold');
+        const times = await startedAt(queue, 'mail', [a.id, ...later.map((t) => t.id)]);
+        assert.ok(times[0] >= (held as number), `nothing started before the hold's end (${times[0]} < ${held})`);
+      });
+    });
+  });
+}
+
+describe('flow control on the command line: pause, resume, status (the built dist/)', function () {
+  this.timeout(60000);
+  const ROOT = join(__dirname, '..');
+  let prefix: string;
+  let queue: Queue;
+  const cli = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'scripts', 'async.js'), ...args], {
+      env: { ...process.env, ASYNC_PREFIX: prefix, ASYNC_APP: join(__dirname, 'fixtures', 'cli-app', 'async.config.js'), REDIS_URL, NO_COLOR: '1' },
+    }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+
+  before(function () {
+    this.timeout(120000);
+    try { execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' }); } catch { /* emitted anyway */ }
+  });
+  beforeEach(() => { prefix = uniquePrefix('flowcli'); queue = setup({ redis: REDIS_URL, prefix }); });
+  afterEach(async () => { await dropPrefix(queue.redis, prefix); await queue.close(); });
+
+  it('pause Q and resume Q change the stored state; status shows it with the limits', async () => {
+    await queue.limit('mail', { rate: { max: 100, duration: 1000 }, concurrency: 5 });
+    let r = await cli(['pause', 'mail']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /paused queue mail/);
+    assert.equal((await queue.stats()).mail.paused, true);
+    r = await cli(['status']);
+    assert.match(r.stdout, /FLOW/);
+    assert.match(r.stdout, /^mail .*paused, rate 100\/1000ms, max 5 running$/m);
+    r = await cli(['status', '--json']);
+    assert.deepEqual(JSON.parse(r.stdout).queues.mail.limits, { rate: { max: 100, duration: 1000 }, concurrency: 5 });
+    r = await cli(['resume', 'mail']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await queue.stats()).mail.paused, false);
+    r = await cli(['pause', 'no/such']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /queue name must be .*no\/such/);
+    r = await cli(['pause']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /'pause' needs QUEUE/);
+    r = await cli(['--help']);
+    assert.match(r.stdout, /^  pause\b.*\n  resume\b/m, 'the usage lists pause and resume');
+  });
+});
