@@ -20,6 +20,8 @@ export interface ContextOptions {
   mock: boolean;
   prefix: string;
   mirror: boolean;
+  /** The SQL history table (default async_tasks). */
+  table: string;
   retention: number;
   sequelize: Sequelize | undefined;
 }
@@ -31,6 +33,7 @@ export class QueueContext extends EventEmitter {
   readonly mock: boolean;
   readonly prefix: string;
   readonly mirror: boolean;
+  readonly table: string;
   readonly retention: number;
   readonly sequelize: Sequelize | undefined;
   readonly registry: Registry;
@@ -53,6 +56,7 @@ export class QueueContext extends EventEmitter {
     this.mock = o.mock;
     this.prefix = o.prefix;
     this.mirror = o.mirror;
+    this.table = o.table;
     this.retention = o.retention;
     this.sequelize = o.sequelize;
     this.registry = new Registry(o.sequelize);

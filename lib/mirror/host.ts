@@ -7,8 +7,11 @@ import type { ScriptName } from '../scripts';
 
 export interface MirrorHost extends EventEmitter {
   readonly redis: Redis;
+  readonly prefix: string;
   readonly sequelize: Sequelize | undefined;
   readonly mirror: boolean;
+  /** The history table (default async_tasks). */
+  readonly table: string;
   keys(queue: string): QueueKeys;
   script(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary?: boolean, client?: Redis): Promise<unknown>;
   queueNames(): Promise<string[]>;

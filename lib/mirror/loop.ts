@@ -18,7 +18,7 @@ import { rowFromHash, Row, ROW_FIELDS } from './rows';
 import { writeRows } from './upsert';
 import { databaseError, databaseLabel, MIGRATE_HINT } from './db-error';
 import { writableColumns, Writable } from './table';
-import { TABLE } from './migrations';
+import { claimTable, releaseTable, RENEW_MS } from './owner';
 
 // Renewed on every batch; short, so a killed worker's lock holds history back only briefly.
 const LOCK_MS = 10000;
@@ -45,6 +45,8 @@ class MirrorLoop {
   private readonly held = new Set<string>();
   private table: (Writable & { at: number }) | undefined;
   private readonly noNul: boolean;
+  /** When this loop last took or renewed its lease on the table (owner.ts). */
+  private claimedAt = 0;
 
   constructor(private readonly host: MirrorHost, private readonly seq: Sequelize, private readonly batch: number,
     private readonly report: (e: Error) => void) {
@@ -55,9 +57,9 @@ class MirrorLoop {
   private async columns(): Promise<Writable> {
     const t = this.table;
     if (t && (t.missing.length === 0 || Date.now() - t.at < RECHECK_MS)) return t;
-    const w = await writableColumns(this.seq);
+    const w = await writableColumns(this.seq, this.host.table);
     if (w.missing.length && !t) {
-      this.report(new Error(`${databaseLabel(this.seq)}: ${TABLE} has no column ${w.missing.join(', ')} yet: ${MIGRATE_HINT}; rows are written without them meanwhile`));
+      this.report(new Error(`${databaseLabel(this.seq)}: ${this.host.table} has no column ${w.missing.join(', ')} yet: ${MIGRATE_HINT}; rows are written without them meanwhile`));
     }
     this.table = { ...w, at: Date.now() };
     return this.table;
@@ -74,6 +76,12 @@ class MirrorLoop {
     const ids = [...new Set(r.slice(1).map((x) => Number(String(x))))].filter((n) => Number.isSafeInteger(n) && n > 0).sort((a, b) => a - b);
     const finals: string[] = [];
     if (ids.length > 0) {
+      // This prefix's lease on the table before writing: another prefix's live one throws
+      // TableTakenError (reported; the loop retries, writing nothing, until that lease lapses).
+      if (Date.now() - this.claimedAt >= RENEW_MS) {
+        await claimTable(this.seq, this.host.table, this.host.prefix);
+        this.claimedAt = Date.now();
+      }
       const table = await this.columns();
       const opts = { json: table.columns.includes('args_json'), noNul: this.noNul };
       await this.withWriteLock(queue, async (transaction) => {
@@ -84,7 +92,7 @@ class MirrorLoop {
           rows.push(rowFromHash(queue, ids[i], h, opts));
           if (isFinal(str(h.state))) finals.push(String(ids[i]), str(h.attempts) ?? '', str(h.finished_at) ?? '');
         });
-        await writeRows(this.seq, rows, transaction, table.columns);
+        await writeRows(this.seq, rows, transaction, table.columns, this.host.table);
       });
     }
     // Entries appended while we wrote (a task changed since we read it) stay for the next pass.
@@ -140,6 +148,7 @@ class MirrorLoop {
   }
 
   async releaseLocks(): Promise<void> {
+    if (this.claimedAt) await releaseTable(this.seq, this.host.table, this.host.prefix).catch(() => undefined);
     for (const q of this.held) await this.host.script('mirror-release', q, [this.token]).catch(() => undefined);
     this.held.clear();
   }

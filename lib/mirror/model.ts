@@ -48,11 +48,13 @@ export function fieldsFromRow(v: Record<string, unknown>): Partial<TaskFields> {
 }
 
 /** Defines AsyncTask on a Sequelize instance, or returns the one defined there before. */
-export function defineAsyncTask(sequelize: Sequelize): AsyncTaskModel {
-  if (sequelize.isDefined('AsyncTask')) {
-    const m = sequelize.model('AsyncTask') as AsyncTaskModel & { [OURS]?: boolean };
+export function defineAsyncTask(sequelize: Sequelize, table = TABLE): AsyncTaskModel {
+  // One model per table: 'AsyncTask' over async_tasks, 'AsyncTask_<table>' over another.
+  const name = table === TABLE ? 'AsyncTask' : `AsyncTask_${table}`;
+  if (sequelize.isDefined(name)) {
+    const m = sequelize.model(name) as AsyncTaskModel & { [OURS]?: boolean };
     if (m[OURS]) return m;
-    throw new TypeError("setup: this sequelize already has a model named 'AsyncTask' that sequelize-async did not define");
+    throw new TypeError(`setup: this sequelize already has a model named '${name}' that sequelize-async did not define`);
   }
   const cols = tableColumns(DataTypes, sequelize.getDialect());
   const attrs: Record<string, Record<string, unknown>> = { ...cols };
@@ -66,8 +68,8 @@ export function defineAsyncTask(sequelize: Sequelize): AsyncTaskModel {
     if (!raw) return undefined;
     return fieldsFromHash('', hashFromRow({ result: raw, success: this.getDataValue('success' as never) ?? true })).result;
   } };
-  const model = sequelize.define('AsyncTask', attrs as unknown as ModelAttributes, {
-    tableName: TABLE,
+  const model = sequelize.define(name, attrs as unknown as ModelAttributes, {
+    tableName: table,
     timestamps: false,
     underscored: true,
   }) as unknown as AsyncTaskModel;

@@ -29,16 +29,16 @@ function escaper(seq: Sequelize): (v: unknown) => string {
 }
 
 /** The upsert of rows by id; `columns` (id first) are the ones the table has. */
-export function upsertSql(seq: Sequelize, rows: Row[], columns: readonly Column[] = COLUMNS): string {
+export function upsertSql(seq: Sequelize, rows: Row[], columns: readonly Column[] = COLUMNS, table = TABLE): string {
   const q = (n: string) => seq.getQueryInterface().quoteIdentifier(n);
   const cols = columns.map(q).join(',');
   const esc = escaper(seq);
   const values = rows.map((r) => `(${columns.map((c) => esc(r[c])).join(',')})`).join(',');
   const rest = columns.slice(1);
   if (isMysql(seq)) {
-    return `INSERT INTO ${q(TABLE)} (${cols}) VALUES ${values} ON DUPLICATE KEY UPDATE ${rest.map((c) => `${q(c)}=VALUES(${q(c)})`).join(',')}`;
+    return `INSERT INTO ${q(table)} (${cols}) VALUES ${values} ON DUPLICATE KEY UPDATE ${rest.map((c) => `${q(c)}=VALUES(${q(c)})`).join(',')}`;
   }
-  return `INSERT INTO ${q(TABLE)} (${cols}) VALUES ${values} ON CONFLICT (${q('id')}) DO UPDATE SET ${rest.map((c) => `${q(c)}=excluded.${q(c)}`).join(',')}`;
+  return `INSERT INTO ${q(table)} (${cols}) VALUES ${values} ON CONFLICT (${q('id')}) DO UPDATE SET ${rest.map((c) => `${q(c)}=excluded.${q(c)}`).join(',')}`;
 }
 
 const len = (v: unknown) => (v === null || v === undefined ? 0 : (v as { length: number }).length);
@@ -46,11 +46,11 @@ const rowBytes = (r: Row) => 600 + 2 * (len(r.args) + len(r.result) + len(r.erro
   + 4 * (len(r.args_json) + len(r.result_json));
 
 /** Upserts rows by id in statements of about CHUNK_BYTES. */
-export async function writeRows(seq: Sequelize, rows: Row[], transaction?: Transaction, columns: readonly Column[] = COLUMNS): Promise<void> {
+export async function writeRows(seq: Sequelize, rows: Row[], transaction?: Transaction, columns: readonly Column[] = COLUMNS, table = TABLE): Promise<void> {
   let chunk: Row[] = [];
   let bytes = 0;
   const flush = async () => {
-    if (chunk.length) await seq.query(upsertSql(seq, chunk, columns), { transaction, raw: true });
+    if (chunk.length) await seq.query(upsertSql(seq, chunk, columns, table), { transaction, raw: true });
     chunk = [];
     bytes = 0;
   };
