@@ -66,6 +66,12 @@ export interface MirrorOptions {
    * this long before catching up flat out (default 5000 ms; 0 never pauses).
    */
   yieldMs?: number;
+  /**
+   * A task queued inside a transaction has its history row ('pending') committed with the
+   * transaction; one whose process died before pushing it to Redis is pushed by the loop once
+   * its row is this old (default 10000 ms). Looked for every 5 s.
+   */
+  recoverAfterMs?: number;
 }
 
 export interface SetupOptions {

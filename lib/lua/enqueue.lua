@@ -7,7 +7,8 @@
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    count   how many tasks
---   6    layout  'blob' | 'list': how the tasks are passed (below)
+--   6    layout  'blob' | 'list': how the tasks are passed (below); with ':new' ('blob:new'), a task
+--                whose hash exists already is skipped (enqueue by id, lib/mirror/pending.ts)
 --   7..  the tasks (from `tasks_from`). Each task is id, type, object_id ('' = none), action, args
 --        (msgpack, '' = none), priority, scheduled_at (ms), then n extra field/value pairs
 --        (max_attempts, backoff, timeout), laid out as:
@@ -19,7 +20,7 @@
 --     ARGV[7], with n before the pairs.
 -- Also touches: base .. 't:' .. id (task hashes, created), base .. 'fifo:' .. p and
 --   base .. 'due:' .. p (due index per priority)
--- Returns: the number of tasks stored.
+-- Returns: the number of tasks stored (without those ':new' skipped).
 -- One HSET per task. A due task goes to its priority's list `fifo:<p>` ("time:id", appended) when it
 -- sorts after the list's tail (the usual case: tasks due now arrive in order), else to the zset
 -- `due:<p>`; so each stays sorted and a claim merges the two heads. One RPUSH / ZADD per priority
@@ -28,6 +29,10 @@
 local levels, scheduled, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 --!include context
 local count, layout, tasks_from = tonumber(ARGV[5]), ARGV[6], 7
+-- A transactional task is pushed by its committing process and maybe by the recovery pass: once.
+local only_new = string.sub(layout, -4) == ':new'
+if only_new then layout = string.sub(layout, 1, -5) end
+local skipped = 0
 --!include entry
 --!include outbox
 
@@ -43,6 +48,7 @@ local h = {}
 local function store(id, typ, oid, action, args, pr, sat, ex)
   local at = tonumber(sat)
   local key = tbase .. id
+  if only_new and redis.call('EXISTS', key) == 1 then skipped = skipped + 1; return end
   local queued = not (at > now)
   local state = queued and 'queued' or 'scheduled'
   if ex then
@@ -151,4 +157,4 @@ if #order > 0 then
 end
 changed_all(ob)
 if woke then redis.call('ZADD', marker, 0, '0') end
-return int(count)
+return int(count - skipped)

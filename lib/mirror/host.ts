@@ -12,6 +12,8 @@ export interface MirrorHost extends EventEmitter {
   readonly mirror: boolean;
   /** The history table (default async_tasks). */
   readonly table: string;
+  /** On ioredis-mock (scripts take their tasks one ARGV per field). */
+  readonly mock?: boolean;
   keys(queue: string): QueueKeys;
   script(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary?: boolean, client?: Redis): Promise<unknown>;
   queueNames(): Promise<string[]>;

@@ -19,6 +19,7 @@ import { writeRows } from './upsert';
 import { databaseError, databaseLabel, MIGRATE_HINT } from './db-error';
 import { writableColumns, Writable } from './table';
 import { claimTable, releaseTable, RENEW_MS } from './owner';
+import { recoverPending } from './pending';
 
 // Renewed on every batch; short, so a killed worker's lock holds history back only briefly.
 const LOCK_MS = 10000;
@@ -33,6 +34,10 @@ const MAX_BACKOFF_MS = 5000;
 const READ_CHUNK = 250;
 // A table that lacks a newer migration's columns is looked at again this often (migrate may have run).
 const RECHECK_MS = 60000;
+// Committed pending rows (transactional enqueue) are looked for this often, and pushed once this
+// old (their own process had that long to push them after its COMMIT).
+const RECOVER_EVERY_MS = 5000;
+const RECOVER_AFTER_MS = 10000;
 
 /**
  * One mirror loop's state. The per-queue Redis lock (mirror-take.lua) keeps one loop per queue at
@@ -47,9 +52,10 @@ class MirrorLoop {
   private readonly noNul: boolean;
   /** When this loop last took or renewed its lease on the table (owner.ts). */
   private claimedAt = 0;
+  private recoveredAt = 0;
 
   constructor(private readonly host: MirrorHost, private readonly seq: Sequelize, private readonly batch: number,
-    private readonly report: (e: Error) => void) {
+    private readonly report: (e: Error) => void, private readonly recoverAfterMs = RECOVER_AFTER_MS) {
     this.noNul = seq.getDialect() === 'postgres';
   }
 
@@ -76,12 +82,7 @@ class MirrorLoop {
     const ids = [...new Set(r.slice(1).map((x) => Number(String(x))))].filter((n) => Number.isSafeInteger(n) && n > 0).sort((a, b) => a - b);
     const finals: string[] = [];
     if (ids.length > 0) {
-      // This prefix's lease on the table before writing: another prefix's live one throws
-      // TableTakenError (reported; the loop retries, writing nothing, until that lease lapses).
-      if (Date.now() - this.claimedAt >= RENEW_MS) {
-        await claimTable(this.seq, this.host.table, this.host.prefix);
-        this.claimedAt = Date.now();
-      }
+      await this.ownTable();
       const table = await this.columns();
       const opts = { json: table.columns.includes('args_json'), noNul: this.noNul };
       await this.withWriteLock(queue, async (transaction) => {
@@ -138,8 +139,28 @@ class MirrorLoop {
     });
   }
 
+  /**
+   * This prefix's lease on the table, before writing to it or recovering from it: another
+   * prefix's live one throws TableTakenError (reported; the loop retries, touching nothing,
+   * until that lease lapses).
+   */
+  private async ownTable(): Promise<void> {
+    if (Date.now() - this.claimedAt < RENEW_MS) return;
+    await claimTable(this.seq, this.host.table, this.host.prefix);
+    this.claimedAt = Date.now();
+  }
+
+  /** Now and then: push the tasks of committed pending rows that never reached Redis (pending.ts). */
+  private async recover(): Promise<void> {
+    if (Date.now() - this.recoveredAt < RECOVER_EVERY_MS) return;
+    await this.ownTable();
+    await recoverPending(this.host, this.seq, this.recoverAfterMs);
+    this.recoveredAt = Date.now();
+  }
+
   /** One pass over every queue; true when some queue had a full batch (more may be waiting). */
   async pass(): Promise<boolean> {
+    await this.recover();
     let more = false;
     for (const q of await this.host.queueNames()) {
       if ((await this.step(q)) >= this.batch) more = true;
@@ -171,7 +192,9 @@ export async function runMirror(host: MirrorHost, opts: MirrorOptions = {}): Pro
   const report = (err: unknown) => {
     try { opts.onError?.(databaseError(seq, err)); } catch { /* a throwing listener must not stop the mirror */ }
   };
-  const loop = new MirrorLoop(host, seq, batch, report);
+  const recoverAfterMs = opts.recoverAfterMs ?? RECOVER_AFTER_MS;
+  if (!(recoverAfterMs >= 0)) throw new RangeError(`mirror: recoverAfterMs must be a number of ms >= 0 (got ${String(opts.recoverAfterMs)})`);
+  const loop = new MirrorLoop(host, seq, batch, report, recoverAfterMs);
   const signal = opts.signal;
   let backoff = 0;
   let behindSince = 0;

@@ -28,8 +28,9 @@ export function hashFromRow(v: Record<string, unknown>): RawHash {
   if (v.cancelled === true || v.cancelled === 1) h.cancelled = '1';
   const success = v.success === null || v.success === undefined ? null : Boolean(v.success);
   if (success !== null) h.success = success ? '1' : '0';
-  // The result column holds the return value, or for a failure the stored error.
-  if (v.result !== null && v.result !== undefined) put(success === false ? 'error' : 'result', v.result);
+  // The result column holds the return value, or for a failure the stored error (a pending row's
+  // holds its task's options: lib/mirror/pending.ts).
+  if (v.result !== null && v.result !== undefined && v.state !== 'pending') put(success === false ? 'error' : 'result', v.result);
   return h;
 }
 

@@ -8,13 +8,27 @@ const CHUNK_BYTES = 1 << 20;
 
 // Sequelize's escape formats every date through moment: a large share of the mirror's CPU. On
 // MySQL/MariaDB with Sequelize's default UTC timezone the values are escaped here instead
-// (strings and blobs by mysql2's own escape); any other setup keeps Sequelize's.
+// (strings and blobs by mysql2's own escape); on PostgreSQL always (times carry their offset,
+// so the session's timezone does not matter; strings and bytea as Sequelize writes them); any
+// other dialect keeps Sequelize's.
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 function utcDatetime(d: Date): string {
   return `'${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}'`;
 }
 
+// As Sequelize's own PostgreSQL escape: '' for a quote, NUL (which text cannot hold) as \0, a
+// standard string (standard_conforming_strings, on since 9.1, keeps backslashes literal).
+function pgEscape(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'NULL';
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? 'NULL' : `${utcDatetime(v).slice(0, -1)}+00:00'`;
+  if (Buffer.isBuffer(v)) return `E'\\\\x${v.toString('hex')}'`;
+  return `'${String(v).replace(/'/g, "''").replace(/\0/g, '\\0')}'`;
+}
+
 function escaper(seq: Sequelize): (v: unknown) => string {
+  if (seq.getDialect() === 'postgres') return pgEscape;
   const tz = (seq as unknown as { options: { timezone?: string } }).options.timezone ?? '+00:00';
   if (!isMysql(seq) || (tz !== '+00:00' && tz !== 'Z' && tz !== 'UTC')) return (v) => seq.escape(v as string);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
