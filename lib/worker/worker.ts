@@ -17,6 +17,7 @@ import { LeaseKeeper } from './lease-keeper';
 import { Prefetch, PrefetchSetting, leaseTokens } from './prefetch';
 import { IdleWait } from './idle';
 import { RedisWatch, isConnectionError, addressOf } from './redis-watch';
+import { CallIds } from './calls';
 
 export type { WorkerHost } from './host';
 export type { WorkerEvents, SweptEvent, ReconnectedEvent } from './events';
@@ -54,6 +55,8 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   private readonly idle: IdleWait;
   private readonly leases: LeaseKeeper;
   private readonly redisWatch: RedisWatch;
+  /** Ids that let a resent claim/finish get its first reply (calls.ts). */
+  private readonly calls = new CallIds();
   private onLocalEnqueue = (q: string) => { if (this.queues.includes(q)) void this.claimWhileFree(); };
 
   constructor(private readonly host: WorkerHost, opts: WorkerOptions = {}) {
@@ -172,10 +175,14 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   private async runClaimScript(script: 'claim' | 'finish', queue: string, argv: (string | number | Buffer)[], want: number, finishing: Finished[] = []) {
     this.reserved += want;
     let reply: (Buffer | string)[];
+    const call = this.calls.begin(queue);
+    let ok = false;
     try {
-      reply = await this.host.script(script, queue, argv, true) as (Buffer | string)[];
+      reply = await this.host.script(script, queue, [...argv, ...call], true) as (Buffer | string)[];
+      ok = true;
     } finally {
       this.reserved -= want;
+      this.calls.end(queue, call, ok);
     }
     this.redisWatch.answered();
     const r = parseClaimReply(queue, reply);
