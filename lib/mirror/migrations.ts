@@ -6,7 +6,8 @@ import type { DataTypes } from 'sequelize';
 
 const FIRST = '20250101000000-create-async-tasks.js';
 // Run from lib/mirror (tsx) or from the compiled dist/lib/mirror; the migrations stay in lib/migrations.
-export const MIGRATIONS_DIR = [join(__dirname, '..', 'migrations'), join(__dirname, '..', '..', '..', 'lib', 'migrations')]
+// (A bundle that pins __dirname to lib/, as spec/faults/harness.ts does: lib/migrations.)
+export const MIGRATIONS_DIR = [join(__dirname, '..', 'migrations'), join(__dirname, '..', '..', '..', 'lib', 'migrations'), join(__dirname, 'migrations')]
   .find((d) => existsSync(join(d, FIRST))) as string;
 /** Absolute path of the first shipped migration (it creates the table; later ones add to it). */
 export const MIGRATION_PATH = join(MIGRATIONS_DIR, FIRST);
