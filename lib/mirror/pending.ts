@@ -82,11 +82,13 @@ export async function recoverPending(host: Pick<MirrorHost, 'script' | 'redis' |
   const qi = seq.getQueryInterface();
   const q = (n: string) => qi.quoteIdentifier(n);
   const cols = ['id', 'queue', 'object_type', 'object_id', 'action', 'args', 'result', 'priority', 'scheduled_at'].map(q).join(', ');
+  // SQLite has no FOR UPDATE (and one writer at a time): the demo's database, not a shared one.
+  const lock = ['mysql', 'mariadb', 'postgres'].includes(seq.getDialect()) ? ' FOR UPDATE' : '';
   let stored = 0;
   for (;;) {
     const n = await seq.transaction(async (transaction) => {
       const rows = await seq.query<PendingRow>(
-        `SELECT ${cols} FROM ${q(host.table)} WHERE ${q('state')} = ? AND ${q('created_at')} < ? ORDER BY ${q('id')} LIMIT ${RECOVER_BATCH} FOR UPDATE`,
+        `SELECT ${cols} FROM ${q(host.table)} WHERE ${q('state')} = ? AND ${q('created_at')} < ? ORDER BY ${q('id')} LIMIT ${RECOVER_BATCH}${lock}`,
         { replacements: [PENDING, new Date(now - graceMs)], type: QueryTypes.SELECT, transaction });
       const byQueue = new Map<string, PendingRow[]>();
       for (const r of rows) {
