@@ -11,6 +11,19 @@ export class CallIds {
   /** Per queue: ids of answered calls, to acknowledge with the next call. */
   private readonly answered = new Map<string, string[]>();
 
+  /** Sends a call on `queue` with its [call id, acks] as the last two ARGV. */
+  async run<T>(queue: string, send: (id: [string, string]) => Promise<T>): Promise<T> {
+    const call = this.begin(queue);
+    let ok = false;
+    try {
+      const r = await send(call);
+      ok = true;
+      return r;
+    } finally {
+      this.end(queue, call, ok);
+    }
+  }
+
   /** [call id, acks] for a call on `queue`: the last two ARGV of claim.lua and finish.lua. */
   begin(queue: string): [string, string] {
     const acks = this.answered.get(queue) ?? [];

@@ -55,7 +55,6 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   private readonly idle: IdleWait;
   private readonly leases: LeaseKeeper;
   private readonly redisWatch: RedisWatch;
-  /** Ids that let a resent claim/finish get its first reply (calls.ts). */
   private readonly calls = new CallIds();
   private onLocalEnqueue = (q: string) => { if (this.queues.includes(q)) void this.claimWhileFree(); };
 
@@ -174,16 +173,9 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   /** Runs claim.lua or finish.lua (whose reply is a claim too) and starts what it claimed. */
   private async runClaimScript(script: 'claim' | 'finish', queue: string, argv: (string | number | Buffer)[], want: number, finishing: Finished[] = []) {
     this.reserved += want;
-    let reply: (Buffer | string)[];
-    const call = this.calls.begin(queue);
-    let ok = false;
-    try {
-      reply = await this.host.script(script, queue, [...argv, ...call], true) as (Buffer | string)[];
-      ok = true;
-    } finally {
-      this.reserved -= want;
-      this.calls.end(queue, call, ok);
-    }
+    // With a call id (calls.ts): a call resent after a reconnect gets the first call's reply.
+    const reply = await this.calls.run(queue, (id) => this.host.script(script, queue, [...argv, ...id], true))
+      .finally(() => { this.reserved -= want; }) as (Buffer | string)[];
     this.redisWatch.answered();
     const r = parseClaimReply(queue, reply);
     if (r.refused.length > 0) this.emitError(finishRefused(this.name, queue, r.refused, finishing));
