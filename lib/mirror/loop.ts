@@ -154,17 +154,19 @@ class MirrorLoop {
   private async recover(): Promise<void> {
     if (Date.now() - this.recoveredAt < RECOVER_EVERY_MS) return;
     await this.ownTable();
+    await this.columns(); // a missing table is reported as such
     await recoverPending(this.host, this.seq, this.recoverAfterMs);
     this.recoveredAt = Date.now();
   }
 
   /** One pass over every queue; true when some queue had a full batch (more may be waiting). */
   async pass(): Promise<boolean> {
-    await this.recover();
     let more = false;
     for (const q of await this.host.queueNames()) {
       if ((await this.step(q)) >= this.batch) more = true;
     }
+    // After the queues: their steps sample the lag (mirror-take) even while SQL is down.
+    await this.recover();
     return more;
   }
 
