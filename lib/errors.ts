@@ -37,3 +37,8 @@ export class FinishRefusedError extends AsyncError {
 export class RedisUnreachableError extends AsyncError {
   constructor(message: string, readonly address: string) { super(message); }
 }
+
+/** Mirror: another prefix writes its history into this table (ids are unique per prefix only). */
+export class TableTakenError extends AsyncError {
+  constructor(message: string, readonly table: string, readonly owner: string, readonly prefix: string) { super(message); }
+}

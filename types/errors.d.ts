@@ -38,3 +38,10 @@ export declare class RedisUnreachableError extends AsyncError {
   constructor(message: string, address: string);
   readonly address: string;
 }
+/** Mirror (migrate() rejects, the loop reports): prefix `owner` writes its task history into `table`, so `prefix` must not. */
+export declare class TableTakenError extends AsyncError {
+  constructor(message: string, table: string, owner: string, prefix: string);
+  readonly table: string;
+  readonly owner: string;
+  readonly prefix: string;
+}

@@ -12,7 +12,7 @@ export type { BackoffOptions, EnqueueOptions, WaitOptions, WorkerOptions, Mirror
 export type { AsyncAction, AsyncArgs, AsyncOptionsArg, MixinName } from './actions';
 export type { FinishedTaskEvent, SweptEvent, ReconnectedEvent, WorkerEvents, QueueEvents, TypedEvents } from './events';
 export { StoredError, AsyncError, TimeoutError, RecordNotFoundError, CorruptTaskError, WorkerLostError, ResultNotStorableError,
-  LeaseLostError, FinishRefusedError, RedisUnreachableError } from './errors';
+  LeaseLostError, FinishRefusedError, RedisUnreachableError, TableTakenError } from './errors';
 
 export type TaskState = 'pending' | 'queued' | 'scheduled' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 

@@ -9,18 +9,14 @@
 import { QueryTypes, DataTypes } from 'sequelize';
 import type { Sequelize } from 'sequelize';
 import { databaseLabel } from './db-error';
+import { TableTakenError } from '../errors';
+
+export { TableTakenError };
 
 export const OWNERS_TABLE = 'sequelize_async_tables';
 /** A loop renews its lease every pass, at most every RENEW_MS; this long unrenewed, it lapses. */
 export const LEASE_MS = 10000;
 export const RENEW_MS = 2000;
-
-export class TableTakenError extends Error {
-  constructor(msg: string, readonly table: string, readonly owner: string, readonly prefix: string) {
-    super(msg);
-    this.name = 'TableTakenError';
-  }
-}
 
 const ready = new WeakSet<Sequelize>();
 const q = (seq: Sequelize, n: string) => seq.getQueryInterface().quoteIdentifier(n);
