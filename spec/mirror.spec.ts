@@ -423,6 +423,8 @@ for (const db of DATABASES) describe(`mirror (${db.label} history)`, function ()
   it('mirrors into a table of its own (mirror: { table }) and refuses a second prefix writing into the same table', async () => {
     await seq.query('DROP TABLE IF EXISTS async_tasks_billing');
     await queue().migrate(); // async_tasks too, to show nothing lands there
+    assert.throws(() => setup({ sequelize: seq, redis: 'mock', mirror: { table: 'bad-name' } }), /mirror\.table must be a table name of 1-63 characters/);
+    assert.throws(() => setup({ sequelize: seq, redis: 'mock', mirror: { tabel: 'x' } as never }), /mirror must be true, false or \{ table: 'name' \}/);
     const q = queue({ mirror: { table: 'async_tasks_billing' } });
     assert.strictEqual((await q.migrate()).summary, 'created async_tasks_billing');
     const idx = (await seq.getQueryInterface().showIndex('async_tasks_billing') as { name: string }[]).map((i) => i.name);
