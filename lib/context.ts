@@ -21,6 +21,8 @@ export interface ContextOptions {
   mock: boolean;
   prefix: string;
   mirror: boolean;
+  /** The SQL history table (default async_tasks). */
+  table: string;
   retention: number;
   sequelize: Sequelize | undefined;
   /** setup({ replicas, replicaTimeoutMs }); absent: no WAIT. */
@@ -34,6 +36,7 @@ export class QueueContext extends EventEmitter {
   readonly mock: boolean;
   readonly prefix: string;
   readonly mirror: boolean;
+  readonly table: string;
   readonly retention: number;
   readonly sequelize: Sequelize | undefined;
   readonly durability: Durability;
@@ -57,6 +60,7 @@ export class QueueContext extends EventEmitter {
     this.mock = o.mock;
     this.prefix = o.prefix;
     this.mirror = o.mirror;
+    this.table = o.table;
     this.retention = o.retention;
     this.sequelize = o.sequelize;
     this.durability = o.durability ?? { replicas: 0, timeoutMs: 0 };

@@ -55,3 +55,8 @@ export class RateLimitedError extends AsyncError {
     this.ms = ms;
   }
 }
+
+/** Mirror: another prefix writes its history into this table (ids are unique per prefix only). */
+export class TableTakenError extends AsyncError {
+  constructor(message: string, readonly table: string, readonly owner: string, readonly prefix: string) { super(message); }
+}

@@ -8,7 +8,7 @@ export { Task } from './task';
 export { Worker } from './worker/worker';
 export {
   AsyncError, TimeoutError, RecordNotFoundError, CorruptTaskError, WorkerLostError, ResultNotStorableError,
-  LeaseLostError, FinishRefusedError, RedisUnreachableError, NotReplicatedError, RateLimitedError,
+  LeaseLostError, FinishRefusedError, RedisUnreachableError, NotReplicatedError, RateLimitedError, TableTakenError,
 } from './errors';
 export { MIN_PRIORITY, MAX_PRIORITY } from './enqueue/options';
 export { MIGRATION_PATH, MIGRATIONS_DIR } from './mirror';

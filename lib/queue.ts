@@ -16,6 +16,7 @@ import { Worker } from './worker/worker';
 import { QueueContext } from './context';
 import { addMixin, attachModels } from './mixin';
 import { defineAsyncTask, AsyncTaskModel } from './mirror/model';
+import { TABLE } from './mirror/migrations';
 import { historyReader, migrate, acquireMirror, MigrateResult } from './mirror';
 import { trackTransactions } from './transaction';
 import { queueStats, findTask } from './queries';
@@ -26,6 +27,19 @@ import { pauseQueue, resumeQueue, limitQueue } from './flow';
 const DAY = 24 * 3600 * 1000;
 const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs', 'replicas', 'replicaTimeoutMs'];
 let hooks = 0;
+
+/** `mirror`: true | false | { table } (an object mirrors, into that table). */
+function mirrorOption(m: SetupOptions['mirror']): { mirror: boolean | undefined; table: string } {
+  if (m === undefined || typeof m === 'boolean') return { mirror: m, table: TABLE };
+  if (typeof m !== 'object' || m === null || Object.keys(m).some((k) => k !== 'table')) {
+    throw new TypeError(`setup: mirror must be true, false or { table: 'name' } (got ${typeof m === 'object' ? JSON.stringify(m) : String(m)})`);
+  }
+  const table = m.table ?? TABLE;
+  if (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table)) {
+    throw new TypeError(`setup: mirror.table must be a table name of 1-63 characters A-Z a-z 0-9 _, not starting with a digit (got ${JSON.stringify(table)})`);
+  }
+  return { mirror: true, table };
+}
 
 export class Queue extends EventEmitter implements PublicQueue {
   readonly prefix: string;
@@ -50,9 +64,9 @@ export class Queue extends EventEmitter implements PublicQueue {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(this.prefix)) throw new TypeError(`setup: prefix must be 1-64 characters of A-Z a-z 0-9 _ . - (got ${JSON.stringify(opts.prefix)})`);
     const retention = opts.retention ?? DAY;
     if (typeof retention !== 'number' || !Number.isInteger(retention) || retention < 0) throw new RangeError(`setup: retention must be a whole number of ms >= 0 (got ${String(opts.retention)})`);
-    if (opts.mirror !== undefined && typeof opts.mirror !== 'boolean') throw new TypeError(`setup: mirror must be true or false (got ${String(opts.mirror)})`);
+    const { mirror: mirrorOpt, table } = mirrorOption(opts.mirror);
     this.sequelize = opts.sequelize;
-    const mirror = opts.mirror ?? this.sequelize !== undefined;
+    const mirror = mirrorOpt ?? this.sequelize !== undefined;
     if (mirror && !this.sequelize) throw new TypeError('setup: mirror needs a sequelize instance');
     const dur = durability(opts.replicas, opts.replicaTimeoutMs, opts.redis === 'mock');
     const conn = connect(opts.redis, { connectTimeoutMs: opts.connectTimeoutMs });
@@ -62,7 +76,7 @@ export class Queue extends EventEmitter implements PublicQueue {
     // ioredis reconnects by itself and failed commands reject; without a listener it would print
     // "Unhandled error event" on every reconnect attempt. Ours go to the queue's 'error' listeners.
     if (conn.owned) this.redis.on('error', (e: Error) => this.report(e));
-    this.internals = new QueueContext({ redis: this.redis, mock: conn.mock, prefix: this.prefix, mirror, retention, sequelize: this.sequelize,
+    this.internals = new QueueContext({ redis: this.redis, mock: conn.mock, prefix: this.prefix, mirror, table, retention, sequelize: this.sequelize,
       durability: dur });
     const ctx = this.internals;
     ctx.connected = conn.connected;
@@ -70,7 +84,7 @@ export class Queue extends EventEmitter implements PublicQueue {
     ctx.acquireMirror = (want, onError) => (ctx.mirror && want !== false ? acquireMirror(ctx, onError) : null);
     this.enqueuer = new Enqueuer(this.internals, () => this.closed, (e) => this.report(e, true));
     if (this.sequelize) {
-      this.AsyncTask = defineAsyncTask(this.sequelize);
+      this.AsyncTask = defineAsyncTask(this.sequelize, table);
       this.internals.historyReader = historyReader(this.AsyncTask);
       this.once('close', trackTransactions(this.sequelize));
       attachModels(this, this.sequelize, `sequelize-async-${++hooks}`);

@@ -2,6 +2,9 @@
 // task queued there could run before the commit (RecordNotFound) or after a rollback (a task
 // about a row that never existed). A task queued while a transaction is open for it waits for
 // the commit (Transaction#afterCommit) and is dropped on rollback; its handle says 'pending'.
+// When the queue mirrors into the same database, the task's history row ('pending') is written
+// inside the transaction first, so a process that dies between COMMIT and the push to Redis
+// loses nothing: the mirror's recovery pass pushes it (lib/mirror/pending.ts).
 //
 // Which transaction: an explicit `{ transaction }` option (null = none, queue at once); else the
 // one the model instance is being saved or destroyed in (remembered by global before* hooks, since
@@ -20,7 +23,17 @@ export interface DeferHost {
   isClosed(): boolean;
   /** An error nobody awaits (a commit's enqueue that failed and is retried). */
   report(e: Error): void;
+  /** The pending history row of a task waiting for `tx` (absent: the queue does not mirror into tx's database). */
+  pendingRows?(tx: Transaction): PendingRows | undefined;
 }
+
+export interface PendingRows {
+  write(tx: Transaction, id: number, spec: TaskSpec): Promise<void>;
+  drop(tx: Transaction, id: number): Promise<void>;
+}
+
+// Test hook (spec/transaction.spec.ts): die right after COMMIT, before the push to Redis.
+const CRASH_AFTER_COMMIT = 'SEQUELIZE_ASYNC_TEST_CRASH_AFTER_COMMIT';
 
 type Tx = Transaction & { finished?: string; parent?: Tx | null; sequelize?: Sequelize };
 
@@ -93,6 +106,9 @@ export class PendingTask extends Task {
 
   async cancel(): Promise<TaskState> {
     if (this.state === 'pending') {
+      const it = allItems.get(this);
+      // Its pending row goes too, inside the transaction (else it would commit and be recovered).
+      if (it?.rows && !it.tx.finished) await it.rows.drop(it.tx, this.id);
       forget(this);
       this.drop();
       return 'cancelled';
@@ -121,7 +137,7 @@ function fieldsOf(t: Task): Partial<TaskFields> {
     cancelled, worker, createdAt, startedAt, finishedAt };
 }
 
-interface Item { host: DeferHost; spec: TaskSpec; tx: Tx; handle: PendingTask }
+interface Item { host: DeferHost; spec: TaskSpec; tx: Tx; handle: PendingTask; rows?: PendingRows }
 /** Per root transaction: what waits for its commit, in call order. */
 const waiting = new WeakMap<Tx, Item[]>();
 const watched = new WeakSet<Tx>();
@@ -171,7 +187,10 @@ export async function deferUntilCommit(host: DeferHost, tx: Tx, spec: TaskSpec, 
     queue: spec.queue, objectType: spec.type, objectId: spec.objectId, action: spec.action, args: args ? [...args] : [],
     priority: spec.priority, scheduledAt: new Date(spec.scheduledAt), state: 'pending',
   });
-  const item: Item = { host, spec, tx, handle };
+  const rows = tx.finished ? undefined : host.pendingRows?.(tx);
+  // Written before the commit can be: it commits or rolls back with the user's rows.
+  if (rows) await rows.write(tx, id, spec);
+  const item: Item = { host, spec, tx, handle, rows };
   if (tx.finished) {
     // It ended while we took the id.
     if (tx.finished === 'rollback') handle.drop(); else await enqueue([item]);
@@ -186,6 +205,7 @@ export async function deferUntilCommit(host: DeferHost, tx: Tx, spec: TaskSpec, 
     // Runs after COMMIT (Sequelize also runs it when COMMIT itself failed and the outcome is
     // unknown: queuing then is the side that loses nothing; a missing row fails as RecordNotFound).
     root.afterCommit(async () => {
+      if (process.env[CRASH_AFTER_COMMIT] === '1') process.kill(process.pid, 'SIGKILL');
       if (waiting.get(root) === l) waiting.delete(root);
       await enqueue(l.splice(0));
     });

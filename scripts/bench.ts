@@ -16,6 +16,7 @@ import Redis from 'ioredis';
 import minimist from 'minimist';
 import { ADAPTERS, LIBS, LABEL, LibName, Ctx, ourLibPath, ourSpecs, timeProcessing, benchSequelize, closeSequelizes, waitForRehash, fillOurs, drainHoldingDepth, storeSpecs } from './bench/libs';
 import { median, percentile, fmt, ratio } from './bench/stats';
+import { txEnqueueSamples, added } from './bench/tx-enqueue';
 
 export interface BenchOptions {
   quick?: boolean;
@@ -66,7 +67,7 @@ export interface TargetResult { what: string; wanted: string; got: string; met: 
 
 export const CASE_IDS = ['enqueue-bulk', 'enqueue-one', 'process-c1', 'process-c50', 'process-c1-child', 'process-c50-child',
   'process-c1-noprefetch', 'process-c1-noprefetch-child',
-  'mirror', 'flow-limit', 'claim-depth', 'idle-pickup', 'bytes'] as const;
+  'mirror', 'flow-limit', 'tx-enqueue', 'claim-depth', 'idle-pickup', 'bytes'] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Where MEMORY STATS cannot tell whether Redis still rehashes, the deep claim cases wait this long after filling (see depthCase).
@@ -203,6 +204,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
 
     if (want('mirror')) await mirrorCase();
     if (want('flow-limit')) await flowCase();
+    if (want('tx-enqueue')) await txEnqueueCase();
     if (want('claim-depth')) await depthCase();
 
     if (want('idle-pickup')) {
@@ -321,6 +323,31 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       const why = `mirror case failed: ${(e as Error).message.split('\n')[0]}`;
       for (const x of [off, on, rows]) x.skipped ??= why;
       log(`  ${why}`);
+    }
+  }
+
+  // Transactional enqueue: what the pending row's INSERT adds to a user's transaction (p50, p99).
+  async function txEnqueueCase() {
+    const n = quick ? 300 : 2000;
+    for (const [dialect, name] of [['mysql', 'MariaDB'], ['postgres', 'PostgreSQL']] as const) {
+      const c50 = add({ id: `tx-enqueue-${dialect}-p50`, label: `transaction + enqueue on ${name}: added by the pending row, p50 (ours)`, unit: 'ms', better: 'lower', runs: {} });
+      const c99 = add({ id: `tx-enqueue-${dialect}-p99`, label: `transaction + enqueue on ${name}: added by the pending row, p99 (ours)`, unit: 'ms', better: 'lower', runs: {} });
+      try {
+        const bases: string[] = [];
+        for (let r = 0; r < R; r++) {
+          await flush();
+          const a = added(await txEnqueueSamples(ourLibPath({ redisUrl, prefix: '', queue: '', libPath: o.libPath }), redisUrl, `sabtx${process.pid}x${++seq}`, dialect, n));
+          (c50.runs.ours ??= []).push(a.p50);
+          (c99.runs.ours ??= []).push(a.p99);
+          progress(c50, 'ours', a.p50);
+          progress(c99, 'ours', a.p99);
+          bases.push(`${a.base50.toFixed(2)}/${a.base99.toFixed(2)}`);
+        }
+        c50.note = `${n} transactions (INSERT a row, queue a task, COMMIT, push) with and without the pending row, interleaved; without it p50/p99 ${bases.join(', ')} ms`;
+      } catch (e) {
+        for (const x of [c50, c99]) x.skipped = `tx-enqueue case failed: ${(e as Error).message.split('\n')[0]}`;
+        log(`  ${c50.skipped}`);
+      }
     }
   }
 

@@ -59,7 +59,8 @@ async function main() {
   say(`task ${news.id}: ${JSON.stringify(news.result)}`);
   say(`task ${later.id}: scheduled for ${later.scheduledAt.toISOString()}, started ${later.startedAt!.getTime() - later.scheduledAt.getTime()} ms after, result ${JSON.stringify(later.result)}`);
   if (queue.AsyncTask) {
-    await new Promise((r) => setTimeout(r, 300)); // let the mirror write the history rows
+    // Let the mirror write the history rows (what waits for it: mirrorLag).
+    for (let i = 0; i < 100 && (await queue.stats()).default?.mirrorLag.events; i++) await new Promise((r) => setTimeout(r, 50));
     const failed = await queue.AsyncTask.findAll({ where: { success: false } });
     say(`\nAsyncTask.findAll({ where: { success: false } }) -> ${failed.map((r) => `#${r.get('id')} ${r.get('object_type')}#${r.get('action')} ${r.get('error_name')}`).join(', ')}`);
   }

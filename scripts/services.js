@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Makes sure the Redis and MySQL the tests use are reachable: starts local servers when they
+// Makes sure the Redis, MySQL and PostgreSQL the tests use are reachable: starts local servers when they
 // are installed but not running, otherwise says exactly what is missing. Used by `npm test`.
 'use strict';
 const net = require('net');
 const { execSync, spawnSync } = require('child_process');
-const { existsSync, mkdirSync } = require('fs');
+const { existsSync, mkdirSync, readdirSync } = require('fs');
 
 const redisUrl = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
 const dbUrl = new URL(process.env.DATABASE_URL || 'mysql://root@127.0.0.1:3306/test');
+const pgUrl = new URL(process.env.PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres');
 
 function reachable(host, port, ms = 1000) {
   return new Promise((resolve) => {
@@ -70,11 +71,28 @@ async function ensureMysql() {
   }
 }
 
+async function ensurePostgres() {
+  const port = pgUrl.port || 5432;
+  if (await reachable(pgUrl.hostname, port)) return;
+  const versions = existsSync('/etc/postgresql') ? readdirSync('/etc/postgresql') : [];
+  if (!local(pgUrl) || !has('pg_ctlcluster') || versions.length === 0) {
+    throw new Error(`PostgreSQL is not reachable at ${pgUrl.host}. Install it (Debian: apt-get install postgresql) or set PG_URL.`);
+  }
+  console.log(`starting PostgreSQL ${versions[0]}`);
+  execSync(`pg_ctlcluster --skip-systemctl-redirect ${versions[0]} main start`, { stdio: 'inherit' });
+  await waitFor('127.0.0.1', port, 'PostgreSQL', 30);
+  // Accepting TCP connections is not yet accepting queries: pg_isready says when it does.
+  for (let i = 0; i < 60 && spawnSync('pg_isready', ['-h', '127.0.0.1', '-p', String(port), '-q']).status !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 module.exports = async function ensureServices() {
   await ensureRedis();
   await ensureMysql();
+  await ensurePostgres();
 };
 
 if (require.main === module) {
-  module.exports().then(() => console.log('Redis and MySQL are up'), (e) => { console.error(e.message); process.exit(1); });
+  module.exports().then(() => console.log('Redis, MySQL and PostgreSQL are up'), (e) => { console.error(e.message); process.exit(1); });
 }

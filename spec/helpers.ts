@@ -6,6 +6,7 @@ import { randomBytes } from 'crypto';
 
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 export const DATABASE_URL = process.env.DATABASE_URL || 'mysql://root@127.0.0.1:3306/test';
+export const PG_URL = process.env.PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A key prefix of its own for one test. */
 export function uniquePrefix(tag = 't'): string {
@@ -54,3 +55,33 @@ export async function mysqlDb(database: string, opts: Record<string, unknown> = 
   u.pathname = `/${database}`;
   return new Sequelize(u.toString(), { logging: false, ...opts });
 }
+
+/** A Sequelize on a PostgreSQL database of its own (created if missing), like mysqlDb. */
+export async function pgDb(database: string, opts: Record<string, unknown> = {}): Promise<Sequelize> {
+  const admin = new Sequelize(PG_URL, { logging: false });
+  const [found] = await admin.query('SELECT 1 FROM pg_database WHERE datname = ?', { replacements: [database] });
+  // CREATE DATABASE has no IF NOT EXISTS; two spec processes may race to create it.
+  if (found.length === 0) await admin.query(`CREATE DATABASE "${database}"`).catch((e: Error) => { if (!/already exists/.test(e.message)) throw e; });
+  await admin.close();
+  const u = new URL(PG_URL);
+  u.pathname = `/${database}`;
+  return new Sequelize(u.toString(), { logging: false, ...opts });
+}
+
+/** The SQL databases the mirror and transaction specs run on: MariaDB and PostgreSQL. */
+export interface TestDatabase {
+  /** As error messages name it ("MySQL at 127.0.0.1:3306"). */
+  label: string;
+  dialect: 'mysql' | 'postgres';
+  open(database: string, opts?: Record<string, unknown>): Promise<Sequelize>;
+  /** The URL of a database opened with open() (another host:port: the same database behind a proxy). */
+  url(database: string, hostPort?: string): string;
+  /** The server's port (for a proxy in front of it). */
+  port: number;
+}
+const pgName = (db: string) => db.replace(/^sa_/, 'sa_pg_');
+const withDb = (base: string, db: string, hostPort?: string) => { const u = new URL(base); u.pathname = `/${db}`; if (hostPort) u.host = hostPort; return u.toString(); };
+export const DATABASES: TestDatabase[] = [
+  { label: 'MySQL', dialect: 'mysql', open: (db, o) => mysqlDb(db, o), url: (db, hp) => withDb(DATABASE_URL, db, hp), port: Number(new URL(DATABASE_URL).port || 3306) },
+  { label: 'PostgreSQL', dialect: 'postgres', open: (db, o) => pgDb(pgName(db), o), url: (db, hp) => withDb(PG_URL, pgName(db), hp), port: Number(new URL(PG_URL).port || 5432) },
+];

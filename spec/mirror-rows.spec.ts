@@ -166,6 +166,18 @@ describe('mirror rows (no servers)', () => {
       const sql = upsertSql(pg, [rowFromHash('q', 1, hash())], ['id', 'args_json']);
       assert.strictEqual(sql, 'INSERT INTO "async_tasks" ("id","args_json") VALUES (1,\'[42,"x"]\') ON CONFLICT ("id") DO UPDATE SET "args_json"=excluded."args_json"');
     });
+
+    it('escapes for PostgreSQL as Sequelize does, times with their offset, into the table given', () => {
+      const row = { ...rowFromHash('q', 1, hash({ object_id: "it's\u0000" })), args: Buffer.from('hi') };
+      const sql = upsertSql(pg, [row], ['id', 'object_id', 'args', 'scheduled_at', 'success'], 'async_tasks_billing');
+      assert.strictEqual(sql, 'INSERT INTO "async_tasks_billing" ("id","object_id","args","scheduled_at","success") VALUES '
+        + "(1,'it''s\\0',E'\\\\x6869','2023-11-14 22:13:20.000+00:00',true) ON CONFLICT (\"id\") DO UPDATE SET "
+        + '"object_id"=excluded."object_id","args"=excluded."args","scheduled_at"=excluded."scheduled_at","success"=excluded."success"');
+      for (const v of ["it's\u0000", Buffer.from('hi'), new Date(1700000000000), true, null, 7]) {
+        const ours = upsertSql(pg, [{ ...row, object_id: v }], ['id', 'object_id']);
+        assert.ok(ours.includes(`(1,${pg.escape(v as string).replace(' +00:00', '+00:00')})`), `${String(v)}: ${ours}`);
+      }
+    });
   });
 
   describe('database errors', () => {

@@ -1,4 +1,4 @@
-// The MySQL mirror on real MariaDB and Redis: rows, migration, retention, lag, MySQL outage.
+// The SQL mirror on real Redis, against MariaDB and PostgreSQL: rows, migration, retention, lag, outage.
 import assert from 'assert';
 import net from 'net';
 import { join } from 'path';
@@ -6,8 +6,8 @@ import { execFileSync } from 'child_process';
 import { mkdtempSync, copyFileSync, writeFileSync, mkdirSync, readdirSync } from 'fs';
 import { tmpdir } from 'os';
 import type { Sequelize } from 'sequelize';
-import { setup, Queue, runMirror, MIGRATIONS_DIR } from '../lib';
-import { redisClient, uniquePrefix, dropPrefix, mysqlDb, until, sleep, REDIS_URL, DATABASE_URL } from './helpers';
+import { setup, Queue, runMirror, MIGRATIONS_DIR, TableTakenError } from '../lib';
+import { redisClient, uniquePrefix, dropPrefix, until, sleep, REDIS_URL, DATABASES } from './helpers';
 
 const DB = 'sa_mirror';
 
@@ -21,7 +21,7 @@ const Jobs = {
   echo(...xs: unknown[]) { return xs; },
 };
 
-describe('mirror (MySQL history)', function () {
+for (const db of DATABASES) describe(`mirror (${db.label} history)`, function () {
   this.timeout(60000);
   let seq: Sequelize;
   let prefix: string;
@@ -29,10 +29,10 @@ describe('mirror (MySQL history)', function () {
   const redis = redisClient();
 
   before(async () => {
-    seq = await mysqlDb(DB);
+    seq = await db.open(DB);
     // A fresh start each run: the table and the migration tools' record of it.
     await seq.query('DROP TABLE IF EXISTS async_tasks');
-    await seq.query('DROP TABLE IF EXISTS SequelizeMeta');
+    await seq.query(`DROP TABLE IF EXISTS ${seq.getQueryInterface().quoteIdentifier('SequelizeMeta')}`);
   });
   after(async () => { await seq.close(); redis.disconnect(); });
   beforeEach(async () => {
@@ -55,8 +55,16 @@ describe('mirror (MySQL history)', function () {
   const rows = async () => (await seq.query('SELECT * FROM async_tasks ORDER BY id', { type: 'SELECT' })) as Record<string, unknown>[];
 
   it('migrates twice (queue.migrate, then the shipped migrations through umzug and sequelize-cli) and the model matches the table', async () => {
-    const q = queue();
-    assert.strictEqual((await q.migrate()).summary, 'created async_tasks');
+    // Sequelize warns (console.warn) about a type the dialect does not have: none may.
+    const warned: string[] = [];
+    const warn = console.warn;
+    console.warn = (...a: unknown[]) => { warned.push(a.map(String).join(' ')); };
+    let q: Queue;
+    try {
+      q = queue();
+      assert.strictEqual((await q.migrate()).summary, 'created async_tasks');
+    } finally { console.warn = warn; }
+    assert.deepStrictEqual(warned, []);
     const again = await q.migrate();
     assert.deepStrictEqual([again.created, again.addedColumns, again.addedIndexes, again.summary], [false, [], [], 'async_tasks is up to date']);
     const files = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.js')).sort();
@@ -70,9 +78,9 @@ describe('mirror (MySQL history)', function () {
     const dir = mkdtempSync(join(tmpdir(), 'sa-cli-'));
     mkdirSync(join(dir, 'migrations'));
     for (const f of files) copyFileSync(join(MIGRATIONS_DIR, f), join(dir, 'migrations', f));
-    const u = new URL(DATABASE_URL); u.pathname = `/${DB}`;
+    const u = new URL(db.url(DB));
     writeFileSync(join(dir, '.sequelizerc'), `module.exports = { 'migrations-path': ${JSON.stringify(join(dir, 'migrations'))}, url: ${JSON.stringify(u.toString())} };`);
-    await seq.query("DELETE FROM SequelizeMeta WHERE name LIKE '%async-tasks%'").catch(() => undefined);
+    await seq.query(`DELETE FROM ${seq.getQueryInterface().quoteIdentifier('SequelizeMeta')} WHERE name LIKE '%async-tasks%'`);
     const bin = join(__dirname, '..', 'node_modules', '.bin', 'sequelize-cli');
     const out = execFileSync(bin, ['db:migrate', '--url', u.toString()], { cwd: dir, encoding: 'utf8' });
     assert.match(out, /create-async-tasks: migrated/);
@@ -80,6 +88,13 @@ describe('mirror (MySQL history)', function () {
     // Same columns and indexes as the model declares.
     const table = await seq.getQueryInterface().describeTable('async_tasks');
     assert.deepStrictEqual(Object.keys(table).sort(), Object.keys(q.AsyncTask!.getAttributes()).sort());
+    // The types: on MySQL/MariaDB exactly those the first migration always created.
+    const types = ['id', 'args', 'error_message', 'scheduled_at'].map((c) => table[c].type);
+    if (db.dialect === 'postgres') {
+      assert.deepStrictEqual(types, ['BIGINT', 'BYTEA', 'TEXT', 'TIMESTAMP WITH TIME ZONE']);
+      const [p] = await seq.query("SELECT datetime_precision AS p FROM information_schema.columns WHERE table_name = 'async_tasks' AND column_name = 'scheduled_at'", { type: 'SELECT' }) as { p: number }[];
+      assert.strictEqual(Number(p.p), 3, 'TIMESTAMPTZ(3): milliseconds, as the task times');
+    } else assert.deepStrictEqual(types.map((x) => x.replace('BIGINT(20)', 'BIGINT')), ['BIGINT UNSIGNED', 'LONGBLOB', 'MEDIUMTEXT', 'DATETIME(3)']);
     const idx = (await seq.getQueryInterface().showIndex('async_tasks') as { name: string }[]).map((i) => i.name);
     for (const n of ['async_tasks_object', 'async_tasks_state', 'async_tasks_scheduled_at']) assert.ok(idx.includes(n), `index ${n}`);
   });
@@ -98,7 +113,8 @@ describe('mirror (MySQL history)', function () {
     ac.abort();
     await loop;
     assert.strictEqual(errors.length, 1, errors.map((e) => e.message).join('\n'));
-    assert.match(errors[0].message, /^MySQL at 127\.0\.0\.1:\d+: async_tasks has no column args_json, result_json, first_scheduled_at yet: run `node scripts\/async\.js migrate`/);
+    assert.match(errors[0].message, new RegExp(`^${db.label} at 127\\.0\\.0\\.1:\\d+: async_tasks has no column`));
+    assert.match(errors[0].message, /async_tasks has no column args_json, result_json, first_scheduled_at yet: run `node scripts\/async\.js migrate`/);
     const r = await q.migrate();
     assert.deepStrictEqual([r.created, r.addedColumns, r.summary], [false, ['args_json', 'result_json', 'first_scheduled_at'],
       'async_tasks: added columns args_json, result_json, first_scheduled_at']);
@@ -119,18 +135,18 @@ describe('mirror (MySQL history)', function () {
       await until(async () => errors.length > 0, 5000, 'the mirror to report');
       ac.abort();
       await loop;
-      assert.match(errors[0].message, /^MySQL at 127\.0\.0\.1:\d+: there is no async_tasks table: run `node scripts\/async\.js migrate`/);
-      await assert.rejects(q.task(123456), /^SequelizeDatabaseError: MySQL at 127\.0\.0\.1:\d+: .*doesn't exist \(the async_tasks table is missing: run `node scripts\/async\.js migrate`/);
+      assert.match(errors[0].message, new RegExp(`^${db.label} at 127\\.0\\.0\\.1:\\d+: there is no async_tasks table: run \`node scripts/async\\.js migrate\``));
+      await assert.rejects(q.task(123456), new RegExp(`^SequelizeDatabaseError: ${db.label} at 127\\.0\\.0\\.1:\\d+: .*(doesn't exist|does not exist) \\(the async_tasks table is missing: run \`node scripts/async\\.js migrate\``));
     } finally {
       await q.migrate();
     }
     // Nothing listens on this port (a server just closed on it).
     const port = await new Promise<number>((res) => { const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => res(p)); }); });
     const { Sequelize } = await import('sequelize');
-    const down = new Sequelize(`mysql://root@127.0.0.1:${port}/${DB}`, { logging: false, pool: { max: 1, acquire: 2000 } });
+    const down = new Sequelize(db.url(DB, `127.0.0.1:${port}`), { logging: false, pool: { max: 1, acquire: 2000 } });
     try {
       await assert.rejects(queue({}, down).migrate(), (e: Error) => {
-        assert.strictEqual(e.message, `MySQL at 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`);
+        assert.strictEqual(e.message, `${db.label} at 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`);
         return true;
       });
     } finally {
@@ -199,15 +215,16 @@ describe('mirror (MySQL history)', function () {
     await until(async () => (await q.stats()).default.mirrorLag.events === 0, 5000, 'the mirror to catch up');
     await w.stop();
     const ids = async (where: string) => ((await seq.query(`SELECT id FROM async_tasks WHERE ${where} ORDER BY id`, { type: 'SELECT' })) as { id: number }[]).map((r) => Number(r.id));
-    assert.deepStrictEqual(await ids("JSON_EXTRACT(args_json, '$[0]') = 42"), [add.id]);
-    assert.deepStrictEqual(await ids("JSON_EXTRACT(result_json, '$') = 43"), [add.id]);
-    assert.deepStrictEqual(await ids("JSON_UNQUOTE(JSON_EXTRACT(result_json, '$.\"$error\".name')) = 'BoomError'"), [fail.id]);
-    assert.deepStrictEqual(await ids("JSON_EXTRACT(result_json, '$.\"$error\".code') = 7"), [fail.id]);
-    assert.deepStrictEqual(await ids("JSON_UNQUOTE(JSON_EXTRACT(args_json, '$[0].\"$bigint\"')) = '12345678901234567890'"), [odd.id]);
+    const pg = db.dialect === 'postgres';
+    assert.deepStrictEqual(await ids(pg ? "args_json->0 = '42'::jsonb" : "JSON_EXTRACT(args_json, '$[0]') = 42"), [add.id]);
+    assert.deepStrictEqual(await ids(pg ? "result_json = '43'::jsonb" : "JSON_EXTRACT(result_json, '$') = 43"), [add.id]);
+    assert.deepStrictEqual(await ids(pg ? "result_json->'$error'->>'name' = 'BoomError'" : "JSON_UNQUOTE(JSON_EXTRACT(result_json, '$.\"$error\".name')) = 'BoomError'"), [fail.id]);
+    assert.deepStrictEqual(await ids(pg ? "result_json->'$error'->'code' = '7'::jsonb" : "JSON_EXTRACT(result_json, '$.\"$error\".code') = 7"), [fail.id]);
+    assert.deepStrictEqual(await ids(pg ? "args_json->0->>'$bigint' = '12345678901234567890'" : "JSON_UNQUOTE(JSON_EXTRACT(args_json, '$[0].\"$bigint\"')) = '12345678901234567890'"), [odd.id]);
     const [row] = (await seq.query(`SELECT args, args_json, result_json FROM async_tasks WHERE id = ${odd.id}`, { type: 'SELECT' })) as Record<string, unknown>[];
-    // (A lone surrogate is stored as U+FFFD: msgpack strings are UTF-8.)
+    // (A lone surrogate is stored as U+FFFD: msgpack strings are UTF-8; PostgreSQL's jsonb has no NUL: U+FFFD too.)
     const form = [{ $bigint: '12345678901234567890' }, { $binary: Buffer.from('hi').toString('base64') }, { $map: [['k', 1]] }, { $set: [2] },
-      { $date: '2026-12-03T10:00:00.000Z' }, [{ $undefined: true }], 'a\u0000b\ufffd', { $object: { $bigint: 'mine' } }, { 'with "quotes"': 'é ✓' }, -1.5];
+      { $date: '2026-12-03T10:00:00.000Z' }, [{ $undefined: true }], pg ? 'a\ufffdb\ufffd' : 'a\u0000b\ufffd', { $object: { $bigint: 'mine' } }, { 'with "quotes"': 'é ✓' }, -1.5];
     // (The driver may hand JSON columns back parsed.)
     const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
     assert.deepStrictEqual(json(row.args_json), form);
@@ -261,7 +278,7 @@ describe('mirror (MySQL history)', function () {
     assert.ok(Number(n.n) >= 1);
   });
 
-  it('with retention 0 drops a finished hash only once its row is written; queue.task(id) then reads MySQL', async () => {
+  it('with retention 0 drops a finished hash only once its row is written; queue.task(id) then reads SQL', async () => {
     const q = queue({ retention: 0 });
     await q.migrate();
     const t = await q.async(Jobs, 'add', { args: [20, 22] });
@@ -285,7 +302,7 @@ describe('mirror (MySQL history)', function () {
     const hf = (await q.task(f.id))!;
     assert.strictEqual(hf.state, 'failed'); assert.ok(hf.result instanceof Error); assert.strictEqual(hf.errors.length, 1);
     assert.strictEqual((hf.result as Error).message, 'gone');
-    await t.reload(); // the handle reloads from MySQL too
+    await t.reload(); // the handle reloads from SQL too
     assert.strictEqual(t.result, 42);
     assert.strictEqual(await q.task(999999), null);
   });
@@ -394,7 +411,7 @@ describe('mirror (MySQL history)', function () {
     const inserts: string[] = [];
     const query = seq.query.bind(seq);
     const counting = Object.assign(Object.create(seq) as Sequelize, {
-      query: (sql: unknown, o?: unknown) => { if (/^INSERT INTO/.test(String(sql))) inserts.push(String(sql)); return query(sql as string, o as never); },
+      query: (sql: unknown, o?: unknown) => { if (/^INSERT INTO .async_tasks/.test(String(sql))) inserts.push(String(sql)); return query(sql as string, o as never); },
     });
     const host = { internals: Object.assign(Object.create(q.internals), { sequelize: counting }) } as unknown as Queue;
     // One entry per batch: the task's first entry writes its final state, the later two are skipped.
@@ -421,6 +438,50 @@ describe('mirror (MySQL history)', function () {
     assert.strictEqual(Number(row.attempts), 2);
   });
 
+  it('mirrors into a table of its own (mirror: { table }) and refuses a second prefix writing into the same table', async () => {
+    await seq.query('DROP TABLE IF EXISTS async_tasks_billing');
+    await queue().migrate(); // async_tasks too, to show nothing lands there
+    assert.throws(() => setup({ sequelize: seq, redis: 'mock', mirror: { table: 'bad-name' } }), /mirror\.table must be a table name of 1-63 characters/);
+    assert.throws(() => setup({ sequelize: seq, redis: 'mock', mirror: { tabel: 'x' } as never }), /mirror must be true, false or \{ table: 'name' \}/);
+    const q = queue({ mirror: { table: 'async_tasks_billing' } });
+    assert.strictEqual((await q.migrate()).summary, 'created async_tasks_billing');
+    const idx = (await seq.getQueryInterface().showIndex('async_tasks_billing') as { name: string }[]).map((i) => i.name);
+    for (const n of ['async_tasks_billing_object', 'async_tasks_billing_state', 'async_tasks_billing_scheduled_at']) assert.ok(idx.includes(n), `index ${n}`);
+    const t = await q.async(Jobs, 'add', { args: [2, 2] });
+    const w = q.worker();
+    await w.start();
+    await t.wait();
+    await until(async () => (await q.AsyncTask!.findByPk(t.id))?.state === 'succeeded', 5000, 'the row in async_tasks_billing');
+    assert.strictEqual(q.AsyncTask!.getTableName(), 'async_tasks_billing');
+    assert.strictEqual((await rows()).length, 0, 'nothing in async_tasks');
+    // Another prefix, same table, while the first one's mirror runs: refused, naming both.
+    const otherPrefix = uniquePrefix('mir');
+    const other = setup({ sequelize: seq, redis: REDIS_URL, prefix: otherPrefix, mirror: { table: 'async_tasks_billing' } });
+    other.register(Jobs);
+    try {
+      const said = new RegExp(`prefix '${prefix}' is writing its task history into async_tasks_billing, so this queue's prefix '${otherPrefix}' must not`);
+      await assert.rejects(other.migrate(), said);
+      const errors: Error[] = [];
+      const o = await other.async(Jobs, 'add', { args: [1, 1] });
+      const ac = new AbortController();
+      const loop = runMirror(other, { signal: ac.signal, onError: (e) => errors.push(e) });
+      await until(async () => errors.length > 0, 5000, 'the second prefix\'s mirror to refuse');
+      ac.abort();
+      await loop;
+      assert.match(errors[0].message, said);
+      assert.ok(errors[0] instanceof TableTakenError);
+      assert.deepStrictEqual([(errors[0] as TableTakenError).owner, (errors[0] as TableTakenError).prefix], [prefix, otherPrefix]);
+      assert.strictEqual((await q.AsyncTask!.findByPk(t.id))!.action, 'add', 'the first prefix\'s row is untouched');
+      assert.strictEqual(await q.AsyncTask!.count(), 1, `nothing of ${otherPrefix} (task ${o.id}) was written`);
+      // Once the first prefix's mirror stopped (its lease given up), the table is free.
+      await w.stop();
+      await other.migrate();
+    } finally {
+      await other.close();
+      await dropPrefix(redis, otherPrefix);
+    }
+  });
+
   it('refuses a trim by a loop that does not hold the lock', async () => {
     const q = queue();
     const outbox = `{${prefix}:default}:outbox`;
@@ -434,15 +495,14 @@ describe('mirror (MySQL history)', function () {
     assert.strictEqual(await redis.llen(outbox), 0);
   });
 
-  it('keeps the queue running through a MySQL outage of 10 s and then writes exactly one right row per task', async function () {
+  it('keeps the queue running through a database outage of 10 s and then writes exactly one right row per task', async function () {
     this.timeout(60000);
     // A TCP proxy in front of MariaDB that the test cuts and restores.
-    const target = new URL(DATABASE_URL);
     const sockets = new Set<net.Socket>();
     let up = true;
     const proxy = net.createServer((c) => {
       if (!up) { c.destroy(); return; }
-      const s = net.connect(Number(target.port || 3306), target.hostname);
+      const s = net.connect(db.port, '127.0.0.1');
       sockets.add(c); sockets.add(s);
       const end = () => { c.destroy(); s.destroy(); sockets.delete(c); sockets.delete(s); };
       c.on('error', end); s.on('error', end); c.on('close', end); s.on('close', end);
@@ -450,9 +510,9 @@ describe('mirror (MySQL history)', function () {
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
     const port = (proxy.address() as net.AddressInfo).port;
-    const u = new URL(DATABASE_URL); u.host = `127.0.0.1:${port}`; u.pathname = `/${DB}`;
     const { Sequelize } = await import('sequelize');
-    const viaProxy = new Sequelize(u.toString(), { logging: false, pool: { max: 3, acquire: 2000 }, dialectOptions: { connectTimeout: 1000 } });
+    const viaProxy = new Sequelize(db.url(DB, `127.0.0.1:${port}`), { logging: false, pool: { max: 3, acquire: 2000 },
+      dialectOptions: db.dialect === 'postgres' ? { connectionTimeoutMillis: 1000 } : { connectTimeout: 1000 } });
     try {
       const q = queue({}, viaProxy);
       await q.migrate();
@@ -460,7 +520,7 @@ describe('mirror (MySQL history)', function () {
       const w = q.worker({ concurrency: 20 });
       w.on('error', (e) => errors.push(e));
       await w.start();
-      // Cut MySQL.
+      // Cut the database.
       up = false;
       for (const s of sockets) s.destroy();
       const cutAt = Date.now();
@@ -472,12 +532,12 @@ describe('mirror (MySQL history)', function () {
         handles.push(h);
       }
       await Promise.all(handles.map((h) => h.wait({ timeout: 20000 })));
-      // Every task finished while MySQL was unreachable.
+      // Every task finished while the database was unreachable.
       const finishedDuringOutage = (await q.stats()).default.finished;
       assert.strictEqual(finishedDuringOutage, 1000);
       assert.ok((await q.stats()).default.mirrorLag.events >= 1000);
       if (Date.now() - cutAt < 10000) await sleep(10000 - (Date.now() - cutAt));
-      assert.ok(errors.length > 0, 'the mirror reported MySQL as unreachable');
+      assert.ok(errors.length > 0, 'the mirror reported the database as unreachable');
       const lag = (await q.stats()).default.mirrorLag;
       assert.ok(lag.oldestAgeMs! >= 9000, `oldest event age ${lag.oldestAgeMs}`);
       // Restore; rows catch up.

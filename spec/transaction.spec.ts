@@ -1,19 +1,26 @@
-// Transactional enqueue on real MariaDB and Redis: a task queued inside an open transaction
-// waits for the commit and is dropped on rollback (afterCreate hooks, explicit option, CLS).
+// Transactional enqueue on real Redis, against MariaDB and PostgreSQL: a task queued inside an open
+// transaction waits for the commit and is dropped on rollback (afterCreate hooks, explicit option,
+// CLS); its 'pending' history row commits with the transaction, so a process killed between COMMIT
+// and the push to Redis loses nothing (the mirror's recovery pass pushes it, once).
 import assert from 'assert';
+import { spawn } from 'child_process';
+import { join } from 'path';
 import { Sequelize, Model, DataTypes } from 'sequelize';
 import type { Task } from '../types';
-import { setup, Queue, PendingTask } from '../lib';
-import { redisClient, uniquePrefix, dropPrefix, mysqlDb, until, sleep, REDIS_URL } from './helpers';
+import { setup, Queue, PendingTask, runMirror } from '../lib';
+import { redisClient, uniquePrefix, dropPrefix, until, sleep, REDIS_URL, DATABASES } from './helpers';
 
 class Order extends Model {
   declare id: number;
   declare note: string;
-  ship() { return { id: this.id, note: this.note }; }
+  ship() { shipped.push(this.id); return { id: this.id, note: this.note }; }
   static tally() { return Order.count(); }
 }
 
-describe('transactional enqueue', function () {
+/** Ids of the orders ship() ran for (the crash test counts runs). */
+const shipped: number[] = [];
+
+for (const db of DATABASES) describe(`transactional enqueue (${db.label})`, function () {
   this.timeout(30000);
   let seq: Sequelize;
   let queue: Queue;
@@ -24,13 +31,16 @@ describe('transactional enqueue', function () {
   const rows = async () => (await seq.query('SELECT id, state FROM async_tasks ORDER BY id', { type: 'SELECT' })) as { id: number; state: string }[];
 
   before(async () => {
-    seq = await mysqlDb('sa_mirror_tx');
+    seq = await db.open('sa_mirror_tx');
     Order.init({ note: DataTypes.STRING }, { sequelize: seq, tableName: 'orders' });
     // The seed's pattern: queue work from afterCreate, passing nothing about the transaction.
+    Order.removeHook('afterCreate', 'ship');
     Order.addHook('afterCreate', 'ship', async (o: Order) => { fromHook.push(await o.async('ship')); });
     await Order.sync({ force: true });
     await seq.query('DROP TABLE IF EXISTS async_tasks');
   });
+  const rowState = async (id: number, transaction?: unknown) => ((await seq.query('SELECT state FROM async_tasks WHERE id = ?',
+    { replacements: [id], type: 'SELECT', transaction: transaction as never })) as { state: string }[])[0]?.state;
   after(async () => { await seq.close(); redis.disconnect(); });
   beforeEach(async () => {
     prefix = uniquePrefix('tx');
@@ -50,6 +60,8 @@ describe('transactional enqueue', function () {
     await assert.rejects(seq.transaction(async (t) => {
       await Order.create({ note: 'never' }, { transaction: t });
       assert.strictEqual(fromHook[0].state, 'pending');
+      // Its history row is written inside the transaction, and only there.
+      assert.strictEqual(await rowState(fromHook[0].id, t), 'pending');
       throw new Error('roll it back');
     }), /roll it back/);
     const h = fromHook[0] as PendingTask;
@@ -71,6 +83,7 @@ describe('transactional enqueue', function () {
       const o = await Order.create({ note: 'ship me' }, { transaction: t });
       id = o.id;
       assert.strictEqual(fromHook[0].state, 'pending');
+      assert.strictEqual(await rowState(fromHook[0].id, t), 'pending');
       await sleep(200); // a worker is idle and waiting: it must not see the task yet
       assert.strictEqual(await redis.exists(hashKey(fromHook[0].id)), 0);
     });
@@ -140,8 +153,11 @@ describe('transactional enqueue', function () {
         throw new Error('inner fails');
       }));
       await Order.create({ note: 'cancel me' }, { transaction: t });
+      assert.strictEqual(await rowState(fromHook[2].id, t), 'pending');
       assert.strictEqual(await fromHook[2].cancel(), 'cancelled');
+      assert.strictEqual(await rowState(fromHook[2].id, t), undefined, 'a cancelled pending task takes its row along');
     });
+    assert.strictEqual(await rowState(fromHook[1].id), undefined, 'the rolled-back savepoint took its row along');
     assert.deepStrictEqual(fromHook.map((h) => h.state), ['queued', 'cancelled', 'cancelled']);
     const w = queue.worker();
     await w.start();
@@ -183,5 +199,63 @@ describe('transactional enqueue', function () {
       delete (Sequelize as unknown as { _cls?: unknown })._cls;
       cls.destroyNamespace(`sa-tx-${prefix}`);
     }
+  });
+  it('a process killed right after COMMIT, before the push: the recovery pass runs the task exactly once; a rollback leaves nothing', async function () {
+    this.timeout(60000);
+    await Order.sync();
+    const app = join(__dirname, 'fixtures', 'tx-crash-app.ts');
+    // node itself (not the tsx wrapper, which reports its child's SIGKILL as exit 137).
+    const child = spawn(process.execPath, ['--import', 'tsx', app, db.url('sa_mirror_tx'), REDIS_URL, prefix],
+      { env: { ...process.env, SEQUELIZE_ASYNC_TEST_CRASH_AFTER_COMMIT: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on('exit', (c, s) => r([c, s])));
+    assert.strictEqual(signal, 'SIGKILL', `the app was killed by the hook (exit ${code}): ${out}${err}`);
+    assert.doesNotMatch(out, /pushed/);
+    const { order, task, state } = JSON.parse(out.split('\n')[0]) as { order: number; task: number; state: string };
+    assert.strictEqual(state, 'pending');
+    // Committed: the order and the task's pending row; nothing in Redis.
+    assert.ok(await Order.findByPk(order), 'the order was committed');
+    assert.strictEqual(await rowState(task), 'pending');
+    assert.strictEqual(await redis.exists(hashKey(task)), 0, 'the push never happened');
+
+    // A worker and the mirror loop (recovery after 300 ms instead of 10 s).
+    shipped.length = 0;
+    const w = queue.worker({ mirror: false });
+    await w.start();
+    const ac = new AbortController();
+    const errors: Error[] = [];
+    const loop = runMirror(queue, { signal: ac.signal, recoverAfterMs: 300, onError: (e) => errors.push(e) });
+    try {
+      await until(async () => (await rowState(task)) === 'succeeded', 20000, 'the recovered task to run and be mirrored');
+      const h = (await queue.task(task))!;
+      assert.strictEqual(h.result && (h.result as { id: number }).id, order);
+      // Its options survived the crash (kept in the pending row).
+      assert.strictEqual(await redis.hget(hashKey(task), 'max_attempts'), '3');
+      // Another recovery pass (every 5 s) and an app's late push by id change nothing.
+      await sleep(5500);
+      const late = await queue.enqueuer.store([{ queue: 'default', type: 'Order', objectId: String(order), action: 'ship', args: null, argsValue: [], priority: 10, scheduledAt: Date.now(), extra: [] }], [task]);
+      assert.strictEqual(late.length, 1);
+      await sleep(300);
+      assert.deepStrictEqual(shipped, [order], 'ran exactly once');
+      assert.strictEqual(await redis.hget(hashKey(task), 'attempts'), '1');
+      assert.strictEqual(await redis.hget(hashKey(task), 'state'), 'succeeded');
+      assert.deepStrictEqual(errors, []);
+    } finally {
+      ac.abort();
+      await loop;
+      await w.stop();
+    }
+
+    // A rolled-back transaction leaves no row and no task, and nothing is recovered from it.
+    let rolled = 0;
+    await assert.rejects(seq.transaction(async (t) => {
+      const o = await Order.create({ note: 'never' }, { transaction: t, hooks: false });
+      rolled = (await o.async('ship', { transaction: t })).id;
+      throw new Error('roll back');
+    }), /roll back/);
+    assert.strictEqual(await rowState(rolled), undefined);
+    assert.strictEqual(await redis.exists(hashKey(rolled)), 0);
   });
 });

@@ -50,3 +50,11 @@ export declare class RateLimitedError extends AsyncError {
   constructor(ms: number, message?: string);
   readonly ms: number;
 }
+
+/** Mirror (migrate() rejects, the loop reports): prefix `owner` writes its task history into `table`, so `prefix` must not. */
+export declare class TableTakenError extends AsyncError {
+  constructor(message: string, table: string, owner: string, prefix: string);
+  readonly table: string;
+  readonly owner: string;
+  readonly prefix: string;
+}

@@ -14,7 +14,7 @@ export type { AsyncAction, AsyncArgs, AsyncOptionsArg, MixinName } from './actio
 export type { DashboardOptions, DashboardHandler, DashboardAccess, MetricsSource, MetricsSeries } from './dashboard';
 export type { FinishedTaskEvent, SweptEvent, ReconnectedEvent, WorkerEvents, QueueEvents, TypedEvents } from './events';
 export { StoredError, AsyncError, TimeoutError, RecordNotFoundError, CorruptTaskError, WorkerLostError, ResultNotStorableError,
-  LeaseLostError, FinishRefusedError, RedisUnreachableError, NotReplicatedError, RateLimitedError } from './errors';
+  LeaseLostError, FinishRefusedError, RedisUnreachableError, NotReplicatedError, RateLimitedError, TableTakenError } from './errors';
 
 export type TaskState = 'pending' | 'queued' | 'scheduled' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 

@@ -82,6 +82,12 @@ export interface MirrorOptions {
    * this long before catching up flat out (default 5000 ms; 0 never pauses).
    */
   yieldMs?: number;
+  /**
+   * A task queued inside a transaction has its history row ('pending') committed with the
+   * transaction; one whose process died before pushing it to Redis is pushed by the loop once
+   * its row is this old (default 10000 ms). Looked for every 5 s.
+   */
+  recoverAfterMs?: number;
 }
 
 export interface SetupOptions {
@@ -95,8 +101,12 @@ export interface SetupOptions {
   redis?: string | RedisOptions | Redis | Cluster | (ClusterOptions & { cluster: ClusterNode[] });
   /** Key prefix, default 'async'. Every key of a queue carries the hash tag {prefix:queue}. */
   prefix?: string;
-  /** Mirror tasks to MySQL through the AsyncTask model (default: when sequelize is given). */
-  mirror?: boolean;
+  /**
+   * Mirror tasks to SQL through the AsyncTask model (default: when sequelize is given).
+   * `{ table }` mirrors into that table instead of `async_tasks` (migrate() creates it, `queue.AsyncTask`
+   * reads it): one database can hold the history of several prefixes, one table each.
+   */
+  mirror?: boolean | { table?: string };
   /** How long finished tasks stay in Redis, in ms (default 24 h; 0 = drop once recorded). */
   retention?: number;
   /** How long the first connection to Redis may take before commands fail with RedisUnreachableError (ms; default $ASYNC_CONNECT_TIMEOUT_MS or 5000). */

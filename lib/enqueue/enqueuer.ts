@@ -11,7 +11,8 @@ import type { QueueContext } from '../context';
 import { groupByQueue } from '../keys';
 import { enqueueDefaults } from '../registry';
 import { Task } from '../task';
-import { findTransaction, deferUntilCommit, DeferHost } from '../transaction';
+import { findTransaction, deferUntilCommit, DeferHost, PendingRows } from '../transaction';
+import { writePendingRow, dropPendingRow, enqueueByIdArgs } from '../mirror/pending';
 import { buildSpec, TaskSpec, ASYNC_PRIORITY } from './options';
 import { enqueueArgs } from './blob';
 import { describeObject, describeInstance, Described } from './target';
@@ -149,9 +150,11 @@ export class Enqueuer implements DeferHost {
     for (let i = 1; i < specs.length && oneQueue; i++) oneQueue = specs[i].queue === first;
     // Unique tasks refused as duplicates: their index in `specs` -> the id of the task holding the lock.
     const dups = new Map<number, number>();
-    const stored = oneQueue ? (specs.length > 0 ? this.storeQueue(first, specs, ids, (j, id) => dups.set(j, id)) : Promise.resolve())
+    // Given ids (a committed transaction's tasks) are pushed by id: once, should the recovery pass have pushed them.
+    const byId = given !== undefined;
+    const stored = oneQueue ? (specs.length > 0 ? this.storeQueue(first, specs, ids, (j, id) => dups.set(j, id), byId) : Promise.resolve())
       : Promise.all([...groupByQueue(specs.keys(), (i) => specs[i].queue)].map(([queue, idx]) =>
-        this.storeQueue(queue, idx.map((i) => specs[i]), idx.map((i) => ids[i]), (j, id) => dups.set(idx[j], id))));
+        this.storeQueue(queue, idx.map((i) => specs[i]), idx.map((i) => ids[i]), (j, id) => dups.set(idx[j], id), byId)));
     stored.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     // The handles are built while Redis runs the script: after a turn of the event loop, so that
     // ioredis (auto-pipelining writes on the next tick) has sent the command by then.
@@ -167,10 +170,10 @@ export class Enqueuer implements DeferHost {
     return tasks;
   }
 
-  private async storeQueue(queue: string, specs: TaskSpec[], ids: number[], dup: (j: number, id: number) => void): Promise<void> {
+  private async storeQueue(queue: string, specs: TaskSpec[], ids: number[], dup: (j: number, id: number) => void, byId = false): Promise<void> {
     const noted = this.ctx.noteQueue(queue);
     if (noted) await noted;
-    const r = await this.ctx.scriptNow('enqueue', queue, enqueueArgs(specs, ids, this.ctx.mock));
+    const r = await this.ctx.scriptNow('enqueue', queue, (byId ? enqueueByIdArgs : enqueueArgs)(specs, ids, this.ctx.mock));
     // A table when unique tasks were refused: stored count, then (1-based position, holder id) pairs.
     if (Array.isArray(r)) for (let j = 1; j + 1 < r.length; j += 2) dup(Number(r[j]) - 1, Number(r[j + 1]));
     this.ctx.emit('enqueued', queue);
@@ -179,4 +182,11 @@ export class Enqueuer implements DeferHost {
   // DeferHost: what transactional deferral needs.
   isClosed(): boolean { return this.closed(); }
   report(e: Error): void { this.onError(e); }
+  pendingRows(tx: Transaction): PendingRows | undefined {
+    const seq = this.ctx.sequelize;
+    // Only into the mirror's own database (a transaction of another Sequelize is on another connection).
+    if (!seq || !this.ctx.mirror || (tx as { sequelize?: unknown }).sequelize !== seq) return undefined;
+    const table = this.ctx.table;
+    return { write: (t, id, spec) => writePendingRow(seq, table, t, id, spec), drop: (t, id) => dropPendingRow(seq, table, t, id) };
+  }
 }

@@ -13,13 +13,18 @@
 --   5    worker  the worker's name (written to each task)
 --   6    lease   lease time (ms)
 --   7    want    how many tasks to claim at most
+--   8-9  call id, acks: this call's id and the answered calls' ids (include/replay.lua)
 -- Also touches: base .. 't:' .. id (task hashes, a non-hash one renamed to <key>:corrupt),
---   base .. 'due:' .. p and base .. 'fifo:' .. p (due index per priority)
+--   base .. 'due:' .. p and base .. 'fifo:' .. p (due index per priority), base .. 'call:' .. id (replay)
 -- Returns: {'', claimed count, next scheduled time (ms) or '' when none was claimed (or when flow control
 --   next lets a task start: include/flow.lua), then per task: id, attempt, CLAIM_FIELDS (lib/claim-reply.ts)}.
 local levels, scheduled, running, finished, marker, outbox, flow, flowStarts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 --!include context
 local worker, lease, want = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local call_id, acks = ARGV[8], ARGV[9]
 --!include claim
+--!include replay
 
-return claim_reply({}, want, worker, lease)
+local first = replayed(call_id, acks)
+if first then return first end
+return remember(call_id, claim_reply({}, want, worker, lease))

@@ -7,7 +7,8 @@
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    count   how many tasks
---   6    layout  'blob' | 'list': how the tasks are passed (below)
+--   6    layout  'blob' | 'list': how the tasks are passed (below); with ':new' ('blob:new'), a task
+--                whose hash exists already is skipped (enqueue by id, lib/mirror/pending.ts)
 --   7..  the tasks (from `tasks_from`). Each task is id, type, object_id ('' = none), action, args
 --        (msgpack, '' = none), priority, scheduled_at (ms), then n extra field/value pairs
 --        (max_attempts, backoff, timeout, unique, unique_until), laid out as:
@@ -19,8 +20,8 @@
 --     ARGV[7], with n before the pairs.
 -- Also touches: base .. 't:' .. id (task hashes, created), base .. 'fifo:' .. p and
 --   base .. 'due:' .. p (due index per priority)
--- Returns: the number of tasks stored; when a unique task found its lock held (include/unique.lua),
---   {stored, position (1-based), holder id, ...} for those tasks, which are not stored.
+-- Returns: the number of tasks stored (without those ':new' skipped); when a unique task found its lock
+--   held (include/unique.lua), {stored, position (1-based), holder id, ...} for those tasks, which are not stored.
 -- One HSET per task. A due task goes to its priority's list `fifo:<p>` ("time:id", appended) when it
 -- sorts after the list's tail (the usual case: tasks due now arrive in order), else to the zset
 -- `due:<p>`; so each stays sorted and a claim merges the two heads. One RPUSH / ZADD per priority
@@ -29,6 +30,10 @@
 local levels, scheduled, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 --!include context
 local count, layout, tasks_from = tonumber(ARGV[5]), ARGV[6], 7
+-- A transactional task is pushed by its committing process and maybe by the recovery pass: once.
+local only_new = string.sub(layout, -4) == ':new'
+if only_new then layout = string.sub(layout, 1, -5) end
+local skipped = 0
 --!include entry
 --!include outbox
 --!include unique
@@ -62,9 +67,11 @@ end
 
 local function store(id, typ, oid, action, args, pr, sat, ex)
   pos_n = pos_n + 1
+  local key = tbase .. id
+  -- Enqueue by id (a committed pending row pushed again): a task already stored is left alone, lock and all.
+  if only_new and redis.call('EXISTS', key) == 1 then skipped = skipped + 1; return end
   if ex and duplicate(id, ex) then return end
   local at = tonumber(sat)
-  local key = tbase .. id
   local queued = not (at > now)
   local state = queued and 'queued' or 'scheduled'
   if ex then
@@ -173,5 +180,5 @@ if #order > 0 then
 end
 changed_all(ob)
 if woke then redis.call('ZADD', marker, 0, '0') end
-if #dups > 0 then return {int(count - #dups / 2), unpack(dups)} end
-return int(count)
+if #dups > 0 then return {int(count - skipped - #dups / 2), unpack(dups)} end
+return int(count - skipped)

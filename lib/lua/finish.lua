@@ -17,13 +17,20 @@
 --   8    count   how many finished attempts follow
 --   9..  per attempt (from `attempts_from`, 5 each): id, attempt, outcome ('ok' | 'fail' | 'retry'),
 --        payload (result or error msgpack, '' = none), retry at (ms)
--- Also touches: base .. 't:' .. id (task hashes), base .. 'due:' .. p and base .. 'fifo:' .. p
--- Returns: like claim.lua, with the refused ids first.
+--   then call id, acks: this call's id and the answered calls' ids (include/replay.lua)
+-- Also touches: base .. 't:' .. id (task hashes), base .. 'due:' .. p and base .. 'fifo:' .. p,
+--   base .. 'call:' .. id (replay)
+-- Returns: like claim.lua, with the refused ids first; a resent call, the first call's reply.
 local levels, scheduled, running, finished, marker, outbox, flow, flowStarts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 --!include context
 local worker, lease, want, count = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local attempts_from = 9
+local call_id, acks = ARGV[attempts_from + 5 * count], ARGV[attempts_from + 5 * count + 1]
 --!include claim
+--!include replay
+
+local first = replayed(call_id, acks)
+if first then return first end
 
 local i, refused, retired, done, ok = attempts_from, {}, false, {}, {}
 for _ = 1, count do
@@ -77,4 +84,4 @@ for j = 1, #done, 4000 do redis.call('ZREM', running, unpack(done, j, math.min(j
 -- Succeeded ones retire together: one RPUSH to the outbox and one ZADD to `finished` per call.
 if #ok > 0 then retire_all(ok); retired = true end
 if retired then trim_finished() end
-return claim_reply(refused, want, worker, lease)
+return remember(call_id, claim_reply(refused, want, worker, lease), count > 0)

@@ -10,6 +10,8 @@
 // Safe to run again: only missing columns are added. Rows written before it get first_scheduled_at
 // = scheduled_at, and their JSON columns when the mirror next writes the task.
 
+const first = require('./20250101000000-create-async-tasks.js');
+
 const TABLE = 'async_tasks';
 
 function args(a, b) {
@@ -32,15 +34,16 @@ function columns(DataTypes, dialect) {
   return {
     args_json: { type: json, allowNull: true },
     result_json: { type: json, allowNull: true },
-    first_scheduled_at: { type: DataTypes.DATE(3), allowNull: true },
+    first_scheduled_at: { type: first.columns(DataTypes, dialect).scheduled_at.type, allowNull: true },
   };
 }
 
 exports.TABLE = TABLE;
 exports.columns = columns;
 
-exports.up = async function up(a, b) {
+exports.up = async function up(a, b, opts) {
   const { queryInterface, DataTypes } = args(a, b);
+  const TABLE = first.tableOf(opts);
   const dialect = queryInterface.sequelize.getDialect();
   let have;
   try {
@@ -59,8 +62,9 @@ exports.up = async function up(a, b) {
   }
 };
 
-exports.down = async function down(a, b) {
+exports.down = async function down(a, b, opts) {
   const { queryInterface } = args(a, b);
+  const TABLE = first.tableOf(opts);
   const have = await queryInterface.describeTable(TABLE);
   for (const name of ['args_json', 'result_json', 'first_scheduled_at']) {
     if (have[name]) await queryInterface.removeColumn(TABLE, name);

@@ -22,7 +22,7 @@ function hint(err: SqlFailure): string {
   const o = err.original ?? err.parent ?? (err as { code?: string; errno?: number });
   const code = String(o.code ?? '');
   // MySQL/MariaDB: 1146 no such table, 1054 unknown column; PostgreSQL: 42P01, 42703; SQLite says it in the message.
-  if (code === 'ER_NO_SUCH_TABLE' || o.errno === 1146 || code === '42P01' || /no such table: async_tasks/.test(err.message)) {
+  if (code === 'ER_NO_SUCH_TABLE' || o.errno === 1146 || code === '42P01' || /no such table: /.test(err.message)) {
     return ` (the async_tasks table is missing: ${MIGRATE_HINT})`;
   }
   if (code === 'ER_BAD_FIELD_ERROR' || o.errno === 1054 || code === '42703' || /has no column named/.test(err.message)) {

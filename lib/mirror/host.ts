@@ -7,8 +7,13 @@ import type { ScriptName } from '../scripts';
 
 export interface MirrorHost extends EventEmitter {
   readonly redis: Redis;
+  readonly prefix: string;
   readonly sequelize: Sequelize | undefined;
   readonly mirror: boolean;
+  /** The history table (default async_tasks). */
+  readonly table: string;
+  /** On ioredis-mock (scripts take their tasks one ARGV per field). */
+  readonly mock?: boolean;
   keys(queue: string): QueueKeys;
   script(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary?: boolean, client?: Redis): Promise<unknown>;
   queueNames(): Promise<string[]>;

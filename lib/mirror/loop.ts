@@ -18,7 +18,8 @@ import { rowFromHash, Row, ROW_FIELDS } from './rows';
 import { writeRows } from './upsert';
 import { databaseError, databaseLabel, MIGRATE_HINT } from './db-error';
 import { writableColumns, Writable } from './table';
-import { TABLE } from './migrations';
+import { claimTable, releaseTable, RENEW_MS } from './owner';
+import { recoverPending } from './pending';
 
 // Renewed on every batch; short, so a killed worker's lock holds history back only briefly.
 const LOCK_MS = 10000;
@@ -33,6 +34,10 @@ const MAX_BACKOFF_MS = 5000;
 const READ_CHUNK = 250;
 // A table that lacks a newer migration's columns is looked at again this often (migrate may have run).
 const RECHECK_MS = 60000;
+// Committed pending rows (transactional enqueue) are looked for this often, and pushed once this
+// old (their own process had that long to push them after its COMMIT).
+const RECOVER_EVERY_MS = 5000;
+const RECOVER_AFTER_MS = 10000;
 
 /**
  * One mirror loop's state. The per-queue Redis lock (mirror-take.lua) keeps one loop per queue at
@@ -45,9 +50,12 @@ class MirrorLoop {
   private readonly held = new Set<string>();
   private table: (Writable & { at: number }) | undefined;
   private readonly noNul: boolean;
+  /** When this loop last took or renewed its lease on the table (owner.ts). */
+  private claimedAt = 0;
+  private recoveredAt = 0;
 
   constructor(private readonly host: MirrorHost, private readonly seq: Sequelize, private readonly batch: number,
-    private readonly report: (e: Error) => void) {
+    private readonly report: (e: Error) => void, private readonly recoverAfterMs = RECOVER_AFTER_MS) {
     this.noNul = seq.getDialect() === 'postgres';
   }
 
@@ -55,9 +63,9 @@ class MirrorLoop {
   private async columns(): Promise<Writable> {
     const t = this.table;
     if (t && (t.missing.length === 0 || Date.now() - t.at < RECHECK_MS)) return t;
-    const w = await writableColumns(this.seq);
+    const w = await writableColumns(this.seq, this.host.table);
     if (w.missing.length && !t) {
-      this.report(new Error(`${databaseLabel(this.seq)}: ${TABLE} has no column ${w.missing.join(', ')} yet: ${MIGRATE_HINT}; rows are written without them meanwhile`));
+      this.report(new Error(`${databaseLabel(this.seq)}: ${this.host.table} has no column ${w.missing.join(', ')} yet: ${MIGRATE_HINT}; rows are written without them meanwhile`));
     }
     this.table = { ...w, at: Date.now() };
     return this.table;
@@ -74,6 +82,7 @@ class MirrorLoop {
     const ids = [...new Set(r.slice(1).map((x) => Number(String(x))))].filter((n) => Number.isSafeInteger(n) && n > 0).sort((a, b) => a - b);
     const finals: string[] = [];
     if (ids.length > 0) {
+      await this.ownTable();
       const table = await this.columns();
       const opts = { json: table.columns.includes('args_json'), noNul: this.noNul };
       await this.withWriteLock(queue, async (transaction) => {
@@ -84,7 +93,7 @@ class MirrorLoop {
           rows.push(rowFromHash(queue, ids[i], h, opts));
           if (isFinal(str(h.state))) finals.push(String(ids[i]), str(h.attempts) ?? '', str(h.finished_at) ?? '');
         });
-        await writeRows(this.seq, rows, transaction, table.columns);
+        await writeRows(this.seq, rows, transaction, table.columns, this.host.table);
       });
     }
     // Entries appended while we wrote (a task changed since we read it) stay for the next pass.
@@ -130,16 +139,39 @@ class MirrorLoop {
     });
   }
 
+  /**
+   * This prefix's lease on the table, before writing to it or recovering from it: another
+   * prefix's live one throws TableTakenError (reported; the loop retries, touching nothing,
+   * until that lease lapses).
+   */
+  private async ownTable(): Promise<void> {
+    if (Date.now() - this.claimedAt < RENEW_MS) return;
+    await claimTable(this.seq, this.host.table, this.host.prefix);
+    this.claimedAt = Date.now();
+  }
+
+  /** Now and then: push the tasks of committed pending rows that never reached Redis (pending.ts). */
+  private async recover(): Promise<void> {
+    if (Date.now() - this.recoveredAt < RECOVER_EVERY_MS) return;
+    await this.ownTable();
+    await this.columns(); // a missing table is reported as such
+    await recoverPending(this.host, this.seq, this.recoverAfterMs);
+    this.recoveredAt = Date.now();
+  }
+
   /** One pass over every queue; true when some queue had a full batch (more may be waiting). */
   async pass(): Promise<boolean> {
     let more = false;
     for (const q of await this.host.queueNames()) {
       if ((await this.step(q)) >= this.batch) more = true;
     }
+    // After the queues: their steps sample the lag (mirror-take) even while SQL is down.
+    await this.recover();
     return more;
   }
 
   async releaseLocks(): Promise<void> {
+    if (this.claimedAt) await releaseTable(this.seq, this.host.table, this.host.prefix).catch(() => undefined);
     for (const q of this.held) await this.host.script('mirror-release', q, [this.token]).catch(() => undefined);
     this.held.clear();
   }
@@ -162,7 +194,9 @@ export async function runMirror(host: MirrorHost, opts: MirrorOptions = {}): Pro
   const report = (err: unknown) => {
     try { opts.onError?.(databaseError(seq, err)); } catch { /* a throwing listener must not stop the mirror */ }
   };
-  const loop = new MirrorLoop(host, seq, batch, report);
+  const recoverAfterMs = opts.recoverAfterMs ?? RECOVER_AFTER_MS;
+  if (!(recoverAfterMs >= 0)) throw new RangeError(`mirror: recoverAfterMs must be a number of ms >= 0 (got ${String(opts.recoverAfterMs)})`);
+  const loop = new MirrorLoop(host, seq, batch, report, recoverAfterMs);
   const signal = opts.signal;
   let backoff = 0;
   let behindSince = 0;

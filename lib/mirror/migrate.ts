@@ -3,7 +3,8 @@
 import type { Sequelize } from 'sequelize';
 import type { MirrorHost } from './host';
 import { mirrorSequelize } from './host';
-import { MIGRATIONS, TABLE } from './migrations';
+import { MIGRATIONS } from './migrations';
+import { checkTable } from './owner';
 import { describingErrors } from './db-error';
 import type { MigrateResult } from '../../types';
 
@@ -11,7 +12,7 @@ export type { MigrateResult };
 
 interface Shape { exists: boolean; columns: Set<string>; indexes: Set<string> }
 
-async function shape(seq: Sequelize): Promise<Shape> {
+async function shape(seq: Sequelize, TABLE: string): Promise<Shape> {
   const qi = seq.getQueryInterface();
   const tables = (await qi.showAllTables()) as unknown[];
   const exists = tables.some((t) => (typeof t === 'string' ? t : (t as { tableName: string }).tableName) === TABLE);
@@ -29,13 +30,15 @@ export function summarize(r: Omit<MigrateResult, 'summary'>): string {
   return parts.length ? `${r.table}: ${parts.join('; ')}` : `${r.table} is up to date`;
 }
 
-/** Creates `async_tasks`, or adds what a newer version needs to it; returns what it did. */
-export async function migrate(host: Pick<MirrorHost, 'sequelize'>): Promise<MigrateResult> {
+/** Creates the table (`async_tasks` unless setup named another), or adds what a newer version needs to it; returns what it did. */
+export async function migrate(host: Pick<MirrorHost, 'sequelize' | 'table' | 'prefix'>): Promise<MigrateResult> {
   const seq = mirrorSequelize(host, 'migrate');
+  const TABLE = host.table;
   return describingErrors(seq, async () => {
-    const before = await shape(seq);
-    for (const m of MIGRATIONS) await m.up(seq.getQueryInterface(), seq.constructor);
-    const after = await shape(seq);
+    await checkTable(seq, TABLE, host.prefix);
+    const before = await shape(seq, TABLE);
+    for (const m of MIGRATIONS) await m.up(seq.getQueryInterface(), seq.constructor, { table: TABLE });
+    const after = await shape(seq, TABLE);
     const r = {
       table: TABLE,
       created: !before.exists,

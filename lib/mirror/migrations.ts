@@ -15,8 +15,8 @@ export interface MigrationModule {
   TABLE: string;
   /** The columns this migration creates or adds (dialect: the Sequelize dialect, where a type depends on it). */
   columns(dt: typeof DataTypes, dialect?: string): Record<string, object>;
-  up(qi: unknown, s?: unknown): Promise<void>;
-  down(qi: unknown, s?: unknown): Promise<void>;
+  up(qi: unknown, s?: unknown, opts?: { table?: string }): Promise<void>;
+  down(qi: unknown, s?: unknown, opts?: { table?: string }): Promise<void>;
 }
 
 /** Every shipped migration file, oldest first (their names start with a timestamp). */
@@ -25,6 +25,7 @@ export const MIGRATION_FILES: readonly string[] = readdirSync(MIGRATIONS_DIR).fi
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const MIGRATIONS: readonly MigrationModule[] = MIGRATION_FILES.map((f) => require(f) as MigrationModule);
+/** The default table name (setup({ mirror: { table } }) picks another). */
 export const TABLE = MIGRATIONS[0].TABLE;
 
 /** Every column of the table once all migrations ran. */

@@ -28,8 +28,9 @@ export function hashFromRow(v: Record<string, unknown>): RawHash {
   if (v.cancelled === true || v.cancelled === 1) h.cancelled = '1';
   const success = v.success === null || v.success === undefined ? null : Boolean(v.success);
   if (success !== null) h.success = success ? '1' : '0';
-  // The result column holds the return value, or for a failure the stored error.
-  if (v.result !== null && v.result !== undefined) put(success === false ? 'error' : 'result', v.result);
+  // The result column holds the return value, or for a failure the stored error (a pending row's
+  // holds its task's options: lib/mirror/pending.ts).
+  if (v.result !== null && v.result !== undefined && v.state !== 'pending') put(success === false ? 'error' : 'result', v.result);
   return h;
 }
 
@@ -48,11 +49,13 @@ export function fieldsFromRow(v: Record<string, unknown>): Partial<TaskFields> {
 }
 
 /** Defines AsyncTask on a Sequelize instance, or returns the one defined there before. */
-export function defineAsyncTask(sequelize: Sequelize): AsyncTaskModel {
-  if (sequelize.isDefined('AsyncTask')) {
-    const m = sequelize.model('AsyncTask') as AsyncTaskModel & { [OURS]?: boolean };
+export function defineAsyncTask(sequelize: Sequelize, table = TABLE): AsyncTaskModel {
+  // One model per table: 'AsyncTask' over async_tasks, 'AsyncTask_<table>' over another.
+  const name = table === TABLE ? 'AsyncTask' : `AsyncTask_${table}`;
+  if (sequelize.isDefined(name)) {
+    const m = sequelize.model(name) as AsyncTaskModel & { [OURS]?: boolean };
     if (m[OURS]) return m;
-    throw new TypeError("setup: this sequelize already has a model named 'AsyncTask' that sequelize-async did not define");
+    throw new TypeError(`setup: this sequelize already has a model named '${name}' that sequelize-async did not define`);
   }
   const cols = tableColumns(DataTypes, sequelize.getDialect());
   const attrs: Record<string, Record<string, unknown>> = { ...cols };
@@ -66,8 +69,8 @@ export function defineAsyncTask(sequelize: Sequelize): AsyncTaskModel {
     if (!raw) return undefined;
     return fieldsFromHash('', hashFromRow({ result: raw, success: this.getDataValue('success' as never) ?? true })).result;
   } };
-  const model = sequelize.define('AsyncTask', attrs as unknown as ModelAttributes, {
-    tableName: TABLE,
+  const model = sequelize.define(name, attrs as unknown as ModelAttributes, {
+    tableName: table,
     timestamps: false,
     underscored: true,
   }) as unknown as AsyncTaskModel;

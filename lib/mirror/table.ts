@@ -2,7 +2,6 @@
 // migration has not reached yet is still written (without the newer columns), and the mirror
 // says once that `migrate` would add them.
 import type { Sequelize } from 'sequelize';
-import { TABLE } from './migrations';
 import { COLUMNS, Column, LATER_COLUMNS } from './rows';
 import { databaseError, databaseLabel, MIGRATE_HINT } from './db-error';
 
@@ -12,7 +11,7 @@ export interface Writable {
   missing: readonly Column[];
 }
 
-export async function writableColumns(seq: Sequelize): Promise<Writable> {
+export async function writableColumns(seq: Sequelize, TABLE: string): Promise<Writable> {
   let have: Set<string>;
   try {
     have = new Set(Object.keys(await seq.getQueryInterface().describeTable(TABLE)));

@@ -18,6 +18,7 @@ import { Prefetch, PrefetchSetting, leaseTokens } from './prefetch';
 import { IdleWait } from './idle';
 import { RedisWatch, isConnectionError, addressOf } from './redis-watch';
 import { FlowWatch } from './flow';
+import { CallIds } from './calls';
 
 export type { WorkerHost } from './host';
 export type { WorkerEvents, SweptEvent, ReconnectedEvent } from './events';
@@ -56,6 +57,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   private readonly leases: LeaseKeeper;
   private readonly redisWatch: RedisWatch;
   private readonly flow: FlowWatch;
+  private readonly calls = new CallIds();
   private onLocalEnqueue = (q: string) => { if (this.queues.includes(q)) void this.claimWhileFree(); };
 
   constructor(private readonly host: WorkerHost, opts: WorkerOptions = {}) {
@@ -173,12 +175,9 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   /** Runs claim.lua or finish.lua (whose reply is a claim too) and starts what it claimed. */
   private async runClaimScript(script: 'claim' | 'finish', queue: string, argv: (string | number | Buffer)[], want: number, finishing: Finished[] = []) {
     this.reserved += want;
-    let reply: (Buffer | string)[];
-    try {
-      reply = await this.host.script(script, queue, argv, true) as (Buffer | string)[];
-    } finally {
-      this.reserved -= want;
-    }
+    // With a call id (calls.ts): a call resent after a reconnect gets the first call's reply.
+    const reply = await this.calls.run(queue, (id) => this.host.script(script, queue, [...argv, ...id], true))
+      .finally(() => { this.reserved -= want; }) as (Buffer | string)[];
     this.redisWatch.answered();
     const r = parseClaimReply(queue, reply);
     if (r.refused.length > 0) this.emitError(finishRefused(this.name, queue, r.refused, finishing));
