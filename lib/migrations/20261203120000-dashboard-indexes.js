@@ -18,9 +18,13 @@ const INDEXES = [
 // MySQL and MariaDB only (lib/web/error-text.ts falls back to LIKE where it is missing).
 const FULLTEXT = { name: 'async_tasks_error_message_ft', fields: ['error_message'], type: 'FULLTEXT' };
 
-function indexesFor(queryInterface) {
+const first = require('./20250101000000-create-async-tasks.js');
+
+// The indexes of a table (named after it: `mirror: { table }` gives each prefix a table of its own).
+function indexesFor(queryInterface, table) {
   const dialect = queryInterface.sequelize.getDialect();
-  return dialect === 'mysql' || dialect === 'mariadb' ? [...INDEXES, FULLTEXT] : INDEXES;
+  const all = dialect === 'mysql' || dialect === 'mariadb' ? [...INDEXES, FULLTEXT] : INDEXES;
+  return all.map((ix) => ({ ...ix, name: table + ix.name.slice(TABLE.length) }));
 }
 
 function queryInterfaceOf(a) {
@@ -37,8 +41,9 @@ exports.INDEXES = INDEXES;
 exports.columns = function columns() { return {}; };
 exports.FULLTEXT = FULLTEXT;
 
-exports.up = async function up(a) {
+exports.up = async function up(a, b, opts) {
   const queryInterface = queryInterfaceOf(a);
+  const TABLE = first.tableOf(opts);
   let indexes;
   try {
     indexes = await queryInterface.showIndex(TABLE);
@@ -46,15 +51,16 @@ exports.up = async function up(a) {
     throw new Error(`${TABLE} does not exist: run the migration 20250101000000-create-async-tasks.js first (${e.message})`);
   }
   const have = new Set(indexes.map((i) => i.name));
-  for (const ix of indexesFor(queryInterface)) {
+  for (const ix of indexesFor(queryInterface, TABLE)) {
     if (!have.has(ix.name)) await queryInterface.addIndex(TABLE, ix.fields, ix.type ? { name: ix.name, type: ix.type } : { name: ix.name });
   }
 };
 
-exports.down = async function down(a) {
+exports.down = async function down(a, b, opts) {
   const queryInterface = queryInterfaceOf(a);
+  const TABLE = first.tableOf(opts);
   const have = new Set((await queryInterface.showIndex(TABLE)).map((i) => i.name));
-  for (const ix of indexesFor(queryInterface)) {
+  for (const ix of indexesFor(queryInterface, TABLE)) {
     if (have.has(ix.name)) await queryInterface.removeIndex(TABLE, ix.name);
   }
 };

@@ -34,7 +34,7 @@ export function hasFulltext(model: AsyncTaskModel): Promise<boolean> {
     const dialect = model.sequelize!.getDialect();
     p = dialect !== 'mysql' && dialect !== 'mariadb' ? Promise.resolve(false)
       : (model.sequelize!.getQueryInterface().showIndex(model.getTableName() as string) as Promise<{ name: string }[]>)
-        .then((ix) => ix.some((i) => i.name === FULLTEXT_INDEX), () => false);
+        .then((ix) => ix.some((i) => i.name === FULLTEXT_INDEX || i.name === `${String(model.getTableName())}_error_message_ft`), () => false);
     known.set(model, p);
   }
   return p;
