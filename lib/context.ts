@@ -22,6 +22,8 @@ export interface ContextOptions {
   mirror: boolean;
   retention: number;
   sequelize: Sequelize | undefined;
+  /** False: the scripts record no metrics (setup metrics: false). */
+  metrics?: boolean;
 }
 
 /** Events: 'enqueued' (queue name; wakes this process's idle workers), 'close'. */
@@ -32,6 +34,7 @@ export class QueueContext extends EventEmitter {
   readonly prefix: string;
   readonly mirror: boolean;
   readonly retention: number;
+  readonly metrics: boolean;
   readonly sequelize: Sequelize | undefined;
   readonly registry: Registry;
   readonly ids: IdAllocator;
@@ -54,6 +57,7 @@ export class QueueContext extends EventEmitter {
     this.prefix = o.prefix;
     this.mirror = o.mirror;
     this.retention = o.retention;
+    this.metrics = o.metrics !== false;
     this.sequelize = o.sequelize;
     this.registry = new Registry(o.sequelize);
     this.ids = new IdAllocator(o.redis, o.prefix);

@@ -43,6 +43,10 @@ export interface QueueKeys {
   recurringNext: string;
   /** hash: recurring schedules, name -> "lastTickMs:lastTaskId" (task id '' when the tick stored none). */
   recurringLast: string;
+  /** hash: task metrics since the start: counts, duration and wait buckets (lib/lua/include/metrics.lua). */
+  metrics: string;
+  /** hash: per-minute (24 h) and per-hour (30 days) outcome counts, ring slots (lib/lua/include/metrics.lua). */
+  metricsSeries: string;
 }
 
 export type QueueKeyName = Exclude<keyof QueueKeys, 'base'>;
@@ -64,6 +68,8 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     recurring: base + 'recurring',
     recurringNext: base + 'recurring-next',
     recurringLast: base + 'recurring-last',
+    metrics: base + 'metrics',
+    metricsSeries: base + 'metrics-series',
   };
 }
 

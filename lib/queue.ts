@@ -18,11 +18,12 @@ import { defineAsyncTask, AsyncTaskModel } from './mirror/model';
 import { historyReader, migrate, acquireMirror, MigrateResult } from './mirror';
 import { trackTransactions } from './transaction';
 import { queueStats, findTask } from './queries';
+import { prometheusText } from './metrics/prometheus';
 import { dashboard, DashboardOptions, Handler } from './web/dashboard';
 import * as recurring from './recurring/api';
 
 const DAY = 24 * 3600 * 1000;
-const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs'];
+const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs', 'metrics'];
 let hooks = 0;
 
 export class Queue extends EventEmitter implements PublicQueue {
@@ -48,6 +49,7 @@ export class Queue extends EventEmitter implements PublicQueue {
     const retention = opts.retention ?? DAY;
     if (typeof retention !== 'number' || !Number.isInteger(retention) || retention < 0) throw new RangeError(`setup: retention must be a whole number of ms >= 0 (got ${String(opts.retention)})`);
     if (opts.mirror !== undefined && typeof opts.mirror !== 'boolean') throw new TypeError(`setup: mirror must be true or false (got ${String(opts.mirror)})`);
+    if (opts.metrics !== undefined && typeof opts.metrics !== 'boolean') throw new TypeError(`setup: metrics must be true or false (got ${String(opts.metrics)})`);
     this.sequelize = opts.sequelize;
     const mirror = opts.mirror ?? this.sequelize !== undefined;
     if (mirror && !this.sequelize) throw new TypeError('setup: mirror needs a sequelize instance');
@@ -58,7 +60,7 @@ export class Queue extends EventEmitter implements PublicQueue {
     // ioredis reconnects by itself and failed commands reject; without a listener it would print
     // "Unhandled error event" on every reconnect attempt. Ours go to the queue's 'error' listeners.
     if (conn.owned) this.redis.on('error', (e: Error) => this.report(e));
-    this.internals = new QueueContext({ redis: this.redis, mock: conn.mock, prefix: this.prefix, mirror, retention, sequelize: this.sequelize });
+    this.internals = new QueueContext({ redis: this.redis, mock: conn.mock, prefix: this.prefix, mirror, retention, sequelize: this.sequelize, metrics: opts.metrics });
     const ctx = this.internals;
     ctx.connected = conn.connected;
     ctx.workersSaturated = () => [...this.workers].some((w) => w.saturated);
@@ -141,6 +143,8 @@ export class Queue extends EventEmitter implements PublicQueue {
   stats(): Promise<QueueStats> {
     return queueStats(this.internals);
   }
+
+  metrics(): Promise<string> { return prometheusText(this.internals); }
 
   /** Creates the `async_tasks` table and its indexes when missing; safe to run again. */
   migrate(): Promise<MigrateResult> {

@@ -21,7 +21,7 @@ export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 
 export const LUA_DIR = packagePath('lib', 'lua');
 
 const KEY_NAMES: readonly QueueKeyName[] = ['levels', 'scheduled', 'running', 'finished', 'marker', 'outbox', 'outboxDone', 'mirrorMarks', 'mirrorLock', 'sweeper',
-  'recurring', 'recurringNext', 'recurringLast'];
+  'recurring', 'recurringNext', 'recurringLast', 'metrics', 'metricsSeries'];
 
 export interface LoadedScript {
   name: string;

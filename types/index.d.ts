@@ -177,6 +177,8 @@ export interface Queue extends TypedEvents<QueueEvents> {
   task(id: number | string): Promise<Task | null>;
   worker(opts?: WorkerOptions): Worker;
   stats(): Promise<QueueStats>;
+  /** Every queue's metrics in the Prometheus text format (for an app that already serves /metrics). */
+  metrics(): Promise<string>;
   close(): Promise<void>;
   /** The history model over `async_tasks` (defined on the sequelize given to setup). */
   readonly AsyncTask: ModelStatic<AsyncTask> | undefined;

@@ -96,6 +96,8 @@ export interface SetupOptions {
   retention?: number;
   /** How long the first connection to Redis may take before commands fail with RedisUnreachableError (ms; default $ASYNC_CONNECT_TIMEOUT_MS or 5000). */
   connectTimeoutMs?: number;
+  /** Record task metrics in Redis (counts, durations, waits: README "Metrics"); default true. */
+  metrics?: boolean;
 }
 
 /** Defaults for one method, applied at enqueue (per-call options win) and, for `signal`, by the worker. */

@@ -6,18 +6,22 @@
 --   finished   zset    final tasks (write: a corrupt task fails)
 --   marker     zset    wakes an idle worker (write: more left)
 --   outbox     list    changed ids, for the mirror (write)
+--   metrics        hash  totals: the wait of each claimed task (write; include/metrics.lua)
+--   metricsSeries  hash  per-minute/per-hour outcome counts (bound for the include; not written here)
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    worker  the worker's name (written to each task)
 --   6    lease   lease time (ms)
 --   7    want    how many tasks to claim at most
+--   8    metrics '0': record no metrics (setup metrics: false)
 -- Also touches: base .. 't:' .. id (task hashes, a non-hash one renamed to <key>:corrupt),
 --   base .. 'due:' .. p and base .. 'fifo:' .. p (due index per priority)
 -- Returns: {'', claimed count, next scheduled time (ms) or '' when none was claimed, then per task:
 --   id, attempt, CLAIM_FIELDS (lib/claim-reply.ts)}.
-local levels, scheduled, running, finished, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local levels, scheduled, running, finished, marker, outbox, metrics, metricsSeries = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 --!include context
 local worker, lease, want = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local metrics_on = ARGV[8] ~= '0'
 --!include claim
 
 return claim_reply({}, want, worker, lease)
