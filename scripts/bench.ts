@@ -66,7 +66,7 @@ export interface TargetResult { what: string; wanted: string; got: string; met: 
 
 export const CASE_IDS = ['enqueue-bulk', 'enqueue-one', 'process-c1', 'process-c50', 'process-c1-child', 'process-c50-child',
   'process-c1-noprefetch', 'process-c1-noprefetch-child',
-  'mirror', 'claim-depth', 'idle-pickup', 'bytes'] as const;
+  'mirror', 'metrics', 'claim-depth', 'idle-pickup', 'bytes'] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Where MEMORY STATS cannot tell whether Redis still rehashes, the deep claim cases wait this long after filling (see depthCase).
@@ -202,6 +202,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     }
 
     if (want('mirror')) await mirrorCase();
+    if (want('metrics')) await metricsCase();
     if (want('claim-depth')) await depthCase();
 
     if (want('idle-pickup')) {
@@ -320,6 +321,24 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       const why = `mirror case failed: ${(e as Error).message.split('\n')[0]}`;
       for (const x of [off, on, rows]) x.skipped ??= why;
       log(`  ${why}`);
+    }
+  }
+
+  // The metrics the scripts record (setup metrics, default on) against none, at concurrency 50.
+  async function metricsCase() {
+    const off = add({ id: 'metrics-off', label: 'process c=50, metrics: false (ours)', unit: 'jobs/s', better: 'higher', runs: {} });
+    const on = add({ id: 'metrics-on', label: 'process c=50, metrics recorded (ours, the default)', unit: 'jobs/s', better: 'higher', runs: {} });
+    for (let r = 0; r < R; r++) {
+      for (const metrics of r % 2 ? [true, false] : [false, true]) {
+        await flush();
+        const ctx = ctxFor({ metrics });
+        const p = await ADAPTERS.ours.producer(ctx);
+        await p.bulk(N, 1000);
+        await p.close();
+        const v = N / ((await timeProcessing('ours', ctx, 50, N)) / 1000);
+        (metrics ? on : off).runs.ours = [...((metrics ? on : off).runs.ours ?? []), v];
+        progress(metrics ? on : off, 'ours', v);
+      }
     }
   }
 
@@ -444,6 +463,7 @@ function evaluate(cases: CaseResult[]): TargetResult[] {
     out.push({ what, wanted, got: Number.isFinite(r) ? `${r.toFixed(2)}×` : 'not measured', met: Number.isFinite(r) ? r >= min : null });
   };
   rel('mirror on vs off', 'mirror-on', 'mirror-off', 0.8, '≥ 0.8× off');
+  rel('metrics recorded vs metrics: false (c=50)', 'metrics-on', 'metrics-off', 0.95, '≥ 0.95× off');
   const d = cases.find((c) => c.id === 'claim-depth-big') as (CaseResult & { depth?: number }) | undefined;
   rel(`claim at ${d?.depth?.toLocaleString('en') ?? 'big'} vs ${(cases.find((c) => c.id === 'claim-depth-small') as { depth?: number } | undefined)?.depth?.toLocaleString('en') ?? 'small'} waiting`, 'claim-depth-big', 'claim-depth-small', 0.9, '≥ 0.9×');
   // Beside it, the depth alone: against the control (as many tasks in Redis, in another queue).
