@@ -26,3 +26,6 @@ export interface WorkerHost extends ScriptHost, EventEmitter {
   /** Resolves once Redis has answered; rejects with RedisUnreachableError after the connect timeout. */
   connected?(): Promise<void>;
 }
+
+/** claim.lua / finish.lua's `metrics` ARGV: '0' when the queue records no metrics (setup metrics: false). */
+export const metricsFlag = (host: { readonly metrics?: boolean }): string => (host.metrics === false ? '0' : '1');

@@ -10,7 +10,7 @@ import { parseClaimReply, Claimed } from '../claim-reply';
 import type { LeaseLostError } from '../errors';
 import { sleep } from '../util/sleep';
 import { perform, abortTask } from '../perform';
-import type { WorkerHost } from './host';
+import { metricsFlag, type WorkerHost } from './host';
 import { workerSettings } from './options';
 import { TypedEmitter, WorkerEvents, Finished, finishedTaskEvent, finishRefused } from './events';
 import { LeaseKeeper } from './lease-keeper';
@@ -49,8 +49,6 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   private claiming = false;
   private claimAgain = false;
   private readonly mirrorWanted: boolean | undefined;
-  /** ARGV of claim.lua / finish.lua: '0' when the queue records no metrics (setup metrics: false). */
-  private get metricsFlag(): string { return this.host.metrics === false ? '0' : '1'; }
   private releaseMirror: (() => Promise<void>) | null = null;
   private readonly ahead: Prefetch;
   private readonly idle: IdleWait;
@@ -155,7 +153,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
         for (const q of this.queues) {
           const want = this.free();
           if (want <= 0) break;
-          const r = await this.runClaimScript('claim', q, [this.name, this.leaseMs, want, this.metricsFlag], want);
+          const r = await this.runClaimScript('claim', q, [this.name, this.leaseMs, want, metricsFlag(this.host)], want);
           if (r.got > 0) found = true;
           nextAt = Math.min(nextAt, r.nextAt);
         }
@@ -229,7 +227,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
         for (const [queue, items] of groupByQueue(batch, (f) => f.t.queue)) {
           // Claiming here keeps queue order strict: only the first queue is topped up in the same call.
           const want = this.state === 'started' && queue === this.queues[0] ? Math.max(0, this.free()) : 0;
-          const argv: (string | number | Buffer)[] = [this.name, this.leaseMs, want, items.length, this.metricsFlag];
+          const argv: (string | number | Buffer)[] = [this.name, this.leaseMs, want, items.length, metricsFlag(this.host)];
           for (const { t, o, ms } of items) argv.push(t.id, t.attempt, o.outcome, o.payload, o.retryAt, Math.round(ms));
           try {
             const r = await this.runClaimScript('finish', queue, argv, want, items);
