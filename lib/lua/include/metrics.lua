@@ -16,12 +16,10 @@
 -- Upper bounds (ms) of the duration and wait buckets (lib/metrics/read.ts has the same list).
 local METRIC_BUCKETS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
 local METRIC_OUTCOME = {ok = 's', fail = 'f', retry = 'r'}
-local metric_add, metric_order, metric_counts = {}, {}, {s = 0, f = 0, r = 0}
-
-local function metric_incr(field, n)
-  local v = metric_add[field]
-  if v then metric_add[field] = v + n else metric_add[field] = n; metric_order[#metric_order + 1] = field end
-end
+-- This call's sums: per label {s, f, r, ds, d = {bucket -> n}}, the wait's {ws, d}, the outcomes.
+-- Field names are built once per label at the flush, not per task.
+local metric_tasks, metric_labels, metric_waits = {}, {}, {ws = 0, d = {}}
+local metric_counts = {s = 0, f = 0, r = 0}
 
 local function metric_bucket(ms)
   for b = 1, #METRIC_BUCKETS do if ms <= METRIC_BUCKETS[b] then return b end end
@@ -32,14 +30,22 @@ end
 local function metric_outcome(typ, action, outcome, ms)
   local o = METRIC_OUTCOME[outcome]
   if not metrics_on or not o then return end
+  -- (a missing field is false on Redis, a null object on ioredis-mock)
   local label = (type(typ) == 'string' and typ or '?') .. '#' .. (type(action) == 'string' and action or '?')
-  metric_incr(o .. ':' .. label, 1)
+  local m = metric_tasks[label]
+  if not m then
+    m = {s = 0, f = 0, r = 0, ds = 0, d = {}}
+    metric_tasks[label] = m
+    metric_labels[#metric_labels + 1] = label
+  end
+  m[o] = m[o] + 1
   metric_counts[o] = metric_counts[o] + 1
   local d = tonumber(ms)
   if d then
     d = math.max(0, math.floor(d))
-    metric_incr('d' .. metric_bucket(d) .. ':' .. label, 1)
-    metric_incr('ds:' .. label, d)
+    local b = metric_bucket(d)
+    m.d[b] = (m.d[b] or 0) + 1
+    m.ds = m.ds + d
   end
 end
 
@@ -48,8 +54,19 @@ local function metric_wait(due_at)
   local at = tonumber(due_at)
   if not metrics_on or not at then return end
   local w = math.max(0, now - at)
-  metric_incr('w' .. metric_bucket(w), 1)
-  metric_incr('ws', w)
+  local b = metric_bucket(w)
+  metric_waits.d[b] = (metric_waits.d[b] or 0) + 1
+  metric_waits.ws = metric_waits.ws + w
+end
+
+-- HINCRBY per bucket counted, and the sum (field names: 'd<i>' .. suffix, sum_field).
+local function metric_histo(prefix, suffix, h, sum_field, sum)
+  local any = false
+  for b = 1, #METRIC_BUCKETS + 1 do
+    local n = h[b]
+    if n then redis.call('HINCRBY', metrics, prefix .. b .. suffix, int(n)); any = true end
+  end
+  if any then redis.call('HINCRBY', metrics, sum_field, int(sum)) end
 end
 
 -- Adds this call's counts to a ring slot's "<n>:<s>:<f>:<r>", starting again when the slot is stale.
@@ -62,15 +79,22 @@ local function metric_slot(old, n)
 end
 
 local function metrics_flush()
-  for j = 1, #metric_order do
-    local field = metric_order[j]
-    redis.call('HINCRBY', metrics, field, int(metric_add[field]))
+  for j = 1, #metric_labels do
+    local label = metric_labels[j]
+    local m = metric_tasks[label]
+    for _, o in ipairs({'s', 'f', 'r'}) do
+      if m[o] > 0 then redis.call('HINCRBY', metrics, o .. ':' .. label, int(m[o])) end
+    end
+    metric_histo('d', ':' .. label, m.d, 'ds:' .. label, m.ds)
   end
-  if metric_counts.s + metric_counts.f + metric_counts.r > 0 then
+  metric_histo('w', '', metric_waits.d, 'ws', metric_waits.ws)
+  local c = metric_counts
+  if c.s + c.f + c.r > 0 then
     local minute, hour = math.floor(now / 60000), math.floor(now / 3600000)
     local mf, hf = 'm' .. int(minute % 1440), 'h' .. int(hour % 720)
     local old = redis.call('HMGET', metricsSeries, mf, hf)
     redis.call('HSET', metricsSeries, mf, metric_slot(old[1], minute), hf, metric_slot(old[2], hour))
   end
-  metric_add, metric_order, metric_counts = {}, {}, {s = 0, f = 0, r = 0}
+  metric_tasks, metric_labels, metric_waits = {}, {}, {ws = 0, d = {}}
+  metric_counts = {s = 0, f = 0, r = 0}
 end
