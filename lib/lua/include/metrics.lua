@@ -16,12 +16,14 @@
 -- Upper bounds (ms) of the duration and wait buckets (lib/metrics/read.ts has the same list).
 local METRIC_BUCKETS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
 local METRIC_OUTCOME = {ok = 's', fail = 'f', retry = 'r'}
--- This call's sums: per label {s, f, r, ds, d = {bucket -> n}}, the wait's {ws, d}, the outcomes.
+-- This call's sums: per type and action {label, s, f, r, ds, d = {bucket -> n}} (also listed in
+-- metric_labels, in first-seen order), the wait's {ws, d}, the outcomes.
 -- Field names are built once per label at the flush, not per task.
 local metric_tasks, metric_labels, metric_waits = {}, {}, {ws = 0, d = {}}
 local metric_counts = {s = 0, f = 0, r = 0}
 
 local function metric_bucket(ms)
+  if ms <= 5 then return 1 end
   for b = 1, #METRIC_BUCKETS do if ms <= METRIC_BUCKETS[b] then return b end end
   return #METRIC_BUCKETS + 1
 end
@@ -31,12 +33,16 @@ local function metric_outcome(typ, action, outcome, ms)
   local o = METRIC_OUTCOME[outcome]
   if not metrics_on or not o then return end
   -- (a missing field is false on Redis, a null object on ioredis-mock)
-  local label = (type(typ) == 'string' and typ or '?') .. '#' .. (type(action) == 'string' and action or '?')
-  local m = metric_tasks[label]
+  if type(typ) ~= 'string' then typ = '?' end
+  if type(action) ~= 'string' then action = '?' end
+  -- Looked up by type, then action: no label string is built per task.
+  local by_type = metric_tasks[typ]
+  if not by_type then by_type = {}; metric_tasks[typ] = by_type end
+  local m = by_type[action]
   if not m then
-    m = {s = 0, f = 0, r = 0, ds = 0, d = {}}
-    metric_tasks[label] = m
-    metric_labels[#metric_labels + 1] = label
+    m = {label = typ .. '#' .. action, s = 0, f = 0, r = 0, ds = 0, d = {}}
+    by_type[action] = m
+    metric_labels[#metric_labels + 1] = m
   end
   m[o] = m[o] + 1
   metric_counts[o] = metric_counts[o] + 1
@@ -80,8 +86,8 @@ end
 
 local function metrics_flush()
   for j = 1, #metric_labels do
-    local label = metric_labels[j]
-    local m = metric_tasks[label]
+    local m = metric_labels[j]
+    local label = m.label
     for _, o in ipairs({'s', 'f', 'r'}) do
       if m[o] > 0 then redis.call('HINCRBY', metrics, o .. ':' .. label, int(m[o])) end
     end
