@@ -27,6 +27,8 @@ export interface ContextOptions {
   sequelize: Sequelize | undefined;
   /** setup({ replicas, replicaTimeoutMs }); absent: no WAIT. */
   durability?: Durability;
+  /** False: the scripts record no metrics (setup metrics: false). */
+  metrics?: boolean;
 }
 
 /** Events: 'enqueued' (queue name; wakes this process's idle workers), 'close'. */
@@ -38,6 +40,7 @@ export class QueueContext extends EventEmitter {
   readonly mirror: boolean;
   readonly table: string;
   readonly retention: number;
+  readonly metrics: boolean;
   readonly sequelize: Sequelize | undefined;
   readonly durability: Durability;
   readonly registry: Registry;
@@ -62,6 +65,7 @@ export class QueueContext extends EventEmitter {
     this.mirror = o.mirror;
     this.table = o.table;
     this.retention = o.retention;
+    this.metrics = o.metrics !== false;
     this.sequelize = o.sequelize;
     this.durability = o.durability ?? { replicas: 0, timeoutMs: 0 };
     this.registry = new Registry(o.sequelize);

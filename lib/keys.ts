@@ -50,6 +50,10 @@ export interface QueueKeys {
   flow: string;
   /** zset: claims inside the rate window (member "ms:first id:count", score = start ms; their total is flow.rate_n). */
   flowStarts: string;
+  /** hash: task metrics since the start: counts, duration and wait buckets (lib/lua/include/metrics.lua). */
+  metrics: string;
+  /** hash: per-minute (24 h) and per-hour (30 days) outcome counts, ring slots (lib/lua/include/metrics.lua). */
+  metricsSeries: string;
 }
 
 export type QueueKeyName = Exclude<keyof QueueKeys, 'base'>;
@@ -73,6 +77,8 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     recurringLast: base + 'recurring-last',
     flow: base + 'flow',
     flowStarts: base + 'flow-starts',
+    metrics: base + 'metrics',
+    metricsSeries: base + 'metrics-series',
   };
 }
 

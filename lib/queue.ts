@@ -20,12 +20,13 @@ import { TABLE } from './mirror/migrations';
 import { historyReader, migrate, acquireMirror, MigrateResult } from './mirror';
 import { trackTransactions } from './transaction';
 import { queueStats, findTask } from './queries';
+import { prometheusText } from './metrics/prometheus';
 import { dashboard, DashboardOptions, Handler } from './web/dashboard';
 import * as recurring from './recurring/api';
 import { pauseQueue, resumeQueue, limitQueue } from './flow';
 
 const DAY = 24 * 3600 * 1000;
-const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs', 'replicas', 'replicaTimeoutMs'];
+const OPTIONS = ['sequelize', 'redis', 'prefix', 'mirror', 'retention', 'connectTimeoutMs', 'replicas', 'replicaTimeoutMs', 'metrics'];
 let hooks = 0;
 
 /** `mirror`: true | false | { table } (an object mirrors, into that table). */
@@ -65,6 +66,7 @@ export class Queue extends EventEmitter implements PublicQueue {
     const retention = opts.retention ?? DAY;
     if (typeof retention !== 'number' || !Number.isInteger(retention) || retention < 0) throw new RangeError(`setup: retention must be a whole number of ms >= 0 (got ${String(opts.retention)})`);
     const { mirror: mirrorOpt, table } = mirrorOption(opts.mirror);
+    if (opts.metrics !== undefined && typeof opts.metrics !== 'boolean') throw new TypeError(`setup: metrics must be true or false (got ${String(opts.metrics)})`);
     this.sequelize = opts.sequelize;
     const mirror = mirrorOpt ?? this.sequelize !== undefined;
     if (mirror && !this.sequelize) throw new TypeError('setup: mirror needs a sequelize instance');
@@ -77,7 +79,7 @@ export class Queue extends EventEmitter implements PublicQueue {
     // "Unhandled error event" on every reconnect attempt. Ours go to the queue's 'error' listeners.
     if (conn.owned) this.redis.on('error', (e: Error) => this.report(e));
     this.internals = new QueueContext({ redis: this.redis, mock: conn.mock, prefix: this.prefix, mirror, table, retention, sequelize: this.sequelize,
-      durability: dur });
+      durability: dur, metrics: opts.metrics });
     const ctx = this.internals;
     ctx.connected = conn.connected;
     ctx.workersSaturated = () => [...this.workers].some((w) => w.saturated);
@@ -174,6 +176,9 @@ export class Queue extends EventEmitter implements PublicQueue {
   limit(queue: string, limits: QueueLimits | null): Promise<void> {
     try { return limitQueue(this.internals, queue, limits); } catch (e) { return Promise.reject(e); }
   }
+
+  /** Every queue's metrics in the Prometheus text format (for an app that already serves /metrics). */
+  metrics(): Promise<string> { return prometheusText(this.internals); }
 
   /** Creates the `async_tasks` table and its indexes when missing; safe to run again. */
   migrate(): Promise<MigrateResult> {

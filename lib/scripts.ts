@@ -22,7 +22,7 @@ export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 
 export const LUA_DIR = packagePath('lib', 'lua');
 
 const KEY_NAMES: readonly QueueKeyName[] = ['levels', 'scheduled', 'running', 'finished', 'marker', 'outbox', 'outboxDone', 'mirrorMarks', 'mirrorLock', 'sweeper',
-  'recurring', 'recurringNext', 'recurringLast', 'flow', 'flowStarts'];
+  'recurring', 'recurringNext', 'recurringLast', 'flow', 'flowStarts', 'metrics', 'metricsSeries'];
 
 export interface LoadedScript {
   name: string;

@@ -67,7 +67,7 @@ export interface TargetResult { what: string; wanted: string; got: string; met: 
 
 export const CASE_IDS = ['enqueue-bulk', 'enqueue-one', 'process-c1', 'process-c50', 'process-c1-child', 'process-c50-child',
   'process-c1-noprefetch', 'process-c1-noprefetch-child',
-  'mirror', 'flow-limit', 'tx-enqueue', 'claim-depth', 'idle-pickup', 'bytes'] as const;
+  'mirror', 'flow-limit', 'tx-enqueue', 'metrics', 'claim-depth', 'idle-pickup', 'bytes'] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Where MEMORY STATS cannot tell whether Redis still rehashes, the deep claim cases wait this long after filling (see depthCase).
@@ -205,6 +205,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     if (want('mirror')) await mirrorCase();
     if (want('flow-limit')) await flowCase();
     if (want('tx-enqueue')) await txEnqueueCase();
+    if (want('metrics')) await metricsCase();
     if (want('claim-depth')) await depthCase();
 
     if (want('idle-pickup')) {
@@ -347,6 +348,24 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       } catch (e) {
         for (const x of [c50, c99]) x.skipped = `tx-enqueue case failed: ${(e as Error).message.split('\n')[0]}`;
         log(`  ${c50.skipped}`);
+      }
+    }
+  }
+
+  // The metrics the scripts record (setup metrics, default on) against none, at concurrency 50.
+  async function metricsCase() {
+    const off = add({ id: 'metrics-off', label: 'process c=50, metrics: false (ours)', unit: 'jobs/s', better: 'higher', runs: {} });
+    const on = add({ id: 'metrics-on', label: 'process c=50, metrics recorded (ours, the default)', unit: 'jobs/s', better: 'higher', runs: {} });
+    for (let r = 0; r < R; r++) {
+      for (const metrics of r % 2 ? [true, false] : [false, true]) {
+        await flush();
+        const ctx = ctxFor({ metrics });
+        const p = await ADAPTERS.ours.producer(ctx);
+        await p.bulk(N, 1000);
+        await p.close();
+        const v = N / ((await timeProcessing('ours', ctx, 50, N)) / 1000);
+        (metrics ? on : off).runs.ours = [...((metrics ? on : off).runs.ours ?? []), v];
+        progress(metrics ? on : off, 'ours', v);
       }
     }
   }
@@ -498,6 +517,7 @@ function evaluate(cases: CaseResult[]): TargetResult[] {
   };
   rel('mirror on vs off', 'mirror-on', 'mirror-off', 0.8, '≥ 0.8× off');
   rel('process c=50, non-binding limit vs none', 'flow-limited', 'flow-unlimited', 0.95, '≥ 0.95× without');
+  rel('metrics recorded vs metrics: false (c=50)', 'metrics-on', 'metrics-off', 0.95, '≥ 0.95× off');
   const d = cases.find((c) => c.id === 'claim-depth-big') as (CaseResult & { depth?: number }) | undefined;
   rel(`claim at ${d?.depth?.toLocaleString('en') ?? 'big'} vs ${(cases.find((c) => c.id === 'claim-depth-small') as { depth?: number } | undefined)?.depth?.toLocaleString('en') ?? 'small'} waiting`, 'claim-depth-big', 'claim-depth-small', 0.9, '≥ 0.9×');
   // Beside it, the depth alone: against the control (as many tasks in Redis, in another queue).

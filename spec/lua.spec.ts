@@ -20,7 +20,7 @@ describe('Lua scripts on real Redis', function () {
     parseClaimReply('default', await queue.internals.script('claim', 'default', ['w1', 30000, want], true) as Buffer[]);
   const finish = async (id: number | string, attempt: number, outcome: 'ok' | 'fail' | 'retry', retryAt = 0) =>
     parseClaimReply('default', await queue.internals.script('finish', 'default',
-      ['w1', 30000, 0, 1, String(id), String(attempt), outcome, encode(new Error('boom')), retryAt], true) as Buffer[]);
+      ['w1', 30000, 0, 1, '1', String(id), String(attempt), outcome, encode(new Error('boom')), retryAt, 5], true) as Buffer[]);
 
   before(() => { redis = redisClient(); });
   beforeEach(() => {

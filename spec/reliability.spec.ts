@@ -67,7 +67,7 @@ describe('reliability: leases, recovery, retries, timeouts', function () {
       assert.equal(t.attempts, 2);
       assert.equal(await field(t.id, 'stalled'), '1');
       // The "dead" worker comes back and reports a failure for attempt 1: refused, nothing overwritten.
-      const r = await queue.internals.script('finish', 'default', ['ghost', 100, 0, 1, String(t.id), String(ghost.attempt), 'fail', '', 0], true) as Buffer[];
+      const r = await queue.internals.script('finish', 'default', ['ghost', 100, 0, 1, '1', String(t.id), String(ghost.attempt), 'fail', '', 0, 5], true) as Buffer[];
       assert.equal(r[0].toString(), String(t.id), 'finish of a stale attempt is refused');
       await t.reload();
       assert.equal(t.state, 'succeeded');

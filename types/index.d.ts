@@ -198,6 +198,8 @@ export interface Queue extends TypedEvents<QueueEvents> {
   resume(queue: string): Promise<void>;
   /** Replaces the queue's limits (null removes them). Stored in Redis, shared by every worker. */
   limit(queue: string, limits: QueueLimits | null): Promise<void>;
+  /** Every queue's metrics in the Prometheus text format (for an app that already serves /metrics). */
+  metrics(): Promise<string>;
   close(): Promise<void>;
   /** The history model over `async_tasks` (defined on the sequelize given to setup). */
   readonly AsyncTask: ModelStatic<AsyncTask> | undefined;

@@ -119,6 +119,8 @@ export interface SetupOptions {
   replicas?: number;
   /** How long to wait for `replicas` (ms, default 2000). */
   replicaTimeoutMs?: number;
+  /** Record task metrics in Redis (counts, durations, waits: README "Metrics"); default true. */
+  metrics?: boolean;
 }
 
 /** Defaults for one method, applied at enqueue (per-call options win) and, for `signal`, by the worker. */

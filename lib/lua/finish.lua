@@ -9,24 +9,29 @@
 --   outbox     list    changed ids, for the mirror (write)
 --   flow       hash    flow control: pause, hold, limits (read; include/flow.lua)
 --   flowStarts zset    starts in the rate window (read, write)
+--   metrics        hash  totals: outcomes, durations, waits (write; include/metrics.lua)
+--   metricsSeries  hash  per-minute/per-hour outcome counts (write; include/metrics.lua)
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    worker  the worker's name
 --   6    lease   lease time (ms) of the tasks claimed
 --   7    want    how many tasks to claim at most
 --   8    count   how many finished attempts follow
---   9..  per attempt (from `attempts_from`, 5 each): id, attempt, outcome ('ok' | 'fail' | 'retry'),
---        payload (result or error msgpack, '' = none), retry at (ms)
+--   9    metrics '0': record no metrics (setup metrics: false)
+--   10.. per attempt (from `attempts_from`, 6 each): id, attempt, outcome ('ok' | 'fail' | 'retry'),
+--        payload (result or error msgpack, '' = none), retry at (ms), duration (ms)
 --   then call id, acks: this call's id and the answered calls' ids (include/replay.lua)
 -- Also touches: base .. 't:' .. id (task hashes), base .. 'due:' .. p and base .. 'fifo:' .. p,
 --   base .. 'call:' .. id (replay)
 -- Returns: like claim.lua, with the refused ids first; a resent call, the first call's reply.
-local levels, scheduled, running, finished, marker, outbox, flow, flowStarts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local levels, scheduled, running, finished, marker, outbox, flow, flowStarts, metrics, metricsSeries = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 --!include context
 local worker, lease, want, count = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local attempts_from = 9
-local call_id, acks = ARGV[attempts_from + 5 * count], ARGV[attempts_from + 5 * count + 1]
+local metrics_on = ARGV[9] ~= '0'
+local attempts_from = 10
+local call_id, acks = ARGV[attempts_from + 6 * count], ARGV[attempts_from + 6 * count + 1]
 --!include claim
+--!include metrics
 --!include replay
 
 local first = replayed(call_id, acks)
@@ -35,9 +40,10 @@ if first then return first end
 local i, refused, retired, done, ok = attempts_from, {}, false, {}, {}
 for _ = 1, count do
   local id, attempt, outcome, payload, retry_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  i = i + 5
+  local ms = ARGV[i + 5]
+  i = i + 6
   local key = tkey(id)
-  local cur = redis.pcall('HMGET', key, 'attempts', 'state', 'cancelled', 'priority')
+  local cur = redis.pcall('HMGET', key, 'attempts', 'state', 'cancelled', 'priority', 'type', 'action')
   if cur.err then
     fail_corrupt(id, 'its key was replaced by a ' .. key_type(key) .. ' while it ran')
     retired = true
@@ -45,6 +51,8 @@ for _ = 1, count do
     refused[#refused + 1] = id
   else
     done[#done + 1] = id
+    -- A cancelled task is not retried: it fails.
+    metric_outcome(cur[5], cur[6], (outcome == 'retry' and cur[3] == '1') and 'fail' or outcome, ms)
     if outcome == 'ok' and retention == 0 and not mirror then
       -- Nothing will read the final fields: the hash goes at once.
       redis.call('DEL', key)

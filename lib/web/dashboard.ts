@@ -19,6 +19,8 @@ import { tasksPage, scheduledPage, confirmPage, filterParams } from './pages/tas
 import { taskPage } from './pages/task';
 import { workersPage } from './pages/workers';
 import { runningByWorker } from './running';
+import { RedisMetricsSource } from './redis-metrics-source';
+import { prometheusText, PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus';
 
 export type Access = 'all' | 'read' | false;
 
@@ -31,7 +33,7 @@ export interface DashboardOptions {
   secret?: string | Buffer;
   /** The mount path when it cannot be told from the request (served alone under a path). */
   base?: string;
-  /** Where the overview chart's numbers come from (default: the SQL history when the queue mirrors). */
+  /** Where the overview chart's numbers come from (default: the metrics the scripts record in Redis; with setup metrics: false, the SQL history when the queue mirrors). */
   metrics?: MetricsSource;
   /** Origins besides the request's own Host allowed to POST (e.g. behind a proxy that rewrites Host). */
   trustedOrigins?: string[];
@@ -55,7 +57,7 @@ export function dashboard(queue: DashboardQueue, options: DashboardOptions = {})
   const model = queue.AsyncTask;
   const host: SearchHost = { ctx, model };
   const csrf = new Csrf(options.secret, options.trustedOrigins);
-  const metrics = options.metrics ?? (ctx.mirror && model?.sequelize ? new SqlMetricsSource(model.sequelize, String(model.getTableName())) : new NoMetricsSource());
+  const metrics = options.metrics ?? (ctx.metrics ? new RedisMetricsSource(ctx) : ctx.mirror && model?.sequelize ? new SqlMetricsSource(model.sequelize, String(model.getTableName())) : new NoMetricsSource());
 
   return (req, res) => {
     const base = mountPrefix(req, options.base);
@@ -96,6 +98,11 @@ export function dashboard(queue: DashboardQueue, options: DashboardOptions = {})
       return sendHtml(res, 200, overviewPage(v, await overview(ctx, metrics), metrics.enabled ? null : metrics.unavailable));
     }
     if (path === '/api/overview') return sendJson(res, await overview(ctx, metrics));
+    if (path === '/metrics') {
+      res.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Cache-Control': 'no-store' });
+      res.end(await prometheusText(ctx));
+      return;
+    }
     if (path === '/api/metrics') {
       const range = query.get('range') ?? 'hour';
       if (range !== 'hour' && range !== 'days') throw badRequest(`range must be 'hour' or 'days' (got '${range}')`);

@@ -31,7 +31,7 @@ const REDIS_FINISHED_LOOK = 5000;
 
 type Pausable = { paused?: (queue: string) => Promise<boolean> | boolean };
 
-async function oldestDue(ctx: QueueContext, queue: string, now: number): Promise<number | null> {
+export async function oldestDue(ctx: QueueContext, queue: string, now: number): Promise<number | null> {
   const k = ctx.keys(queue);
   let oldest = Infinity;
   for (const p of await ctx.redis.zrange(k.levels, 0, -1)) {

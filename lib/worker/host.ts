@@ -19,8 +19,13 @@ export interface WorkerHost extends ScriptHost, EventEmitter {
   /** Running on ioredis-mock (no blocking commands: workers poll). */
   readonly mock: boolean;
   readonly registry: Registry;
+  /** False: claim and finish record no metrics (setup metrics: false). */
+  readonly metrics?: boolean;
   /** A share of the SQL mirror loop, or null when this worker does not mirror. */
   acquireMirror?(want: boolean | undefined, onError: (e: Error) => void): (() => Promise<void>) | null;
   /** Resolves once Redis has answered; rejects with RedisUnreachableError after the connect timeout. */
   connected?(): Promise<void>;
 }
+
+/** claim.lua / finish.lua's `metrics` ARGV: '0' when the queue records no metrics (setup metrics: false). */
+export const metricsFlag = (host: { readonly metrics?: boolean }): string => (host.metrics === false ? '0' : '1');

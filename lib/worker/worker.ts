@@ -10,7 +10,7 @@ import { parseClaimReply, Claimed } from '../claim-reply';
 import { NotReplicatedError, type LeaseLostError } from '../errors';
 import { sleep } from '../util/sleep';
 import { perform, abortTask } from '../perform';
-import type { WorkerHost } from './host';
+import { metricsFlag, type WorkerHost } from './host';
 import { workerSettings } from './options';
 import { TypedEmitter, WorkerEvents, Finished, finishedTaskEvent, finishRefused } from './events';
 import { LeaseKeeper } from './lease-keeper';
@@ -156,7 +156,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
         for (const q of this.queues) {
           const want = this.free();
           if (want <= 0) break;
-          const r = await this.runClaimScript('claim', q, [this.name, this.leaseMs, want], want);
+          const r = await this.runClaimScript('claim', q, [this.name, this.leaseMs, want, metricsFlag(this.host)], want);
           if (r.got > 0) found = true;
           nextAt = Math.min(nextAt, r.nextAt);
         }
@@ -228,8 +228,8 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
         for (const [queue, items] of groupByQueue(batch, (f) => f.t.queue)) {
           // Claiming here keeps queue order strict: only the first queue is topped up in the same call.
           const want = this.state === 'started' && queue === this.queues[0] ? Math.max(0, this.free()) : 0;
-          const argv: (string | number | Buffer)[] = [this.name, this.leaseMs, want, items.length];
-          for (const { t, o } of items) argv.push(t.id, t.attempt, o.outcome, o.payload, o.retryAt);
+          const argv: (string | number | Buffer)[] = [this.name, this.leaseMs, want, items.length, metricsFlag(this.host)];
+          for (const { t, o, ms } of items) argv.push(t.id, t.attempt, o.outcome, o.payload, o.retryAt, Math.round(ms));
           try {
             const r = await this.runClaimScript('finish', queue, argv, want, items);
             this.reportFinished(items, new Set(r.refused)); // only once recorded: a retried flush must not report twice

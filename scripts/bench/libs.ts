@@ -22,6 +22,8 @@ export interface Ctx {
   /** Ours only: the worker's own `mirror` option (false: the scripts still fill the outbox, no loop runs). */
   workerMirror?: boolean;
   databaseUrl?: string;
+  /** Ours only: setup's `metrics` (default true; false: the scripts record no metrics). */
+  metrics?: boolean;
   /** Ours only: the worker's `prefetch` (default 'auto'; 0 turns it off). */
   prefetch?: number;
 }
@@ -121,6 +123,7 @@ export async function closeSequelizes(): Promise<void> {
 async function oursQueue(ctx: Ctx): Promise<OurQueue> {
   const { setup } = loadOurs(ctx);
   const opts: Record<string, unknown> = { redis: ctx.redisUrl, prefix: ctx.prefix, retention: 0 };
+  if (ctx.metrics !== undefined) opts.metrics = ctx.metrics;
   if (ctx.mirror !== undefined) {
     const sq = await benchSequelize(ctx);
     opts.sequelize = sq;

@@ -1,12 +1,14 @@
 -- claim: hand due tasks to a worker under a lease, and the reply claim.lua and finish.lua send.
 -- Provides: promote(), claim(want, worker, lease, out), claim_reply(refused, want, worker, lease),
 --   CLAIM_FIELDS (generated from lib/claim-reply.ts); and what due.lua and corrupt.lua provide.
--- Needs: KEYS levels, scheduled, running, finished, marker, outbox, flow, flowStarts; context (base, now, now_text).
+-- Needs: KEYS levels, scheduled, running, finished, marker, outbox, flow, flowStarts, metrics, metricsSeries; context
+--   (base, now, now_text); `metrics_on` (include/metrics.lua).
 -- Also touches: base .. 't:' .. id, base .. 'due:' .. p, base .. 'fifo:' .. p.
 --!include context
 --!include due
 --!include corrupt
 --!include unique
+--!include metrics
 
 -- Scheduled tasks whose time has come become due (at most 1000 per call).
 local function promote()
@@ -53,7 +55,7 @@ local function claim(want, worker, lease, out)
       for j = 1, #popped do
         local id = popped[j]
         local key = tkey(id)
-        local f = redis.pcall('HMGET', key, 'state', 'attempts', 'unique', 'unique_until', unpack(CLAIM_FIELDS))
+        local f = redis.pcall('HMGET', key, 'state', 'attempts', 'unique', 'unique_until', 'scheduled_at', unpack(CLAIM_FIELDS))
         if f.err then
           fail_corrupt(id, 'its key holds a ' .. key_type(key) .. ', not a hash')
         elseif not f[1] then
@@ -72,7 +74,8 @@ local function claim(want, worker, lease, out)
           took[#took + 1] = id
           out[#out + 1] = id
           out[#out + 1] = attempt
-          for i = 1, #CLAIM_FIELDS do out[#out + 1] = f[i + 4] or '' end
+          for i = 1, #CLAIM_FIELDS do out[#out + 1] = f[i + 5] or '' end
+          metric_wait(f[5])
           got = got + 1
         end
       end
@@ -105,5 +108,6 @@ local function claim_reply(refused, want, worker, lease)
     if nxt then out[3] = int(tonumber(nxt)) end
   end
   out[3] = flow_reply(out[3])
+  metrics_flush()
   return {unpack(out)}
 end
