@@ -29,6 +29,9 @@ local function metric_bucket(ms)
 end
 
 -- One attempt's outcome ('ok' | 'fail' | 'retry') and duration (ms, '' = not measured).
+-- Durations and waits are counted up to this (a year): sums stay whole numbers HINCRBY takes.
+local METRIC_MAX_MS = 31536000000
+
 local function metric_outcome(typ, action, outcome, ms)
   local o = METRIC_OUTCOME[outcome]
   if not metrics_on or not o then return end
@@ -47,8 +50,8 @@ local function metric_outcome(typ, action, outcome, ms)
   m[o] = m[o] + 1
   metric_counts[o] = metric_counts[o] + 1
   local d = tonumber(ms)
-  if d then
-    d = math.max(0, math.floor(d))
+  if d and d == d then
+    d = math.min(METRIC_MAX_MS, math.max(0, math.floor(d)))
     local b = metric_bucket(d)
     m.d[b] = (m.d[b] or 0) + 1
     m.ds = m.ds + d
@@ -58,8 +61,9 @@ end
 -- A claimed task's wait: from when it was due (its scheduled_at, ms) to now.
 local function metric_wait(due_at)
   local at = tonumber(due_at)
-  if not metrics_on or not at then return end
-  local w = math.max(0, now - at)
+  -- A damaged scheduled_at (text, NaN, 1e400) must not make HINCRBY fail and abort the claim.
+  if not metrics_on or not at or at ~= at then return end
+  local w = math.min(METRIC_MAX_MS, math.max(0, math.floor(now - at)))
   local b = metric_bucket(w)
   metric_waits.d[b] = (metric_waits.d[b] or 0) + 1
   metric_waits.ws = metric_waits.ws + w
