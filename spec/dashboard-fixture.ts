@@ -5,7 +5,7 @@ import type { Sequelize } from 'sequelize';
 import { setup, Queue, Worker } from '../lib';
 import { serveDashboard, Served } from '../lib/web/serve';
 import type { DashboardOptions } from '../lib/web/dashboard';
-import { redisClient, uniquePrefix, dropPrefix, mysqlDb, until, REDIS_URL } from './helpers';
+import { redisClient, uniquePrefix, dropPrefix, DATABASES, until, REDIS_URL } from './helpers';
 
 export const XSS = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>';
 
@@ -36,9 +36,9 @@ export interface Env {
   close(): Promise<void>;
 }
 
-export async function startEnv(db: string, tag: string): Promise<Env> {
+export async function startEnv(db: string, tag: string, dialect: 'mysql' | 'postgres' = 'mysql'): Promise<Env> {
   Mailer.healed = false;
-  const seq = await mysqlDb(db);
+  const seq = await DATABASES.find((d) => d.dialect === dialect)!.open(db, {});
   await seq.query('DROP TABLE IF EXISTS async_tasks');
   const prefix = uniquePrefix(tag);
   const queue = setup({ sequelize: seq, redis: REDIS_URL, prefix });
