@@ -11,7 +11,7 @@ import Redis, { Cluster } from 'ioredis';
 import { setup, Queue, NotReplicatedError } from '../lib';
 import { RedisServer } from './faults/servers';
 import { idsKey, queuesKey, workersKey } from '../lib/keys';
-import { sharedCluster, RedisCluster, client } from './cluster-harness';
+import { sharedCluster, sharedSentinel, RedisCluster, client } from './cluster-harness';
 import { uniquePrefix, until, mysqlDb, REDIS_URL } from './helpers';
 
 const Jobs = {
@@ -43,6 +43,45 @@ async function keysOn(port: number, prefix: string): Promise<string[]> {
     } while (cursor !== '0');
     return out;
   } finally { r.disconnect(); }
+}
+
+/** Recurring, unique, pause/resume and limits, metrics and the dashboard on three queues of `queue`. */
+async function newerFeatures(queue: Queue, [a, b, c]: { queue: string }[]): Promise<void> {
+    const w = queue.worker({ queues: [a.queue, b.queue, c.queue], concurrency: 4 });
+    await w.start();
+    // Recurring: the tick's task is stored in its queue's slot by recur-tick.lua.
+    await queue.every(Jobs, '* * * * * *', 'tag', { name: 'tick', args: ['tick'], queue: a.queue });
+    await until(() => Jobs.ran.includes('tick'), 5000, 'a recurring tick to run');
+    await queue.unschedule('tick');
+    // Unique: the second enqueue returns the first task.
+    const u1 = await queue.async(Jobs, 'tag', { args: ['u'], queue: b.queue, unique: 'one', scheduledAt: Date.now() + 60000 });
+    const u2 = await queue.async(Jobs, 'tag', { args: ['u'], queue: b.queue, unique: 'one', scheduledAt: Date.now() + 60000 });
+    assert.deepEqual([u2.id, u2.duplicate], [u1.id, true]);
+    // Pause and resume (pub/sub to the workers), and a limit stored in the queue's slot.
+    await queue.pause(c.queue);
+    await queue.async(Jobs, 'tag', { args: ['paused'], queue: c.queue });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!Jobs.ran.includes('paused'), 'nothing starts while paused');
+    assert.strictEqual((await queue.stats())[c.queue].paused, true);
+    await queue.resume(c.queue);
+    await until(() => Jobs.ran.includes('paused'), 5000, 'the task to start on resume');
+    await queue.limit(b.queue, { rate: { max: 100, duration: 1000 }, concurrency: 2 });
+    await queue.async(Jobs, 'tag', { args: ['limited'], queue: b.queue });
+    await until(() => Jobs.ran.includes('limited'), 5000, 'a task under a limit');
+    // Metrics, from each master's keys.
+    const text = await queue.metrics();
+    assert.match(text, new RegExp(`sequelize_async_tasks_total\\{queue="${a.queue}",task="Jobs#tag",outcome="succeeded"\\} [1-9]`));
+    assert.match(text, new RegExp(`sequelize_async_tasks_total\\{queue="${c.queue}",task="Jobs#tag",outcome="succeeded"\\} 1`));
+    // The dashboard reads every queue.
+    const server = http.createServer(queue.dashboard());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      assert.strictEqual(r.status, 200);
+      const html = await r.text();
+      for (const q of [a.queue, b.queue, c.queue]) assert.match(html, new RegExp(`data-queue="${q}"`));
+    } finally { server.closeAllConnections(); await new Promise((r) => server.close(r)); }
+    await w.stop();
 }
 
 describe('on a Redis Cluster', function () {
@@ -145,42 +184,7 @@ describe('on a Redis Cluster', function () {
   });
 
   it('recurring, unique, pause/resume and limits, metrics and the dashboard work on queues of three masters', async () => {
-    const [a, b, c] = await spread(cluster, prefix);
-    const w = queue.worker({ queues: [a.queue, b.queue, c.queue], concurrency: 4 });
-    await w.start();
-    // Recurring: the tick's task is stored in its queue's slot by recur-tick.lua.
-    await queue.every(Jobs, '* * * * * *', 'tag', { name: 'tick', args: ['tick'], queue: a.queue });
-    await until(() => Jobs.ran.includes('tick'), 5000, 'a recurring tick to run');
-    await queue.unschedule('tick');
-    // Unique: the second enqueue returns the first task.
-    const u1 = await queue.async(Jobs, 'tag', { args: ['u'], queue: b.queue, unique: 'one', scheduledAt: Date.now() + 60000 });
-    const u2 = await queue.async(Jobs, 'tag', { args: ['u'], queue: b.queue, unique: 'one', scheduledAt: Date.now() + 60000 });
-    assert.deepEqual([u2.id, u2.duplicate], [u1.id, true]);
-    // Pause and resume (pub/sub to the workers), and a limit stored in the queue's slot.
-    await queue.pause(c.queue);
-    await queue.async(Jobs, 'tag', { args: ['paused'], queue: c.queue });
-    await new Promise((r) => setTimeout(r, 300));
-    assert.ok(!Jobs.ran.includes('paused'), 'nothing starts while paused');
-    assert.strictEqual((await queue.stats())[c.queue].paused, true);
-    await queue.resume(c.queue);
-    await until(() => Jobs.ran.includes('paused'), 5000, 'the task to start on resume');
-    await queue.limit(b.queue, { rate: { max: 100, duration: 1000 }, concurrency: 2 });
-    await queue.async(Jobs, 'tag', { args: ['limited'], queue: b.queue });
-    await until(() => Jobs.ran.includes('limited'), 5000, 'a task under a limit');
-    // Metrics, from each master's keys.
-    const text = await queue.metrics();
-    assert.match(text, new RegExp(`sequelize_async_tasks_total\\{queue="${a.queue}",task="Jobs#tag",outcome="succeeded"\\} [1-9]`));
-    assert.match(text, new RegExp(`sequelize_async_tasks_total\\{queue="${c.queue}",task="Jobs#tag",outcome="succeeded"\\} 1`));
-    // The dashboard reads every queue.
-    const server = http.createServer(queue.dashboard());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    try {
-      const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-      assert.strictEqual(r.status, 200);
-      const html = await r.text();
-      for (const q of [a.queue, b.queue, c.queue]) assert.match(html, new RegExp(`data-queue="${q}"`));
-    } finally { server.closeAllConnections(); await new Promise((r) => server.close(r)); }
-    await w.stop();
+    await newerFeatures(queue, await spread(cluster, prefix));
   });
 
   it('takes an ioredis Cluster instance (borrowed: left open at close)', async () => {
@@ -297,5 +301,16 @@ describe('replicas: an acknowledgement only once replicas have the write', funct
     await until(() => done.length === 2, 5000, 'two task events');
     await w.stop();
     await q.close();
+  });
+});
+
+describe('through Sentinel (a master, a replica, 3 sentinels)', function () {
+  this.timeout(30000);
+  it('recurring, unique, pause/resume and limits, metrics and the dashboard work', async () => {
+    const sentinels = await sharedSentinel();
+    const queue = setup({ redis: { sentinels: sentinels.sentinelAddrs, name: sentinels.name }, prefix: uniquePrefix('sen') });
+    queue.register('Jobs', Jobs);
+    Jobs.ran = [];
+    try { await newerFeatures(queue, [{ queue: 'a' }, { queue: 'b' }, { queue: 'c' }]); } finally { await queue.close(); }
   });
 });
