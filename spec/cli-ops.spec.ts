@@ -64,7 +64,8 @@ describe('operations (scripts/async.js)', function () {
 
   describe('interrupted start', () => {
     // A Redis that never answers keeps the worker from getting ready: `start` is still waiting.
-    const slowEnv = async () => h.env({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, ASYNC_CONNECT_TIMEOUT_MS: '20000' });
+    // The connect timeout also bounds how long a worker stopped while it connects can take to go (8 s < the 15 s waited below).
+    const slowEnv = async () => h.env({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, ASYNC_CONNECT_TIMEOUT_MS: '8000' });
 
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGKILL'] as const) {
       it(`${sig} to start before the worker is ready leaves no supervisor, worker or pid file`, async () => {
