@@ -30,18 +30,7 @@ if state == 'running' then
   return 'running'
 end
 if state ~= 'queued' and state ~= 'scheduled' then return state end
-local p = priority_of(f[2])
--- A due task is in its priority's zset or list. LREM scans the list, so start from the end nearer
--- in time (the list is in time order): recent and imminent tasks are found at once.
-if redis.call('ZREM', base .. 'due:' .. p, lex(id)) == 0 and state == 'queued' and f[3] then
-  local l = base .. 'fifo:' .. p
-  local at = tonumber(f[3])
-  local head, tail = redis.pcall('LINDEX', l, 0), redis.pcall('LINDEX', l, -1)
-  local ht = type(head) == 'string' and fifo_entry(head)
-  local tt = type(tail) == 'string' and fifo_entry(tail)
-  local dir = (at and ht and tt and at - ht > tt - at) and -1 or 1
-  redis.pcall('LREM', l, dir, f[3] .. ':' .. id)
-end
+unqueue(id, f[2], state == 'queued' and f[3] or nil)
 redis.call('ZREM', scheduled, id)
 redis.call('HSET', key, 'state', 'cancelled', 'cancelled', '1', 'finished_at', now_text)
 retire(id)

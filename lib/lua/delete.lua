@@ -28,20 +28,7 @@ local f = {}
 if kt == 'hash' then f = redis.call('HMGET', key, 'state', 'priority', 'scheduled_at') end
 if lease or f[1] == 'running' then return 'running' end
 
-if f[1] == 'queued' then
-  local p = priority_of(f[2])
-  -- In its priority's zset or list. LREM scans the list, so start from the end nearer in time
-  -- (the list is in time order), as cancel does.
-  if redis.call('ZREM', base .. 'due:' .. p, lex(id)) == 0 and f[3] then
-    local l = base .. 'fifo:' .. p
-    local at = tonumber(f[3])
-    local head, tail = redis.pcall('LINDEX', l, 0), redis.pcall('LINDEX', l, -1)
-    local ht = type(head) == 'string' and fifo_entry(head)
-    local tt = type(tail) == 'string' and fifo_entry(tail)
-    local dir = (at and ht and tt and at - ht > tt - at) and -1 or 1
-    redis.pcall('LREM', l, dir, f[3] .. ':' .. id)
-  end
-end
+if f[1] == 'queued' then unqueue(id, f[2], f[3]) end
 redis.call('ZREM', scheduled, id)
 redis.call('ZREM', finished, id)
 redis.call('DEL', key, key .. ':corrupt')

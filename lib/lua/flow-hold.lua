@@ -22,30 +22,12 @@ local queue, channel, ms = ARGV[5], ARGV[6], tonumber(ARGV[7])
 local pairs_from = 8
 --!include due
 --!include retire
+--!include hand-back
 
 local until_ms = now + (ms or 0)
 if until_ms > (tonumber(redis.call('HGET', flow, 'hold')) or 0) then redis.call('HSET', flow, 'hold', int(until_ms)) end
 
-local n, retired = 0, false
-for i = pairs_from, #ARGV, 2 do
-  local id, attempt = ARGV[i], ARGV[i + 1]
-  local key = tkey(id)
-  local f = key_type(key) == 'hash' and redis.call('HMGET', key, 'attempts', 'state', 'priority', 'scheduled_at', 'cancelled', 'released') or {}
-  if f[1] == attempt and f[2] == 'running' then
-    redis.call('ZREM', running, id)
-    if f[5] == '1' then
-      end_cancelled(id)
-      retired = true
-    else
-      -- Counted as released: perform.ts does not count it as a failed attempt.
-      redis.call('HSET', key, 'released', int(math.floor(tonumber(f[6]) or 0) + 1))
-      requeue(id, f[3], f[4])
-      n = n + 1
-    end
-  end
-end
 -- An idle worker wakes, finds the hold, and sleeps until it ends (the reply's next time).
-if n > 0 then redis.call('ZADD', marker, 0, '0') end
-if retired then trim_finished() end
+local n = hand_back(pairs_from)
 redis.pcall('PUBLISH', channel, queue .. ' hold')
 return int(n)

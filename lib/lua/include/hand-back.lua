@@ -1,0 +1,28 @@
+-- hand-back: attempts a worker gives up without a failure go back to the queue, ahead of later
+-- tasks (they keep their priority and scheduled time; `released` +1, which perform.ts does not count
+-- as a failed attempt). A task cancelled while it ran ends as cancelled instead of running again.
+-- Provides: hand_back(from): the (id, attempt) pairs of ARGV from `from` on, only those still this
+--   worker's; wakes an idle worker when some went back; returns how many went back.
+-- Needs: KEYS levels, running, finished, marker, outbox; context; due; retire.
+local function hand_back(from)
+  local n, retired = 0, false
+  for i = from, #ARGV, 2 do
+    local id, attempt = ARGV[i], ARGV[i + 1]
+    local key = tkey(id)
+    local f = key_type(key) == 'hash' and redis.call('HMGET', key, 'attempts', 'state', 'priority', 'scheduled_at', 'cancelled', 'released') or {}
+    if f[1] == attempt and f[2] == 'running' then
+      redis.call('ZREM', running, id)
+      if f[5] == '1' then
+        end_cancelled(id)
+        retired = true
+      else
+        redis.call('HSET', key, 'released', int(math.floor(tonumber(f[6]) or 0) + 1))
+        requeue(id, f[3], f[4])
+        n = n + 1
+      end
+    end
+  end
+  if n > 0 then redis.call('ZADD', marker, 0, '0') end
+  if retired then trim_finished() end
+  return n
+end
