@@ -26,6 +26,8 @@ export interface Ctx {
   metrics?: boolean;
   /** Ours only: the worker's `prefetch` (default 'auto'; 0 turns it off). */
   prefetch?: number;
+  /** BullMQ only: the Worker's `limiter` (ours is set on the queue, `queue.limit`; Bee-Queue has none). */
+  limiter?: { max: number; duration: number };
 }
 
 export interface Producer {
@@ -33,6 +35,11 @@ export interface Producer {
   bulk(n: number, chunk: number, opts?: { priorities?: boolean }): Promise<void>;
   /** Enqueues n jobs one call per job, `inflight` calls outstanding at a time. */
   oneByOne(n: number, inflight: number): Promise<void>;
+  /**
+   * The same, job i deduplicated by `key(i)` (ours `unique`, BullMQ `deduplication.id`, Bee-Queue
+   * the job id); resolves with how many were stored, i.e. were not refused as duplicates.
+   */
+  oneByOneKeyed(n: number, inflight: number, key: (i: number) => string): Promise<number>;
   addOne(data: unknown): Promise<void>;
   close(): Promise<void>;
 }
@@ -42,7 +49,11 @@ export interface Consumer {
   close(): Promise<void>;
 }
 
-export type OnJob = (data: unknown) => void;
+/**
+ * Called as each job's handler starts. `countedAt` (BullMQ only: `job.processedOn`) is the worker's
+ * clock when its script took the job, the time its limiter counted; ours keeps those in the rate log.
+ */
+export type OnJob = (data: unknown, countedAt?: number) => void;
 export type OnDone = () => void;
 
 export const PAYLOAD = { id: 12345, kind: 'noop', at: 0 };
@@ -56,9 +67,9 @@ function parseUrl(url: string): { host: string; port: number; db: number } {
   return { host: u.hostname, port: Number(u.port || 6379), db: Number(u.pathname.slice(1) || 0) };
 }
 
-async function pool(n: number, inflight: number, fn: () => Promise<unknown>): Promise<void> {
+async function pool(n: number, inflight: number, fn: (i: number) => Promise<unknown>): Promise<void> {
   let left = n;
-  const lane = async () => { while (left > 0) { left--; await fn(); } };
+  const lane = async () => { while (left > 0) await fn(n - left--); };
   await Promise.all(Array.from({ length: Math.min(inflight, n) }, lane));
 }
 
@@ -171,6 +182,14 @@ const ours = {
         for (let done = 0; done < n; done += chunk) await q.bulk(ourEntries(Math.min(chunk, n - done), opts));
       },
       oneByOne: (n, inflight) => pool(n, inflight, () => q.async(Noop, 'run', { args: [PAYLOAD] })),
+      async oneByOneKeyed(n, inflight, key) {
+        let stored = 0;
+        await pool(n, inflight, async (i) => {
+          const t = await q.async(Noop, 'run', { args: [PAYLOAD], unique: key(i) }) as { duplicate?: boolean };
+          if (!t.duplicate) stored++;
+        });
+        return stored;
+      },
       async addOne(data) { await q.async(Noop, 'run', { args: [data] }); },
       close: () => q.close(),
     };
@@ -210,14 +229,21 @@ const bullmq = {
         }
       },
       oneByOne: (n, inflight) => pool(n, inflight, () => q.add('noop', PAYLOAD)),
+      async oneByOneKeyed(n, inflight, key) {
+        // A duplicate's add resolves with the job already there, so the distinct ids are the jobs stored.
+        const ids = new Set<string>();
+        await pool(n, inflight, async (i) => { ids.add((await q.add('noop', PAYLOAD, { deduplication: { id: key(i) } })).id); });
+        return ids.size;
+      },
       async addOne(data) { await q.add('noop', data); },
       close: () => q.close(),
     };
   },
   async consumer(ctx: Ctx, concurrency: number, onJob: OnJob, onDone: OnDone): Promise<Consumer> {
     const { Worker } = require('bullmq');
-    const w = new Worker(ctx.queue, async (job: { data: unknown }) => { onJob(job.data); }, {
+    const w = new Worker(ctx.queue, async (job: { data: unknown; processedOn?: number }) => { onJob(job.data, job.processedOn); }, {
       connection: { ...parseUrl(ctx.redisUrl), maxRetriesPerRequest: null }, prefix: ctx.prefix, concurrency, autorun: false,
+      ...(ctx.limiter ? { limiter: ctx.limiter } : {}),
     });
     w.on('completed', onDone);
     w.on('error', (e: Error) => console.error(`[bullmq worker] ${e.message}`));
@@ -253,6 +279,12 @@ const bee = {
         }
       },
       oneByOne: (n, inflight) => pool(n, inflight, () => q.createJob(PAYLOAD).save()),
+      async oneByOneKeyed(n, inflight, key) {
+        // A custom id already in the jobs hash is refused: save() resolves with the id null.
+        let stored = 0;
+        await pool(n, inflight, async (i) => { if ((await q.createJob(PAYLOAD).setId(key(i)).save()).id) stored++; });
+        return stored;
+      },
       async addOne(data) { await q.createJob(data).save(); },
       close: () => q.close(),
     };

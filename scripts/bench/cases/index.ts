@@ -9,5 +9,8 @@ import { metricsCase } from './metrics';
 import { depthCase } from './depth';
 import { pickupCase } from './pickup';
 import { bytesCase } from './bytes';
+import { peerLimiterCase } from './peer-limiter';
+import { uniqueCase } from './unique';
+import { peerDedupCase } from './peer-dedup';
 
-export const CASES: BenchCase[] = [enqueueBulk, enqueueOne, ...processCases, mirrorCase, flowCase, txEnqueueCase, metricsCase, depthCase, pickupCase, bytesCase];
+export const CASES: BenchCase[] = [enqueueBulk, enqueueOne, ...processCases, mirrorCase, flowCase, txEnqueueCase, metricsCase, depthCase, pickupCase, bytesCase, peerLimiterCase, uniqueCase, peerDedupCase];
