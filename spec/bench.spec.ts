@@ -21,6 +21,25 @@ describe('benchmark (npm run bench, tiny N)', function () {
       }
     }
     assert.equal(byId.get('bytes-priority')?.runs.bullmq?.length, 3);
+    // The peer cases for the new capabilities: each library they cover, finite figures; Bee-Queue has no rate limiter.
+    const covered: [string[], readonly ('ours' | 'bullmq' | 'bee')[]][] = [
+      [['peer-limiter-rate', 'peer-limiter-worst', 'peer-limiter-handler'], ['ours', 'bullmq']],
+      [['unique-plain', 'unique-enqueue'], ['ours']],
+      [['peer-dedup-distinct', 'peer-dedup-dups'], ['ours', 'bullmq', 'bee']],
+    ];
+    for (const [ids, libs] of covered) {
+      for (const id of ids) {
+        const c = byId.get(id);
+        assert.ok(c, `case ${id} missing`);
+        for (const lib of libs) {
+          assert.equal(c.runs[lib]?.length, 3, `${id} ${lib}: 3 runs`);
+          for (const v of c.runs[lib]!) assert.ok(Number.isFinite(v) && v > 0, `${id} ${lib}: ${v}`);
+        }
+        assert.equal(c.runs.bee === undefined, !libs.includes('bee'), `${id}: Bee-Queue ${libs.includes('bee') ? 'measured' : 'left out'}`);
+      }
+    }
+    // A sliding log never lets more than max start in a window, whatever the machine's noise.
+    for (const v of byId.get('peer-limiter-worst')!.runs.ours!) assert.ok(v <= 100, `ours' worst window ${v}% of max`);
     for (const id of ['claim-depth-small', 'claim-depth-big', 'claim-depth-control']) assert.equal(byId.get(id)?.runs.ours?.length, 3, id);
     // The mirror case runs where MySQL is reachable; otherwise it says why it was skipped.
     for (const id of ['mirror-off', 'mirror-on', 'mirror-rows']) {
@@ -32,7 +51,8 @@ describe('benchmark (npm run bench, tiny N)', function () {
     for (const label of ['sequelize-async', 'BullMQ 6.7', 'Bee-Queue 2.0', 'ours vs BullMQ', 'ours vs Bee-Queue']) assert.ok(r.table.includes(label), label);
     for (const c of r.cases) assert.ok(r.table.includes(c.label), c.label);
     const targets = r.targets.map((t) => t.what);
-    for (const t of ['process c=1', 'process c=50', 'enqueue bulk', 'enqueue one by one', 'mirror on vs off', 'idle pickup p99', 'Redis bytes per queued job']) {
+    for (const t of ['process c=1', 'process c=50', 'enqueue bulk', 'enqueue one by one', 'mirror on vs off', 'idle pickup p99', 'Redis bytes per queued job',
+      'rate limit: share of the limit reached', 'rate limit: most starts in any window (ours, worst run)', 'unique enqueue vs plain enqueue', 'deduplicated enqueue, keys distinct']) {
       assert.ok(targets.includes(t), `target ${t}`);
     }
     const md = renderMarkdown(r);
