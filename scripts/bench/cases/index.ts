@@ -9,5 +9,8 @@ import { metricsCase } from './metrics';
 import { depthCase } from './depth';
 import { pickupCase } from './pickup';
 import { bytesCase } from './bytes';
+import { peerSchedulerCase } from './peer-scheduler';
+import { schedulerCostCase } from './scheduler-cost';
+import { replicasCase } from './replicas';
 
-export const CASES: BenchCase[] = [enqueueBulk, enqueueOne, ...processCases, mirrorCase, flowCase, txEnqueueCase, metricsCase, depthCase, pickupCase, bytesCase];
+export const CASES: BenchCase[] = [enqueueBulk, enqueueOne, ...processCases, mirrorCase, flowCase, txEnqueueCase, metricsCase, depthCase, pickupCase, bytesCase, peerSchedulerCase, schedulerCostCase, replicasCase];
