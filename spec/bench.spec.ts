@@ -5,7 +5,7 @@ import { strict as assert } from 'assert';
 import { runBench, renderMarkdown } from '../scripts/bench';
 
 describe('benchmark (npm run bench, tiny N)', function () {
-  this.timeout(90000);
+  this.timeout(120000); // about 45 s on an idle 2-core machine
 
   it('measures every case for every library and renders the table', async () => {
     const r = await runBench({ quick: true, n: 60, runs: 3, depths: [100, 1000], samples: 5, db: Number(process.env.BENCH_SPEC_DB ?? 10), log: () => undefined });
@@ -48,11 +48,26 @@ describe('benchmark (npm run bench, tiny N)', function () {
       if (c.skipped) assert.ok(c.skipped.length > 0);
       else assert.equal(c.runs.ours?.length, 3, id);
     }
+    // The scheduler against BullMQ's (Bee-Queue has none), the scheduler's cost, replicas: 1 against 0.
+    const finite = (id: string, libs: ('ours' | 'bullmq' | 'bee')[]) => {
+      const c = byId.get(id);
+      assert.ok(c, `case ${id} missing`);
+      assert.equal(c.skipped, undefined, `${id} skipped: ${c.skipped}`);
+      for (const lib of libs) {
+        assert.equal(c.runs[lib]?.length, 3, `${id} ${lib}: 3 runs`);
+        for (const v of c.runs[lib]!) assert.ok(Number.isFinite(v) && v >= 0, `${id} ${lib}: ${v}`);
+      }
+      return c;
+    };
+    for (const id of ['peer-scheduler-ticks', 'peer-scheduler-p50', 'peer-scheduler-p99']) assert.equal(finite(id, ['ours', 'bullmq']).runs.bee, undefined, id);
+    for (const v of [...byId.get('peer-scheduler-ticks')!.runs.ours!, ...byId.get('peer-scheduler-ticks')!.runs.bullmq!]) assert.ok(v > 0, `ticks/s ${v}`);
+    for (const id of ['sched-off', 'sched-on', 'replicas-0-process', 'replicas-1-process', 'replicas-0-enqueue', 'replicas-1-enqueue']) finite(id, ['ours']);
     for (const label of ['sequelize-async', 'BullMQ 6.7', 'Bee-Queue 2.0', 'ours vs BullMQ', 'ours vs Bee-Queue']) assert.ok(r.table.includes(label), label);
     for (const c of r.cases) assert.ok(r.table.includes(c.label), c.label);
     const targets = r.targets.map((t) => t.what);
     for (const t of ['process c=1', 'process c=50', 'enqueue bulk', 'enqueue one by one', 'mirror on vs off', 'idle pickup p99', 'Redis bytes per queued job',
-      'rate limit: share of the limit reached', 'rate limit: most starts in any window (ours, worst run)', 'unique enqueue vs plain enqueue', 'deduplicated enqueue, keys distinct']) {
+      'rate limit: share of the limit reached', 'rate limit: most starts in any window (ours, worst run)', 'unique enqueue vs plain enqueue', 'deduplicated enqueue, keys distinct',
+      'enqueue one by one, scheduler with 100 schedules vs none', 'process c=50, replicas: 1 vs 0', 'enqueue one by one, replicas: 1 vs 0']) {
       assert.ok(targets.includes(t), `target ${t}`);
     }
     const md = renderMarkdown(r);

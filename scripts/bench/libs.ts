@@ -28,6 +28,8 @@ export interface Ctx {
   prefetch?: number;
   /** BullMQ only: the Worker's `limiter` (ours is set on the queue, `queue.limit`; Bee-Queue has none). */
   limiter?: { max: number; duration: number };
+  /** Ours only: setup's `replicas` (default 0: no WAIT). */
+  replicas?: number;
 }
 
 export interface Producer {
@@ -62,7 +64,7 @@ export function ourLibPath(ctx: Ctx): string {
   return ctx.libPath ? resolve(ctx.libPath) : resolve(__dirname, '..', '..', 'lib');
 }
 
-function parseUrl(url: string): { host: string; port: number; db: number } {
+export function parseUrl(url: string): { host: string; port: number; db: number } {
   const u = new URL(url);
   return { host: u.hostname, port: Number(u.port || 6379), db: Number(u.pathname.slice(1) || 0) };
 }
@@ -135,6 +137,7 @@ async function oursQueue(ctx: Ctx): Promise<OurQueue> {
   const { setup } = loadOurs(ctx);
   const opts: Record<string, unknown> = { redis: ctx.redisUrl, prefix: ctx.prefix, retention: 0 };
   if (ctx.metrics !== undefined) opts.metrics = ctx.metrics;
+  if (ctx.replicas !== undefined) opts.replicas = ctx.replicas;
   if (ctx.mirror !== undefined) {
     const sq = await benchSequelize(ctx);
     opts.sequelize = sq;

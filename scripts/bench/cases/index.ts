@@ -13,4 +13,9 @@ import { peerLimiterCase } from './peer-limiter';
 import { uniqueCase } from './unique';
 import { peerDedupCase } from './peer-dedup';
 
-export const CASES: BenchCase[] = [enqueueBulk, enqueueOne, ...processCases, mirrorCase, flowCase, txEnqueueCase, metricsCase, depthCase, pickupCase, bytesCase, peerLimiterCase, uniqueCase, peerDedupCase];
+import { peerSchedulerCase } from './peer-scheduler';
+import { schedulerCostCase } from './scheduler-cost';
+import { replicasCase } from './replicas';
+
+export const CASES: BenchCase[] = [enqueueBulk, enqueueOne, ...processCases, mirrorCase, flowCase, txEnqueueCase, metricsCase, depthCase, pickupCase, bytesCase,
+  peerLimiterCase, uniqueCase, peerDedupCase, peerSchedulerCase, schedulerCostCase, replicasCase];
