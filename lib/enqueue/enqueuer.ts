@@ -101,11 +101,14 @@ export class Enqueuer implements DeferHost {
     return out;
   }
 
-  // Single enqueues made in the same event-loop turn share one id block and one enqueue.lua call
-  // (auto-pipelining one level up).
+  // Single enqueues share one id block and one enqueue.lua call (auto-pipelining one level up):
+  // those of one synchronous stretch always (flushed as a microtask); while a call is in flight,
+  // those of the whole event-loop turn (flushed on setImmediate). With nothing in flight, a lone
+  // enqueue goes out at once: an idle worker's pickup waits on it.
   private submit(spec: TaskSpec): Promise<Task> {
     return new Promise((resolve, reject) => {
-      if (this.batch.push({ spec, resolve, reject }) === 1) setImmediate(() => this.flush());
+      if (this.batch.push({ spec, resolve, reject }) !== 1) return;
+      if (this.inFlight === 0) queueMicrotask(() => this.flush()); else setImmediate(() => this.flush());
     });
   }
 

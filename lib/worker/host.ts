@@ -19,6 +19,8 @@ export interface WorkerHost extends ScriptHost, EventEmitter {
   /** Running on ioredis-mock (no blocking commands: workers poll). */
   readonly mock: boolean;
   readonly registry: Registry;
+  /** Like script(), written at once in a pipeline of its own rather than on the next auto-pipelined turn: the claim and finish path. */
+  scriptNow(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary?: boolean): Promise<unknown>;
   /** False: claim and finish record no metrics (setup metrics: false). */
   readonly metrics?: boolean;
   /** A share of the SQL mirror loop, or null when this worker does not mirror. */

@@ -176,7 +176,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   private async runClaimScript(script: 'claim' | 'finish', queue: string, argv: (string | number | Buffer)[], want: number, finishing: Finished[] = []) {
     this.reserved += want;
     // With a call id (calls.ts): a call resent after a reconnect gets the first call's reply.
-    const reply = await this.calls.run(queue, (id) => this.host.script(script, queue, [...argv, ...id], true))
+    const reply = await this.calls.run(queue, (id) => this.host.scriptNow(script, queue, [...argv, ...id], true))
       .finally(() => { this.reserved -= want; }) as (Buffer | string)[];
     this.redisWatch.answered();
     const r = parseClaimReply(queue, reply);
