@@ -213,6 +213,31 @@ describe('worker: sweep, abandoned workers, typed conditions, Redis outages', fu
     });
   });
 
+  describe('stop, then close', () => {
+    // The start-up sweep, the flow and recurring subscriptions still in flight when stop() returns
+    // used to report "Redis unreachable" once close() cut them off.
+    it('a worker stopped right after its work, its queue closed at once, reports no error', async () => {
+      const errors: string[] = [];
+      for (let i = 0; i < 24; i++) {
+        const q = setup({ prefix: `${prefix}x${i}`, retention: 0 });
+        q.register('Jobs', Jobs);
+        const n = [1, 5, 40][i % 3];
+        await Promise.all(Array.from({ length: n }, (_, k) => q.async(Jobs, 'echo', { args: [k] })));
+        const w = q.worker({ concurrency: i % 2 ? 50 : 1, prefetch: i % 4 < 2 ? 0 : 'auto' });
+        w.on('error', (e) => errors.push(`run ${i}: ${e.message}`));
+        let seen = 0;
+        const all = new Promise<void>((r) => w.on('task', () => { if (++seen === n) r(); }));
+        void w.start();
+        await all;
+        await w.stop();
+        await q.close();
+        await dropPrefix(redis, `${prefix}x${i}`);
+      }
+      await sleep(100);
+      assert.deepEqual(errors, []);
+    });
+  });
+
   describe('Redis unreachable', () => {
     it('start() rejects with the queue\'s connect error and leaves nothing running; a later start works', async () => {
       const t = await queue.async(Jobs, 'echo', { args: [1] });

@@ -42,7 +42,7 @@ export class Scheduler {
       sub.on('message', (_ch: string, q: string) => this.changed(q));
       // After a reconnect, changes published meanwhile were lost: read everything again.
       sub.on('ready', () => { for (const q of this.queues) this.changed(q); });
-      sub.subscribe(recurringChannel(this.ctx.prefix)).catch((e: Error) => this.onError(e));
+      sub.subscribe(recurringChannel(this.ctx.prefix)).catch((e: Error) => { if (!this.stopped) this.onError(e); }); // cut off by stop(): no error
     }
     this.loop = this.run();
   }

@@ -39,7 +39,8 @@ export class FlowWatch {
     const sub = this.sub = duplicate(this.host.redis);
     sub.on('error', () => undefined); // it reconnects and resubscribes by itself
     sub.on('message', (_ch: string, msg: string) => this.message(msg));
-    sub.subscribe(flowChannel(this.host.prefix)).catch((e) => this.hooks.error(e));
+    // Cut off by stop() (the worker stopped while it subscribed): not an error.
+    sub.subscribe(flowChannel(this.host.prefix)).catch((e) => { if (this.sub === sub) this.hooks.error(e); });
   }
 
   stop(): void {

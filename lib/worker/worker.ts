@@ -287,9 +287,9 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     for (const [q, ts] of groupByQueue(held, (t) => t.queue)) await this.host.script('release', q, leaseTokens(ts));
   }
 
-  /** A failed command: an outage is reported once (RedisUnreachableError), anything else as it is. */
+  /** A failed command: an outage is reported once (RedisUnreachableError), anything else as it is; once stopped, a background call (a sweep) cut off by close() is no outage. */
   private failed(err: unknown): void {
-    if (isConnectionError(err)) { this.redisWatch.lost(err); return; }
+    if (isConnectionError(err)) { if (this.state !== 'stopped') this.redisWatch.lost(err); return; }
     if (err instanceof ReplyError) this.redisWatch.answered();
     this.emitError(err);
   }

@@ -12,7 +12,6 @@ import { bytesCase } from './bytes';
 import { peerLimiterCase } from './peer-limiter';
 import { uniqueCase } from './unique';
 import { peerDedupCase } from './peer-dedup';
-
 import { peerSchedulerCase } from './peer-scheduler';
 import { schedulerCostCase } from './scheduler-cost';
 import { replicasCase } from './replicas';
