@@ -29,6 +29,20 @@ describe('benchmark (npm run bench, tiny N)', function () {
       if (c.skipped) assert.ok(c.skipped.length > 0);
       else assert.equal(c.runs.ours?.length, 3, id);
     }
+    // The dashboard case (needs MySQL too): finite server times for every page, its note, its targets.
+    const dash = r.cases.filter((c) => c.id.startsWith('dashboard-'));
+    assert.equal(dash.length, 20, 'dashboard: p50 and p99 of 10 pages');
+    for (const c of dash) {
+      if (c.skipped) { assert.ok(c.skipped.length > 0); continue; }
+      assert.equal(c.runs.ours?.length, 3, c.id);
+      for (const v of c.runs.ours!) assert.ok(Number.isFinite(v) && v > 0, `${c.id}: ${v}`);
+    }
+    if (!dash[0].skipped) {
+      assert.match(dash[0].note ?? '', /p50 at 120 → 1,200: overview [\d.]+ → [\d.]+ ms/);
+      const ts = r.targets.filter((t) => t.what.startsWith('dashboard p50 at 1,200 tasks'));
+      assert.equal(ts.length, 10, 'a target per page');
+      for (const t of ts) assert.match(t.got, /^[\d.]+ ms$/, t.what);
+    }
     for (const label of ['sequelize-async', 'BullMQ 6.7', 'Bee-Queue 2.0', 'ours vs BullMQ', 'ours vs Bee-Queue']) assert.ok(r.table.includes(label), label);
     for (const c of r.cases) assert.ok(r.table.includes(c.label), c.label);
     const targets = r.targets.map((t) => t.what);

@@ -9,5 +9,6 @@ import { metricsCase } from './metrics';
 import { depthCase } from './depth';
 import { pickupCase } from './pickup';
 import { bytesCase } from './bytes';
+import { dashboardCase } from './dashboard';
 
-export const CASES: BenchCase[] = [enqueueBulk, enqueueOne, ...processCases, mirrorCase, flowCase, txEnqueueCase, metricsCase, depthCase, pickupCase, bytesCase];
+export const CASES: BenchCase[] = [enqueueBulk, enqueueOne, ...processCases, mirrorCase, flowCase, txEnqueueCase, metricsCase, depthCase, pickupCase, bytesCase, dashboardCase];
