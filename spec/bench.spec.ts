@@ -62,6 +62,20 @@ describe('benchmark (npm run bench, tiny N)', function () {
     for (const id of ['peer-scheduler-ticks', 'peer-scheduler-p50', 'peer-scheduler-p99']) assert.equal(finite(id, ['ours', 'bullmq']).runs.bee, undefined, id);
     for (const v of [...byId.get('peer-scheduler-ticks')!.runs.ours!, ...byId.get('peer-scheduler-ticks')!.runs.bullmq!]) assert.ok(v > 0, `ticks/s ${v}`);
     for (const id of ['sched-off', 'sched-on', 'replicas-0-process', 'replicas-1-process', 'replicas-0-enqueue', 'replicas-1-enqueue']) finite(id, ['ours']);
+    // The dashboard case (needs MySQL too): finite server times for every page, its note, its targets.
+    const dash = r.cases.filter((c) => c.id.startsWith('dashboard-'));
+    assert.equal(dash.length, 20, 'dashboard: p50 and p99 of 10 pages');
+    for (const c of dash) {
+      assert.equal(c.skipped, undefined, `${c.id} skipped: ${c.skipped}`);
+      assert.equal(c.runs.ours?.length, 3, c.id);
+      for (const v of c.runs.ours!) assert.ok(Number.isFinite(v) && v > 0, `${c.id}: ${v}`);
+    }
+    {
+      assert.match(dash[0].note ?? '', /p50 at 120 → 1,200: overview [\d.]+ → [\d.]+ ms/);
+      const ts = r.targets.filter((t) => t.what.startsWith('dashboard p50 at 1,200 tasks'));
+      assert.equal(ts.length, 10, 'a target per page');
+      for (const t of ts) assert.match(t.got, /^[\d.]+ ms$/, t.what);
+    }
     for (const label of ['sequelize-async', 'BullMQ 6.7', 'Bee-Queue 2.0', 'ours vs BullMQ', 'ours vs Bee-Queue']) assert.ok(r.table.includes(label), label);
     for (const c of r.cases) assert.ok(r.table.includes(c.label), c.label);
     const targets = r.targets.map((t) => t.what);

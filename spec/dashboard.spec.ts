@@ -52,6 +52,23 @@ for (const db of DATABASES) describe(`dashboard (HTTP, ${db.label})`, function (
     } finally { await t.cancel(); }
   });
 
+  it('overview: a paused queue shows as paused, the others do not', async () => {
+    const t = await env.queue.async(Mailer, 'send', { args: ['held'], queue: 'held' });
+    await env.queue.pause('held');
+    try {
+      const r = await c.get('/');
+      const cells = (q: string) => [...((new RegExp(`<tr data-queue="${q}">([\\s\\S]*?)</tr>`).exec(r.text) ?? [])[1] ?? '').matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)]
+        .map((m) => visible(m[1]).trim());
+      const paused = (/<thead>([\s\S]*?)<\/thead>/.exec(r.text)?.[1] ?? '').match(/<th[^>]*>[^<]*<\/th>/g)?.findIndex((th) => />paused</.test(th)) ?? -1;
+      assert.ok(paused > 0, 'the overview has a paused column');
+      assert.strictEqual(cells('held')[paused], 'paused');
+      assert.strictEqual(cells('default')[paused], '');
+      await env.queue.resume('held');
+      const again = await c.get('/');
+      assert.doesNotMatch(visible((/<tr data-queue="held">([\s\S]*?)<\/tr>/.exec(again.text) ?? [])[1] ?? ''), /paused/);
+    } finally { await env.queue.resume('held'); await t.cancel(); }
+  });
+
   it('metrics JSON: processed and failed per minute over the last hour and per hour over 7 days, from the mirror', async () => {
     for (const [range, n] of [['hour', 60], ['days', 168]] as const) {
       const j = await (await fetch(`${env.url}/api/metrics?range=${range}`)).json() as { series: { at: number[]; processed: number[]; failed: number[] } };

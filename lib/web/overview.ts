@@ -1,7 +1,7 @@
 // The overview's numbers per queue: queued, scheduled, running (Redis indexes), succeeded and
 // failed (the MetricsSource's totals: the SQL history when the queue mirrors, which keeps counting
-// after finished tasks expire from Redis; else the finished tasks still in Redis), paused when
-// flow control exposes it, and the age of the oldest due task.
+// after finished tasks expire from Redis; else the finished tasks still in Redis), paused (the
+// queue's flow flag, as queue.stats() gives it), and the age of the oldest due task.
 import type { QueueContext } from '../context';
 import type { MetricsSource } from './metrics-source';
 import { queueStats } from '../queries';
@@ -16,8 +16,8 @@ export interface QueueOverview {
   failed: number;
   /** The counts of finished tasks are lower bounds (more finished tasks in Redis than were looked at). */
   finishedCapped: boolean;
-  /** Present only when the queue exposes a paused flag (flow control). */
-  paused?: boolean;
+  /** No task of the queue starts (queue.pause). */
+  paused: boolean;
   /** Age in ms of the oldest due task, null when none is due. */
   oldestDueMs: number | null;
   mirrorLag: number;
@@ -28,8 +28,6 @@ export interface Overview { queues: QueueOverview[]; at: number; finishedFrom: s
 
 /** Without the mirror: the states of at most this many of the newest finished tasks per queue. */
 const REDIS_FINISHED_LOOK = 5000;
-
-type Pausable = { paused?: (queue: string) => Promise<boolean> | boolean };
 
 export async function oldestDue(ctx: QueueContext, queue: string, now: number): Promise<number | null> {
   const k = ctx.keys(queue);
@@ -56,14 +54,12 @@ async function redisFinished(ctx: QueueContext, queue: string): Promise<{ succee
 export async function overview(ctx: QueueContext, metrics: MetricsSource): Promise<Overview> {
   const now = Date.now();
   const [stats, finished] = await Promise.all([queueStats(ctx), metrics.totals ? metrics.totals() : Promise.resolve(null)]);
-  const pausable = ctx as unknown as Pausable;
   const queues: QueueOverview[] = [];
   for (const queue of Object.keys(stats).sort()) {
     const s = stats[queue];
     const f = finished ? { ...(finished.get(queue) ?? { succeeded: 0, failed: 0 }), capped: false } : await redisFinished(ctx, queue);
     const row: QueueOverview = { queue, queued: s.queued, scheduled: s.scheduled, running: s.running, succeeded: f.succeeded, failed: f.failed,
-      finishedCapped: f.capped, oldestDueMs: await oldestDue(ctx, queue, now), mirrorLag: s.mirrorLag.events };
-    if (typeof pausable.paused === 'function') row.paused = Boolean(await pausable.paused(queue));
+      finishedCapped: f.capped, paused: s.paused, oldestDueMs: await oldestDue(ctx, queue, now), mirrorLag: s.mirrorLag.events };
     queues.push(row);
   }
   return { queues, at: now, finishedFrom: finished ? metrics.totalsFrom ?? 'metrics' : 'redis' };

@@ -15,6 +15,7 @@ import { peerDedupCase } from './peer-dedup';
 import { peerSchedulerCase } from './peer-scheduler';
 import { schedulerCostCase } from './scheduler-cost';
 import { replicasCase } from './replicas';
+import { dashboardCase } from './dashboard';
 
 export const CASES: BenchCase[] = [enqueueBulk, enqueueOne, ...processCases, mirrorCase, flowCase, txEnqueueCase, metricsCase, depthCase, pickupCase, bytesCase,
-  peerLimiterCase, uniqueCase, peerDedupCase, peerSchedulerCase, schedulerCostCase, replicasCase];
+  peerLimiterCase, uniqueCase, peerDedupCase, peerSchedulerCase, schedulerCostCase, replicasCase, dashboardCase];
