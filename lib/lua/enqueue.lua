@@ -21,7 +21,8 @@
 -- Also touches: base .. 't:' .. id (task hashes, created), base .. 'fifo:' .. p and
 --   base .. 'due:' .. p (due index per priority)
 -- Returns: the number of tasks stored (without those ':new' skipped); when a unique task found its lock
---   held (include/unique.lua), {stored, position (1-based), holder id, ...} for those tasks, which are not stored.
+--   held (include/unique.lua), {stored, then per such task (not stored): its position (1-based), the
+--   holder's id, the holder's hash (field, value, ... as HGETALL gives it)}.
 -- One HSET per task. A due task goes to its priority's list `fifo:<p>` ("time:id", appended) when it
 -- sorts after the list's tail (the usual case: tasks due now arrive in order), else to the zset
 -- `due:<p>`; so each stays sorted and a claim merges the two heads. One RPUSH / ZADD per priority
@@ -48,18 +49,16 @@ local ob, obn = {}, 0
 local h = {}
 local pos_n, dups = 0, {}
 
--- A unique task whose lock is held is not stored: its position and the holder go into the reply.
+-- A unique task whose lock is held is not stored: its position, the holder's id and hash go into the reply.
 local function duplicate(id, ex)
   for j = 1, #ex, 2 do
     if ex[j] == 'unique' then
-      local holder = unique_holder(ex[j + 1])
-      if holder then
-        dups[#dups + 1] = int(pos_n)
-        dups[#dups + 1] = holder
-        return true
-      end
-      unique_take(ex[j + 1], id)
-      return false
+      local holder, h = unique_take(ex[j + 1], id)
+      if not holder then return false end
+      dups[#dups + 1] = int(pos_n)
+      dups[#dups + 1] = holder
+      dups[#dups + 1] = h
+      return true
     end
   end
   return false
@@ -180,5 +179,5 @@ if #order > 0 then
 end
 changed_all(ob)
 if woke then redis.call('ZADD', marker, 0, '0') end
-if #dups > 0 then return {int(count - skipped - #dups / 2), unpack(dups)} end
+if #dups > 0 then return {int(count - skipped - #dups / 3), unpack(dups)} end
 return int(count - skipped)
