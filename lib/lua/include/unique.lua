@@ -23,9 +23,12 @@ local function unique_take(key, id)
   if type(holder) == 'string' then -- else not a string (damaged by hand): free
     local h = redis.pcall('HGETALL', tkey(holder))
     if not h.err then
-      local f = {}
-      for j = 1, #h, 2 do f[h[j]] = h[j + 1] end
-      if f.unique == key and (UNIQUE_HOLDS[f.unique_until] or UNIQUE_HOLDS.started)[f.state] then return holder, h end
+      local state, u, untl
+      for j = 1, #h, 2 do
+        local f = h[j]
+        if f == 'state' then state = h[j + 1] elseif f == 'unique' then u = h[j + 1] elseif f == 'unique_until' then untl = h[j + 1] end
+      end
+      if u == key and (UNIQUE_HOLDS[untl] or UNIQUE_HOLDS.started)[state] then return holder, h end
     end
   end
   redis.call('SET', lock, id)
