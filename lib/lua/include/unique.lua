@@ -1,9 +1,9 @@
 -- unique: the locks of unique tasks. A lock is the string base .. 'u:' .. key holding the id of
 -- the task that holds it; that task's hash names the lock (`unique`) and how long it holds it
--- (`unique_until`: 'started' = while queued or scheduled, 'finished' = also while running). The
--- step that ends the hold releases the lock (claim for 'started'; retire, i.e. every final state,
--- for both), and there is no TTL: a lock whose task is gone, or past what it holds for, counts as
--- free, so a lock can never be left behind.
+-- (`unique_until`: absent or 'started' = while queued or scheduled, 'finished' = also while
+-- running). The step that ends the hold releases the lock (claim for 'started'; retire, i.e. every
+-- final state, for both), and there is no TTL: a lock whose task is gone, or past what it holds
+-- for, counts as free, so a lock can never be left behind.
 -- Provides: unique_take(key, id) (takes the lock for `id`; when another task holds it: that task's
 --   id and its hash, flat as HGETALL gives it), unique_release(id, key) (only if `id` holds it).
 -- Needs: context (base, tkey).
