@@ -24,7 +24,10 @@ import { describeObject, describeInstance, Described } from './target';
  */
 function duplicateHandle(ctx: QueueContext, queue: string, id: number, flat: HashValue[]): Task {
   const h: RawHash = {};
-  for (let j = 0; j + 1 < flat.length; j += 2) h[String(flat[j])] = flat[j + 1];
+  for (let j = 0; j + 1 < flat.length; j += 2) {
+    const f = flat[j];
+    h[typeof f === 'string' ? f : f.toString('latin1')] = flat[j + 1]; // field names are ours, ASCII: the cheapest decoding
+  }
   const t = new Task(ctx, id, fieldsFromHash(queue, h));
   t.duplicate = true;
   return t;
