@@ -14,7 +14,7 @@ import { metricsFlag, type WorkerHost } from './host';
 import { workerSettings } from './options';
 import { TypedEmitter, WorkerEvents, Finished, finishedTaskEvent, finishRefused } from './events';
 import { LeaseKeeper } from './lease-keeper';
-import { Prefetch, PrefetchSetting, leaseTokens } from './prefetch';
+import { Prefetch, PrefetchSetting, releaseArgs } from './prefetch';
 import { IdleWait } from './idle';
 import { RedisWatch, isConnectionError, addressOf } from './redis-watch';
 import { FlowWatch } from './flow';
@@ -278,13 +278,13 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   /** At stop: every attempt still held goes back to the queue (release.lua), ahead of later tasks. */
   private async handBackAll(): Promise<void> {
     const prefetched = await this.ahead.close();
-    const held = [...this.held(), ...prefetched];
-    if (held.length === 0) return;
+    const started = this.held(); // the performing ones (the prefetch holds none now)
+    if (started.length + prefetched.length === 0) return;
     const handedBack = new Error(`worker ${this.name} stopped: the task was handed back to the queue`);
     for (const t of this.performing.values()) abortTask(t, handedBack);
-    this.performing.clear();
-    this.stats.running = 0;
-    for (const [q, ts] of groupByQueue(held, (t) => t.queue)) await this.host.script('release', q, leaseTokens(ts));
+    this.performing.clear(); this.stats.running = 0;
+    const of = (ts: Claimed[], q: string) => ts.filter((t) => t.queue === q);
+    for (const q of new Set([...started, ...prefetched].map((t) => t.queue))) await this.host.script('release', q, releaseArgs(of(started, q), of(prefetched, q)));
   }
 
   /** A failed command: an outage is reported once (RedisUnreachableError), anything else as it is. */
