@@ -18,7 +18,10 @@ const BACKLOG_MS = 250;
 export type PrefetchSetting = number | 'auto';
 
 export interface PrefetchHooks {
-  /** Held tasks went back to the queue, or could not (then they are held again): start what fits. */
+  /**
+   * Held tasks went back to the queue, or could not (then they are held again): start what fits, and
+   * claim into slots still free (nothing else may be due to wake the worker: it is not resting).
+   */
   resume(): void;
   error(err: unknown): void;
 }

@@ -67,7 +67,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     this.mirrorWanted = o.mirror;
     this.redisWatch = new RedisWatch(`worker ${this.name}`, addressOf(host.redis),
       (e) => this.emitError(e), (downMs) => this.emit('reconnected', { downMs }));
-    this.ahead = new Prefetch(this.prefetch, this.concurrency, host, { resume: () => this.startHeld(), error: (e) => this.failed(e) });
+    this.ahead = new Prefetch(this.prefetch, this.concurrency, host, { resume: () => { this.startHeld(); void this.claimWhileFree(); }, error: (e) => this.failed(e) });
     this.leases = new LeaseKeeper(host, { name: this.name, leaseMs: this.leaseMs, maxStalls: this.maxStalls, queues: this.queues }, {
       held: () => this.held(),
       lost: (e) => this.leaseLost(e),
