@@ -10,7 +10,7 @@ import { RateLimitedError } from '../errors';
 import { flowChannel } from '../keys';
 import { duplicate } from '../redis';
 import type { WorkerHost } from './host';
-import { leaseTokens } from './prefetch';
+import { leaseTokens, releaseArgs } from './prefetch';
 
 export interface FlowHooks {
   /** Removes and returns the tasks of `queue` held prefetched (not started). */
@@ -50,7 +50,8 @@ export class FlowWatch {
 
   /**
    * After perform(): a RateLimitedError puts the task back at its place, with the ones held for its
-   * queue, and holds the queue (one flow-hold.lua call). True when it did (the outcome is not recorded).
+   * queue, and holds the queue (one flow-hold.lua call: `t` first, as the one that started). True when it
+   * did (the outcome is not recorded).
    */
   rateLimited(t: Claimed, o: Outcome): boolean {
     const ms = rateLimitedMs(o);
@@ -71,6 +72,6 @@ export class FlowWatch {
   private handBack(queue: string): void {
     const ts = this.hooks.takeHeld(queue);
     if (ts.length === 0) return;
-    this.host.script('release', queue, leaseTokens(ts)).catch((e) => this.hooks.error(e));
+    this.host.script('release', queue, releaseArgs([], ts)).catch((e) => this.hooks.error(e));
   }
 }

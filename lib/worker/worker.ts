@@ -14,7 +14,7 @@ import { metricsFlag, type WorkerHost } from './host';
 import { workerSettings } from './options';
 import { TypedEmitter, WorkerEvents, Finished, finishedTaskEvent, finishRefused } from './events';
 import { LeaseKeeper } from './lease-keeper';
-import { Prefetch, PrefetchSetting, leaseTokens } from './prefetch';
+import { Prefetch, PrefetchSetting, releaseArgs } from './prefetch';
 import { IdleWait } from './idle';
 import { RedisWatch, isConnectionError, addressOf } from './redis-watch';
 import { FlowWatch } from './flow';
@@ -67,7 +67,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     this.mirrorWanted = o.mirror;
     this.redisWatch = new RedisWatch(`worker ${this.name}`, addressOf(host.redis),
       (e) => this.emitError(e), (downMs) => this.emit('reconnected', { downMs }));
-    this.ahead = new Prefetch(this.prefetch, this.concurrency, host, { resume: () => this.startHeld(), error: (e) => this.failed(e) });
+    this.ahead = new Prefetch(this.prefetch, this.concurrency, host, { resume: () => { this.startHeld(); void this.claimWhileFree(); }, error: (e) => this.failed(e) });
     this.leases = new LeaseKeeper(host, { name: this.name, leaseMs: this.leaseMs, maxStalls: this.maxStalls, queues: this.queues }, {
       held: () => this.held(),
       lost: (e) => this.leaseLost(e),
@@ -278,13 +278,13 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   /** At stop: every attempt still held goes back to the queue (release.lua), ahead of later tasks. */
   private async handBackAll(): Promise<void> {
     const prefetched = await this.ahead.close();
-    const held = [...this.held(), ...prefetched];
-    if (held.length === 0) return;
+    const started = this.held(); // the performing ones (the prefetch holds none now)
+    if (started.length + prefetched.length === 0) return;
     const handedBack = new Error(`worker ${this.name} stopped: the task was handed back to the queue`);
     for (const t of this.performing.values()) abortTask(t, handedBack);
-    this.performing.clear();
-    this.stats.running = 0;
-    for (const [q, ts] of groupByQueue(held, (t) => t.queue)) await this.host.script('release', q, leaseTokens(ts));
+    this.performing.clear(); this.stats.running = 0;
+    const of = (ts: Claimed[], q: string) => ts.filter((t) => t.queue === q);
+    for (const q of new Set([...started, ...prefetched].map((t) => t.queue))) await this.host.script('release', q, releaseArgs(of(started, q), of(prefetched, q)));
   }
 
   /** A failed command: an outage is reported once (RedisUnreachableError), anything else as it is; once stopped, a background call (a sweep) cut off by close() is no outage. */
