@@ -106,9 +106,9 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     this.host.on('enqueued', this.onLocalEnqueue);
     this.redisWatch.watch(this.host.redis);
     this.releaseMirror = this.host.acquireMirror?.(this.mirrorWanted, (e) => this.emitError(e)) ?? null;
-    this.idle.start(); this.flow.start();
-    this.leases.start();
-    void this.claimWhileFree();
+    this.idle.start(); this.leases.start();
+    await this.flow.start(); // subscribed before the first claim: a pause published from now on is heard
+    if (this.state === 'started') void this.claimWhileFree();
     this.emit('started');
   }
 
