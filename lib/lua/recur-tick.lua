@@ -21,30 +21,45 @@
 --     '' = none), priority, overlap ('0' = overlap: false, as in def), n, then n extra field/value
 --     pairs (max_attempts, backoff, timeout), then ticks, then that many pairs of tick (ms) and task
 --     id (ids allocated by the caller; a lost race wastes them)
--- Also touches: base .. 't:' .. id (task hashes), base .. 'due:' .. priority (due index)
+-- Also touches: base .. 't:' .. id (task hashes, created), base .. 'due:' .. priority (due index)
 -- Returns: per schedule, in the order given, two entries: '1' and its stored ids comma-separated
 --   ('' when overlap: false skipped the tick); '0' and the stored next tick when another scheduler
---   took the tick first; or '2' and '' when the schedule was changed or removed since it was read.
+--   took the tick first; or '2' and '' when the schedule was changed or removed since it was read
+--   (or its name came twice in the call).
 local levels, scheduled, marker, outbox, recurring, recurringNext, recurringLast = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 --!include context
 local count, schedules_from = tonumber(ARGV[5]), 6
---!include due
+--!include entry
+--!include outbox
 
 local reply, woke = {}, false
+-- Gathered over the whole batch and written once at the end: one variadic command per key, not
+-- one per task (the due entries per priority, as push_due in include/due.lua writes them).
+local due_by_p, due_ps, scheduled_pairs, out_ids, last_pairs, next_pairs, ended = {}, {}, {}, {}, {}, {}, {}
+-- A name given twice would pass its check twice (its next tick is written at the end): the repeat is refused.
+local seen = {}
+
+local function add_due(id, priority, tick)
+  local p = priority_of(priority)
+  local t = tonumber(tick)
+  if not t or t ~= t then t = now end
+  local d = due_by_p[p]
+  if not d then d = {}; due_by_p[p] = d; due_ps[#due_ps + 1] = p end
+  d[#d + 1] = t
+  d[#d + 1] = lex(id)
+end
 
 -- One schedule's ticks from ARGV position `at`; returns the position after it.
 local function tick_one(at)
   local name, def, expected, nextAt = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   local typ, oid, action, args, priority, overlap = ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], ARGV[at + 7], ARGV[at + 8], ARGV[at + 9]
   local n = tonumber(ARGV[at + 10])
-  local extra = {}
-  for j = 1, 2 * n do extra[j] = ARGV[at + 10 + j] end
   local ticks_at = at + 11 + 2 * n
   local ticks = tonumber(ARGV[ticks_at])
   local after = ticks_at + 1 + 2 * ticks
 
   local stored = redis.call('ZSCORE', recurringNext, name)
-  if redis.call('HGET', recurring, name) ~= def or not stored then
+  if seen[name] or redis.call('HGET', recurring, name) ~= def or not stored then
     reply[#reply + 1] = '2'
     reply[#reply + 1] = ''
     return after
@@ -66,25 +81,27 @@ local function tick_one(at)
     if st == 'queued' or st == 'scheduled' or st == 'running' then first = ticks + 1 end
   end
 
+  -- The task hash's fields but the tick's own (scheduled_at, state: slots 8 and 10).
+  local h = {'type', typ, 'action', action, 'priority', priority, 'scheduled_at', '', 'state', '', 'created_at', now_text, 'recurrence', name}
+  if oid ~= '' then h[#h + 1] = 'object_id'; h[#h + 1] = oid end
+  if args ~= '' then h[#h + 1] = 'args'; h[#h + 1] = args end
+  for j = 1, 2 * n do h[#h + 1] = ARGV[at + 10 + j] end
   local ids = {}
   for i = first, ticks do
     local tick, id = ARGV[ticks_at + 2 * i - 1], ARGV[ticks_at + 2 * i]
-    local key = tkey(id)
     local due = not (tonumber(tick) > now)
-    redis.call('HSET', key, 'type', typ, 'action', action, 'priority', priority, 'scheduled_at', tick,
-      'state', due and 'queued' or 'scheduled', 'created_at', now_text, 'recurrence', name)
-    if oid ~= '' then redis.call('HSET', key, 'object_id', oid) end
-    if args ~= '' then redis.call('HSET', key, 'args', args) end
-    if n > 0 then redis.call('HSET', key, unpack(extra)) end
-    if due then push_due(id, priority, tick) else redis.call('ZADD', scheduled, tick, id) end
-    changed(id)
+    h[8], h[10] = tick, due and 'queued' or 'scheduled'
+    redis.call('HSET', tkey(id), unpack(h))
+    if due then add_due(id, priority, tick) else scheduled_pairs[#scheduled_pairs + 1] = tick; scheduled_pairs[#scheduled_pairs + 1] = id end
+    out_ids[#out_ids + 1] = id
     ids[#ids + 1] = id
   end
   if #ids > 0 then
-    redis.call('HSET', recurringLast, name, ARGV[ticks_at + 2 * ticks - 1] .. ':' .. ids[#ids])
-    woke = true
+    last_pairs[#last_pairs + 1] = name
+    last_pairs[#last_pairs + 1] = ARGV[ticks_at + 2 * ticks - 1] .. ':' .. ids[#ids]
   end
-  if nextAt == '' then redis.call('ZREM', recurringNext, name) else redis.call('ZADD', recurringNext, nextAt, name) end
+  if nextAt == '' then ended[#ended + 1] = name else next_pairs[#next_pairs + 1] = nextAt; next_pairs[#next_pairs + 1] = name end
+  seen[name] = true
   reply[#reply + 1] = '1'
   reply[#reply + 1] = table.concat(ids, ',')
   return after
@@ -92,5 +109,15 @@ end
 
 local at = schedules_from
 for _ = 1, count do at = tick_one(at) end
-if woke then redis.call('ZADD', marker, 0, '0') end
+
+for _, p in ipairs(due_ps) do
+  zadd_pairs(base .. 'due:' .. p, due_by_p[p])
+  redis.call('ZADD', levels, p, p)
+end
+zadd_pairs(scheduled, scheduled_pairs)
+changed_all(out_ids)
+for j = 1, #last_pairs, 2000 do redis.call('HSET', recurringLast, unpack(last_pairs, j, math.min(j + 1999, #last_pairs))) end
+zadd_pairs(recurringNext, next_pairs)
+for j = 1, #ended, 2000 do redis.call('ZREM', recurringNext, unpack(ended, j, math.min(j + 1999, #ended))) end
+if #out_ids > 0 then redis.call('ZADD', marker, 0, '0') end
 return reply

@@ -19,6 +19,7 @@ import { dueTicks } from './missed';
 import { readQueue, tickBatch, StoredSchedule, TickPlan } from './store';
 
 type Known = StoredSchedule & { def: Definition; cron: Pattern };
+type Plan = TickPlan & { s: Known };
 const MAX_TIMER = 2 ** 31 - 1;
 const RETRY_MS = 1000;
 /** At most this many schedules, and (unless one schedule alone has more) ticks, per recur-tick call. */
@@ -128,13 +129,13 @@ export class Scheduler {
   private async tickDue(): Promise<void> {
     if (this.stopped) return;
     const now = Date.now();
-    const batches: [string, TickPlan[]][] = [];
+    const batches: [string, Plan[]][] = [];
     let total = 0;
     for (const [queue, schedules] of this.known) {
-      let batch: TickPlan[] = [], ticks = 0;
+      let batch: Plan[] = [], ticks = 0;
       for (const s of schedules.values()) {
         if (s.next === null || s.next > now) continue;
-        const plan: TickPlan = { s, expected: s.next, ticks: dueTicks(s.cron, s.def.missed, s.next, this.startedAt, now), nextAt: s.cron.next(now), ids: [] };
+        const plan: Plan = { s, expected: s.next, ticks: dueTicks(s.cron, s.def.missed, s.next, this.startedAt, now), nextAt: s.cron.next(now), ids: [] };
         if (batch.length > 0 && (batch.length >= BATCH_SCHEDULES || ticks + plan.ticks.length > BATCH_TICKS)) {
           batches.push([queue, batch]);
           batch = [];
@@ -155,13 +156,16 @@ export class Scheduler {
     if (failed) throw failed.reason;
   }
 
-  private async store(queue: string, batch: TickPlan[]): Promise<void> {
+  private async store(queue: string, batch: Plan[]): Promise<void> {
     const results = await tickBatch(this.ctx, queue, batch);
     let stored = false;
     results.forEach((r, i) => {
       const { s, nextAt } = batch[i];
       if ('ids' in r) {
         s.next = nextAt;
+        // The tick after it, now while nothing is due, rather than when it is: then that call
+        // finds it remembered (remembering()), and planning a tick asks croner nothing.
+        if (nextAt !== null) s.cron.next(nextAt);
         if (r.ids.length > 0) stored = true;
       } else if ('lost' in r) s.next = r.lost;
       else this.dirty.add(queue);

@@ -119,7 +119,9 @@ export async function tickBatch(ctx: QueueContext, queue: string, plans: TickPla
     argv.push(p.s.name, p.s.json, String(p.expected), p.nextAt === null ? '' : String(p.nextAt), ...taskArgsOf(p.s.def), String(p.ticks.length));
     for (let i = 0; i < p.ticks.length; i++) argv.push(String(p.ticks[i]), String(p.ids[i]));
   }
-  const r = await ctx.script('recur-tick', queue, argv) as string[];
+  // A pipeline of its own per call, written at once: the first batch of a burst reaches Redis, and
+  // its tasks a worker, without waiting for the auto-pipeline that carries the others.
+  const r = await ctx.scriptNow('recur-tick', queue, argv) as string[];
   return plans.map((_, i) => {
     const [status, value] = [String(r[2 * i]), String(r[2 * i + 1] ?? '')];
     if (status === '1') return { ids: value ? value.split(',').map(Number) : [] };
