@@ -6,8 +6,8 @@
 // duplicate tasks.
 // The ticks due at once (many schedules on the same second) go to Redis in one recur-tick call
 // per queue and batch, the batches sent together: one round trip for them all, not one per
-// schedule, while a capped batch keeps each script short. Each schedule's pattern remembers its
-// next ticks (remembering()), so croner computes each tick once.
+// schedule, while a capped batch keeps each script short. Each pattern remembers its next ticks
+// (remembering()) and is shared by the schedules that have it, so croner computes each tick once.
 // Which due ticks it stores (missed ones included): missed.ts.
 import type { Redis } from 'ioredis';
 import type { QueueContext } from '../context';
@@ -30,6 +30,7 @@ export class Scheduler {
   /** When it started: ticks before this are missed ones. */
   readonly startedAt = Date.now();
   private known = new Map<string, Map<string, Known>>();
+  private patterns = new Map<string, Pattern>();
   private dirty = new Set<string>();
   private stopped = false;
   private timer?: NodeJS.Timeout;
@@ -110,12 +111,11 @@ export class Scheduler {
 
   private async load(queue: string): Promise<void> {
     const schedules = new Map<string, Known>();
-    const old = this.known.get(queue);
     for (const s of await readQueue(this.ctx, queue)) {
       if (s.def instanceof Error) { this.onError(s.def); continue; }
-      let cron = old?.get(s.name)?.json === s.json ? old.get(s.name)?.cron : undefined;
+      let cron: Pattern;
       try {
-        cron ??= remembering(parsePattern(s.def.pattern, s.def.tz));
+        cron = this.patternOf(s.def);
       } catch (e) {
         this.onError(new Error(`recurring schedule ${JSON.stringify(s.name)} in queue ${queue}: ${(e as Error).message}`));
         continue;
@@ -123,6 +123,24 @@ export class Scheduler {
       schedules.set(s.name, { ...s, def: s.def, cron });
     }
     this.known.set(queue, schedules);
+    // Patterns no schedule uses any more are dropped.
+    const used = new Set<Pattern>();
+    for (const q of this.known.values()) for (const k of q.values()) used.add(k.cron);
+    for (const [key, p] of this.patterns) if (!used.has(p)) this.patterns.delete(key);
+  }
+
+  /**
+   * One remembering Pattern per pattern and zone, shared by the schedules that have it: schedules
+   * of the same pattern tick together, so croner computes each of those ticks once for all.
+   */
+  private patternOf(def: Definition): Pattern {
+    const key = `${def.tz} ${def.pattern}`;
+    let p = this.patterns.get(key);
+    if (!p) {
+      p = remembering(parsePattern(def.pattern, def.tz), 8);
+      this.patterns.set(key, p);
+    }
+    return p;
   }
 
   /** Every schedule whose next tick has come: per queue, batches of them, all sent at once. */
