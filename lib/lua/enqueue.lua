@@ -4,6 +4,13 @@
 --   scheduled  zset  not yet due, by time (read: earliest, write)
 --   marker     zset  wakes an idle worker (write)
 --   outbox     list  changed ids, for the mirror (write)
+--   running    zset  leases (write: a hand-off, below, claims as claim.lua does)
+--   finished   zset  final tasks (write: a corrupt task met by the hand-off's claim fails)
+--   flow       hash  flow control (read; include/flow.lua)
+--   flowStarts zset  starts in the rate window (read, write)
+--   metrics        hash  the wait of a handed task (write; include/metrics.lua)
+--   metricsSeries  hash  (bound for the include; not written here)
+--   idlers     zset  idle workers waiting for a hand-off (read, write: the one handed a task leaves it)
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    count   how many tasks
@@ -19,7 +26,7 @@
 --   'list' (ioredis-mock: no struct, and Buffers reach its Lua as objects): one ARGV per field from
 --     ARGV[7], with n before the pairs.
 -- Also touches: base .. 't:' .. id (task hashes, created), base .. 'fifo:' .. p and
---   base .. 'due:' .. p (due index per priority)
+--   base .. 'due:' .. p (due index per priority), base .. 'handoff:' .. worker (a hand-off)
 -- Returns: the number of tasks stored (without those ':new' skipped); when a unique task found its lock
 --   held (include/unique.lua), {stored, position (1-based), holder id, ...} for those tasks, which are not stored.
 -- One HSET per task. A due task goes to its priority's list `fifo:<p>` ("time:id", appended) when it
@@ -27,18 +34,25 @@
 -- `due:<p>`; so each stays sorted and a claim merges the two heads. One RPUSH / ZADD per priority
 -- (and one to `levels`) per call, outbox entries (mirror on) with one RPUSH per call, and the
 -- earliest scheduled time is read only when the batch holds a scheduled task.
-local levels, scheduled, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- Hand-off: with a task due now and an idle worker registered in `idlers` (lib/worker/handoff.ts),
+-- the first due task is claimed for that worker here (include/claim.lua: flow control, lease,
+-- metrics, outbox as in claim.lua) and put in its handoff key, which its BZPOPMIN reads: it starts
+-- the task without a claim round trip. Should it be gone (killed), the lease sweep requeues the task.
+local levels, scheduled, marker, outbox, running, finished, flow, flowStarts, metrics, metricsSeries, idlers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 --!include context
 local count, layout, tasks_from = tonumber(ARGV[5]), ARGV[6], 7
 -- A transactional task is pushed by its committing process and maybe by the recovery pass: once.
 local only_new = string.sub(layout, -4) == ':new'
 if only_new then layout = string.sub(layout, 1, -5) end
 local skipped = 0
+local metrics_on = true -- (set from the idler's entry before a hand-off's claim)
 --!include entry
 --!include outbox
 --!include unique
+--!include claim
+--!include handoff
 
-local woke = false
+local woke, woke_due = false, false
 local earliest, looked = nil, false
 local due, order = {}, {}
 local lastp, lastd  -- the due entries of the last priority seen (a batch mostly has one)
@@ -126,7 +140,7 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
       d.z[d.zn + 2] = letter .. id
       d.zn = d.zn + 2
     end
-    woke = true
+    woke_due = true
   else
     redis.call('ZADD', scheduled, sat, id)
     if not looked then
@@ -179,6 +193,34 @@ if #order > 0 then
   redis.call('ZADD', levels, unpack(lv))
 end
 changed_all(ob)
-if woke then redis.call('ZADD', marker, 0, '0') end
+
+-- One due task to the longest-waiting fresh idler, claimed for it (want 1); more due ones wake
+-- others through the marker (claim() sets it when tasks are left). Held back by flow control (a
+-- pause, a limit): nothing is claimed and the idler stays registered.
+local function hand_off()
+  while true do
+    local e = redis.call('ZPOPMIN', idlers)
+    if not e[1] then return false end
+    local score = tonumber(e[2])
+    local lease, flag, worker = idler_parse(e[1])
+    if worker and score >= now - IDLE_FRESH_MS then
+      metrics_on = flag ~= '0'
+      local r = claim_reply({}, 1, worker, lease)
+      if r[2] ~= '1' then
+        redis.call('ZADD', idlers, e[2], e[1])
+        return false
+      end
+      local key = handoff_key(worker)
+      redis.call('ZADD', key, now, handoff_frame(r, 4))
+      redis.call('PEXPIRE', key, lease)
+      return true
+    end
+    -- (stale: its worker registers again if it lives)
+  end
+end
+
+-- (ioredis-mock, the 'list' layout, cannot block: its workers poll and never register.)
+local handed = woke_due and layout == 'blob' and hand_off()
+if woke or (woke_due and not handed) then redis.call('ZADD', marker, 0, '0') end
 if #dups > 0 then return {int(count - skipped - #dups / 2), unpack(dups)} end
 return int(count - skipped)

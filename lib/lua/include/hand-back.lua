@@ -3,11 +3,12 @@
 -- as a failed attempt). A task cancelled while it ran ends as cancelled instead of running again.
 -- Provides: hand_back(from): the (id, attempt) pairs of ARGV from `from` on, only those still this
 --   worker's; wakes an idle worker when some went back; returns how many went back.
+--   hand_back_list(pairs, from): the same for a table of id, attempt values.
 -- Needs: KEYS levels, running, finished, marker, outbox; context; due; retire.
-local function hand_back(from)
+local function hand_back_list(pairs, from)
   local n, retired = 0, false
-  for i = from, #ARGV, 2 do
-    local id, attempt = ARGV[i], ARGV[i + 1]
+  for i = from, #pairs, 2 do
+    local id, attempt = pairs[i], pairs[i + 1]
     local key = tkey(id)
     local f = key_type(key) == 'hash' and redis.call('HMGET', key, 'attempts', 'state', 'priority', 'scheduled_at', 'cancelled', 'released') or {}
     if f[1] == attempt and f[2] == 'running' then
@@ -26,3 +27,5 @@ local function hand_back(from)
   if retired then trim_finished() end
   return n
 end
+
+local function hand_back(from) return hand_back_list(ARGV, from) end

@@ -1,0 +1,58 @@
+-- handoff: an enqueue hands a due task straight to an idle worker blocked on its handoff key
+-- (lib/worker/handoff.ts), claimed as claim.lua would (include/claim.lua), so the worker skips the
+-- wake-up-then-claim round trip. A handed task travels as one string: each value of the claim reply
+-- for one task (id, attempt, CLAIM_FIELDS) as "<length>:<bytes>", in order.
+-- Provides: IDLE_FRESH_MS, handoff_key(worker), handoff_frame(values, from), handoff_unframe(s),
+--   idler_parse(member), handoff_retract(member): the tasks waiting for that worker (unframed).
+-- Needs: KEYS idlers; context (base, int).
+
+-- An idle worker registers again before each BZPOPMIN (timeout 5 s, lib/worker/idle.ts): an entry
+-- older than this is a worker that is gone (killed) or busy, not handed tasks.
+local IDLE_FRESH_MS = 7000
+
+local function handoff_key(worker) return base .. 'handoff:' .. worker end
+
+-- "leaseMs:metricsFlag:worker" -> lease (number), metrics flag, worker name (which may hold ':').
+local function idler_parse(member)
+  local lease, flag, worker = string.match(member, '^(%d+):(%d):(.+)$')
+  return tonumber(lease), flag, worker
+end
+
+local function handoff_frame(values, from)
+  local parts = {}
+  for i = from, #values do
+    local v = tostring(values[i])
+    parts[#parts + 1] = int(#v) .. ':' .. v
+  end
+  return table.concat(parts)
+end
+
+local function handoff_unframe(s)
+  local out, pos = {}, 1
+  while pos <= #s do
+    local colon = string.find(s, ':', pos, true)
+    if not colon then break end
+    local n = tonumber(string.sub(s, pos, colon - 1))
+    out[#out + 1] = string.sub(s, colon + 1, colon + n)
+    pos = colon + n + 1
+  end
+  return out
+end
+
+-- The worker looks for work itself now: no enqueue may hand it more, and what was handed to it
+-- and not read yet is its own (leased to it already).
+local function handoff_retract(member)
+  if not member or member == '' then return {} end
+  redis.call('ZREM', idlers, member)
+  local _, _, worker = idler_parse(member)
+  if not worker then return {} end
+  local key = handoff_key(worker)
+  local items = redis.call('ZRANGE', key, 0, -1)
+  if #items == 0 then return {} end
+  redis.call('DEL', key)
+  local out = {}
+  for i = 1, #items do
+    if items[i] ~= 'stop' then out[#out + 1] = handoff_unframe(items[i]) end
+  end
+  return out
+end
