@@ -49,8 +49,6 @@ local metrics_on = true -- (set from the idler's entry before a hand-off's claim
 --!include entry
 --!include outbox
 --!include unique
---!include claim
---!include handoff
 
 local woke, woke_due = false, false
 local earliest, looked = nil, false
@@ -194,28 +192,34 @@ if #order > 0 then
 end
 changed_all(ob)
 
--- One due task to the longest-waiting fresh idler, claimed for it (want 1); more due ones wake
--- others through the marker (claim() sets it when tasks are left). Held back by flow control (a
--- pause, a limit): nothing is claimed and the idler stays registered.
+-- Claims one due task for an idle worker (want 1) and puts it in its handoff key; false when flow
+-- control (a pause, a limit) holds it back. The claim's code is defined in here, so an enqueue
+-- that finds no idler does not build it each call.
+local function claim_for(worker, lease, flag)
+--!include claim
+--!include handoff
+  metrics_on = flag ~= '0'
+  local r = claim_reply({}, 1, worker, lease)
+  if r[2] ~= '1' then return false end
+  local key = handoff_key(worker)
+  redis.call('ZADD', key, now, handoff_frame(r, 4))
+  redis.call('PEXPIRE', key, lease)
+  return true
+end
+
+-- One due task to the longest-waiting idler registered in the last 7 s (older entries,
+-- of workers killed or busy, are dropped: a live one registers again); more due ones wake others
+-- through the marker (claim() sets it when tasks are left). Held back, the idler stays registered.
 local function hand_off()
   while true do
     local e = redis.call('ZPOPMIN', idlers)
     if not e[1] then return false end
-    local score = tonumber(e[2])
-    local lease, flag, worker = idler_parse(e[1])
-    if worker and score >= now - IDLE_FRESH_MS then
-      metrics_on = flag ~= '0'
-      local r = claim_reply({}, 1, worker, lease)
-      if r[2] ~= '1' then
-        redis.call('ZADD', idlers, e[2], e[1])
-        return false
-      end
-      local key = handoff_key(worker)
-      redis.call('ZADD', key, now, handoff_frame(r, 4))
-      redis.call('PEXPIRE', key, lease)
-      return true
+    local lease, flag, worker = string.match(e[1], '^(%d+):(%d):(.+)$')
+    if worker and tonumber(e[2]) >= now - 7000 then
+      if claim_for(worker, tonumber(lease), flag) then return true end
+      redis.call('ZADD', idlers, e[2], e[1])
+      return false
     end
-    -- (stale: its worker registers again if it lives)
   end
 end
 

@@ -2,17 +2,17 @@
 -- (lib/worker/handoff.ts), claimed as claim.lua would (include/claim.lua), so the worker skips the
 -- wake-up-then-claim round trip. A handed task travels as one string: each value of the claim reply
 -- for one task (id, attempt, CLAIM_FIELDS) as "<length>:<bytes>", in order.
--- Provides: IDLE_FRESH_MS, handoff_key(worker), handoff_frame(values, from), handoff_unframe(s),
+-- Provides: handoff_key(worker), handoff_frame(values, from), handoff_unframe(s),
 --   idler_parse(member), handoff_retract(member): the tasks waiting for that worker (unframed).
 -- Needs: KEYS idlers; context (base, int).
 
--- An idle worker registers again before each BZPOPMIN (timeout 5 s, lib/worker/idle.ts): an entry
--- older than this is a worker that is gone (killed) or busy, not handed tasks.
-local IDLE_FRESH_MS = 7000
+-- (enqueue.lua's hand_off reads the idlers entry itself, before this is built: an entry older than
+-- 7 s is dropped there, as an idle worker registers again before each BZPOPMIN, timeout 5 s.)
 
 local function handoff_key(worker) return base .. 'handoff:' .. worker end
 
--- "leaseMs:metricsFlag:worker" -> lease (number), metrics flag, worker name (which may hold ':').
+-- "leaseMs:metricsFlag:worker" -> lease (number), metrics flag, worker name (which may hold ':'),
+-- as enqueue.lua's hand_off reads it too.
 local function idler_parse(member)
   local lease, flag, worker = string.match(member, '^(%d+):(%d):(.+)$')
   return tonumber(lease), flag, worker
