@@ -4,6 +4,8 @@
 // every script call there, and a worker process is killed with -9).
 import { strict as assert } from 'assert';
 import Redis from 'ioredis';
+import { createHash } from 'crypto';
+import { loadScript } from '../lib/scripts';
 import { setup, Queue } from '../lib';
 import { handoffKey } from '../lib/keys';
 import { parseHanded } from '../lib/worker/handoff';
@@ -11,12 +13,13 @@ import { RedisServer } from './faults/servers';
 import { startWorker, kill9, killAll } from './faults/harness';
 import { uniquePrefix, until, sleep } from './helpers';
 
-/** Script calls (EVALSHA + EVAL) the server has run since the last CONFIG RESETSTAT. */
-async function scriptCalls(redis: Redis): Promise<number> {
-  const info = await redis.info('commandstats');
-  let n = 0;
-  for (const m of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) n += Number(m[2]);
-  return n;
+const CLAIM_SHA = createHash('sha1').update(loadScript('claim').lua).digest('hex');
+const ENQUEUE_SHA = createHash('sha1').update(loadScript('enqueue').lua).digest('hex');
+
+/** The scripts the server ran since the last SLOWLOG RESET (slowlog-log-slower-than 0 logs every command). */
+async function scriptsRun(redis: Redis): Promise<string[]> {
+  const log = await redis.slowlog('GET', 1000) as [number, number, number, string[]][];
+  return log.filter((e) => /^eval/i.test(e[3][0])).map((e) => e[3][1] === CLAIM_SHA ? 'claim' : e[3][1] === ENQUEUE_SHA ? 'enqueue' : 'other').reverse();
 }
 
 describe('hand-off: an enqueue hands its task to an idle worker', function () {
@@ -25,7 +28,7 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
   let redis: Redis;
   let queue: Queue;
   let prefix: string;
-  const runs: { id: number; worker: string; calls?: number }[] = [];
+  const runs: { id: number; scripts: string[] }[] = [];
   const idlers = () => redis.zrange(queue.internals.keys('default').idlers, 0, -1);
   const field = (id: number, f: string) => redis.hget(`${queue.internals.keys('default').base}t:${id}`, f);
 
@@ -40,7 +43,7 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
   });
   const Jobs = {
     // Script calls counted as the method starts: the enqueue's, and a claim's if there was one.
-    async echo(x: number) { runs.push({ id: x, worker: '', calls: await scriptCalls(redis) }); return x * 2; },
+    async echo(x: number) { runs.push({ id: x, scripts: await scriptsRun(redis) }); return x * 2; },
     async who(x: number, ms = 0) { await sleep(ms); return x; },
   };
   const Sleeper = { async nap(i: number) { return i; } };
@@ -56,11 +59,14 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
   it('runs the task of an idle worker with no claim call: one script call from enqueue to the method, result stored', async () => {
     const w = queue.worker({ concurrency: 1 });
     await w.start();
+    await (await queue.async(Jobs, 'who', { args: [0] })).wait({ timeout: 3000 }); // (the scripts loaded: EVALSHA from here on)
     await until(async () => (await idlers()).length === 1, 3000, 'the worker registered');
-    await redis.config('RESETSTAT');
+    await redis.config('SET', 'slowlog-log-slower-than', '0');
+    await redis.slowlog('RESET');
     const t = await queue.async(Jobs, 'echo', { args: [7] });
     await until(() => runs.length === 1, 3000, 'the task ran');
-    assert.equal(runs[0].calls, 1, 'only the enqueue ran a script before the method started (no claim.lua)');
+    await redis.config('SET', 'slowlog-log-slower-than', '10000');
+    assert.deepEqual(runs[0].scripts.filter((s) => s !== 'other'), ['enqueue'], 'the enqueue, and no claim.lua, before the method started');
     await t.wait({ timeout: 3000 });
     assert.equal(t.result, 14, 'its result is stored');
     await w.stop();
@@ -114,6 +120,25 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
     for (const id of ids) assert.equal(await field(id, 'attempts'), '1', `task ${id} ran in one attempt`);
     assert.ok(new Set(seen.map((s) => s.w)).size === 2, 'both took tasks');
     for (const w of ws) await w.stop();
+  });
+
+  it('concurrency 2: a worker with a free slot stays registered after a hand-off; a full one is handed nothing', async () => {
+    const w = queue.worker({ concurrency: 2, prefetch: 0 });
+    await w.start();
+    await until(async () => (await idlers()).length === 1, 3000, 'registered');
+    const a = await queue.async(Jobs, 'who', { args: [1, 400] });
+    await until(async () => (await field(a.id, 'state')) === 'running', 1000, 'a handed');
+    await until(async () => (await idlers()).length === 1, 1000, 'registered again: a slot is free');
+    const b = await queue.async(Jobs, 'who', { args: [2, 400] });
+    assert.equal(await field(b.id, 'worker'), w.name, 'b handed too');
+    await sleep(100);
+    assert.deepEqual(await idlers(), [], 'full: not registered');
+    const c = await queue.async(Jobs, 'who', { args: [3] });
+    assert.equal(await field(c.id, 'state'), 'queued', 'nobody to hand it to: it waits for a slot');
+    await c.wait({ timeout: 3000 });
+    assert.equal(c.state, 'succeeded');
+    await until(async () => (await idlers()).length === 1, 3000, 'idle again: registered');
+    await w.stop();
   });
 
   it('a worker killed (-9) while idle: a task handed to it runs elsewhere once its lease runs out', async () => {

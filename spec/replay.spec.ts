@@ -20,9 +20,9 @@ describe('replayed claim and finish calls (include/replay.lua)', () => {
   it('answers a resent claim with its first reply, and a resent finish too; an acknowledged call runs anew', async () => {
     const a = await queue.async(Jobs, 'add', { args: [1, 2] });
     const b = await queue.async(Jobs, 'add', { args: [3, 4] });
-    const first = await run('claim', ['w1', 30000, 1, '1', '', 'c1', '']);
+    const first = await run('claim', ['w1', 30000, 1, '1', 'c1', '']);
     assert.deepStrictEqual(first.tasks.map((t) => Number(t.id)), [a.id]);
-    const again = await run('claim', ['w1', 30000, 1, '1', '', 'c1', '']);
+    const again = await run('claim', ['w1', 30000, 1, '1', 'c1', '']);
     assert.deepStrictEqual(again, first, 'the same reply, nothing claimed twice');
     assert.strictEqual(await redis.hget(`{${prefix}:default}:t:${b.id}`, 'state'), 'queued');
 
@@ -35,7 +35,7 @@ describe('replayed claim and finish calls (include/replay.lua)', () => {
     const pttl = await redis.pttl(`{${prefix}:default}:call:f1`);
     assert.ok(pttl > 0 && pttl <= 60000, `kept briefly (${pttl} ms)`);
     // Without an id (or a claim that got nothing) nothing is kept.
-    await run('claim', ['w1', 30000, 1, '1', '', 'c2', 'f1']);
+    await run('claim', ['w1', 30000, 1, '1', 'c2', 'f1']);
     assert.strictEqual(await redis.exists(`{${prefix}:default}:call:c2`, `{${prefix}:default}:call:f1`), 0);
   });
 });

@@ -17,10 +17,11 @@
 --   6    lease   lease time (ms)
 --   7    want    how many tasks to claim at most
 --   8    metrics '0': record no metrics (setup metrics: false)
---   9    idler   this worker's idlers entry ('' = none): removed, and the tasks waiting in its
---                handoff key (include/handoff.lua) come first in the reply
---   10-11 call id, acks: this call's id and the answered calls' ids (include/replay.lua)
--- Also touches: base .. 'handoff:' .. worker (read, deleted), base .. 't:' .. id (task hashes, a non-hash one renamed to <key>:corrupt),
+--   9-10 call id, acks: this call's id and the answered calls' ids (include/replay.lua)
+--   11   idler   this worker's idlers entry (none: no hand-off): tasks an enqueue handed it and it
+--                has not read (include/handoff.lua) come first in the reply; it leaves `idlers`
+--                once it has all it wants
+-- Also touches: base .. 'handoff:' .. worker (read, emptied), base .. 't:' .. id (task hashes, a non-hash one renamed to <key>:corrupt),
 --   base .. 'due:' .. p and base .. 'fifo:' .. p (due index per priority), base .. 'call:' .. id (replay)
 -- Returns: {'', claimed count, next scheduled time (ms) or '' when none was claimed (or when flow control
 --   next lets a task start: include/flow.lua), then per task: id, attempt, CLAIM_FIELDS (lib/claim-reply.ts)}.
@@ -28,12 +29,12 @@ local levels, scheduled, running, finished, marker, outbox, flow, flowStarts, me
 --!include context
 local worker, lease, want = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local metrics_on = ARGV[8] ~= '0'
-local idler = ARGV[9]
-local call_id, acks = ARGV[10], ARGV[11]
+local call_id, acks = ARGV[9], ARGV[10]
+local idler = ARGV[11]
 --!include claim
 --!include handoff
 --!include replay
 
 local first = replayed(call_id, acks)
 if first then return first end
-return remember(call_id, claim_reply({}, want, worker, lease, handoff_retract(idler)))
+return remember(call_id, handoff_claim(idler, want, function(handed) return claim_reply({}, want, worker, lease, handed) end))

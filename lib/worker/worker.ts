@@ -62,7 +62,8 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   private readonly calls = new CallIds();
   /** This worker's `idlers` member (handoff.ts); '' on ioredis-mock, whose workers never register. */
   private readonly idler: string;
-  private onLocalEnqueue = (q: string) => { if (this.queues.includes(q)) void this.claimWhileFree(); };
+  // Idle on real Redis, its wait loops see the enqueue (a hand-off or the marker): a claim of its own would be one more call.
+  private onLocalEnqueue = (q: string) => { if (this.queues.includes(q) && !(this.idle.isIdle && !this.host.mock)) void this.claimWhileFree(); };
 
   constructor(private readonly host: WorkerHost, opts: WorkerOptions = {}) {
     super();
@@ -162,8 +163,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
         for (const q of this.queues) {
           const want = this.free();
           if (want <= 0) break;
-          // (Leaving `idlers`: a task already handed comes first in the reply.)
-          const r = await this.runClaimScript('claim', q, [this.name, this.leaseMs, want, metricsFlag(this.host), this.idler], want);
+          const r = await this.runClaimScript('claim', q, [this.name, this.leaseMs, want, metricsFlag(this.host)], want);
           if (r.got > 0) found = true;
           nextAt = Math.min(nextAt, r.nextAt);
         }
@@ -182,8 +182,8 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   /** Runs claim.lua or finish.lua (whose reply is a claim too) and starts what it claimed. */
   private async runClaimScript(script: 'claim' | 'finish', queue: string, argv: (string | number | Buffer)[], want: number, finishing: Finished[] = []) {
     this.reserved += want;
-    // With a call id (calls.ts): a call resent after a reconnect gets the first call's reply.
-    const reply = await this.calls.run(queue, (id) => this.host.scriptNow(script, queue, [...argv, ...id], true))
+    // With a call id (calls.ts): a call resent after a reconnect gets the first call's reply; last, the idler entry (handoff.ts).
+    const reply = await this.calls.run(queue, (id) => this.host.scriptNow(script, queue, [...argv, ...id, this.idler], true))
       .finally(() => { this.reserved -= want; }) as (Buffer | string)[];
     this.redisWatch.answered();
     const r = parseClaimReply(queue, reply);

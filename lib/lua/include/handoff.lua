@@ -3,7 +3,8 @@
 -- wake-up-then-claim round trip. A handed task travels as one string: each value of the claim reply
 -- for one task (id, attempt, CLAIM_FIELDS) as "<length>:<bytes>", in order.
 -- Provides: handoff_key(worker), handoff_frame(values, from), handoff_unframe(s),
---   idler_parse(member), handoff_retract(member): the tasks waiting for that worker (unframed).
+--   idler_parse(member), handoff_retract(member): the tasks waiting for that worker (unframed), and
+--   it leaves `idlers`; handoff_claim(member, want, reply): claim.lua's and finish.lua's claim with it.
 -- Needs: KEYS idlers; context (base, int).
 
 -- (enqueue.lua's hand_off reads the idlers entry itself, before this is built: an entry older than
@@ -39,13 +40,8 @@ local function handoff_unframe(s)
   return out
 end
 
--- The worker looks for work itself now: no enqueue may hand it more, and what was handed to it
--- and not read yet is its own (leased to it already).
-local function handoff_retract(member)
-  if not member or member == '' then return {} end
-  redis.call('ZREM', idlers, member)
-  local _, _, worker = idler_parse(member)
-  if not worker then return {} end
+-- What was handed to the worker and not read yet (it is leased to it already), taken out of its key.
+local function handoff_take(worker)
   local key = handoff_key(worker)
   local items = redis.call('ZRANGE', key, 0, -1)
   if #items == 0 then return {} end
@@ -55,4 +51,25 @@ local function handoff_retract(member)
     if items[i] ~= 'stop' then out[#out + 1] = handoff_unframe(items[i]) end
   end
   return out
+end
+
+-- The worker stops waiting (it stops): no enqueue may hand it more; returns what it was handed.
+local function handoff_retract(member)
+  if not member or member == '' then return {} end
+  redis.call('ZREM', idlers, member)
+  local _, _, worker = idler_parse(member)
+  return worker and handoff_take(worker) or {}
+end
+
+-- A claim of the worker's own (`reply(handed)` builds it; `want` 0 claims nothing): what it was
+-- handed comes first, and once it has all it wants (every slot taken) it leaves `idlers`, so no
+-- enqueue hands a task to a full worker. Short of that it stays registered: its wait loop reads
+-- the handoff key next.
+local function handoff_claim(member, want, reply)
+  local _, _, worker
+  if member and member ~= '' and want > 0 then _, _, worker = idler_parse(member) end
+  if not worker then return reply(nil) end
+  local r = reply(handoff_take(worker))
+  if tonumber(r[2]) >= want then redis.call('ZREM', idlers, member) end
+  return r
 end
