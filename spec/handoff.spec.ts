@@ -43,7 +43,7 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
   });
   const Jobs = {
     // Script calls counted as the method starts: the enqueue's, and a claim's if there was one.
-    async echo(x: number) { runs.push({ id: x, scripts: await scriptsRun(redis) }); return x * 2; },
+    async echo(x: number, s: string) { runs.push({ id: x, scripts: await scriptsRun(redis) }); return `${s}${x * 2}`; },
     async who(x: number, ms = 0) { await sleep(ms); return x; },
   };
   const Sleeper = { async nap(i: number) { return i; } };
@@ -63,12 +63,12 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
     await until(async () => (await idlers()).length === 1, 3000, 'the worker registered');
     await redis.config('SET', 'slowlog-log-slower-than', '0');
     await redis.slowlog('RESET');
-    const t = await queue.async(Jobs, 'echo', { args: [7] });
+    const t = await queue.async(Jobs, 'echo', { args: [7, '5:ab:é\u0000☃'] }); // (framed by length: colons and any bytes pass)
     await until(() => runs.length === 1, 3000, 'the task ran');
     await redis.config('SET', 'slowlog-log-slower-than', '10000');
     assert.deepEqual(runs[0].scripts.filter((s) => s !== 'other'), ['enqueue'], 'the enqueue, and no claim.lua, before the method started');
     await t.wait({ timeout: 3000 });
-    assert.equal(t.result, 14, 'its result is stored');
+    assert.equal(t.result, '5:ab:é\u0000☃14', 'its args arrived whole and its result is stored');
     await w.stop();
   });
 

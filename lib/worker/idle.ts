@@ -101,8 +101,9 @@ export class IdleWait {
     clearTimeout(this.dueTimer);
     if (this.blockers.size === 0) return;
     const loops = Promise.all(this.loops);
-    this.leaving = Promise.all(this.queues.map((q) => this.host.script('idle-leave', q, [this.idler])))
-      .then(() => Promise.race([loops, sleep(LEAVE_MS)]), (e) => this.hooks.failed(e))
+    // Redis gone: no waiting beyond LEAVE_MS (the entries go stale, idlers' freshness bound).
+    const left = Promise.all(this.queues.map((q) => this.host.script('idle-leave', q, [this.idler]))).then(() => loops);
+    this.leaving = Promise.race([left, sleep(LEAVE_MS)]).catch((e) => this.hooks.failed(e))
       .finally(() => { for (const c of this.blockers.values()) c.disconnect(); });
   }
 
