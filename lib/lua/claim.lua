@@ -10,7 +10,7 @@
 --   flowStarts zset    starts in the rate window (read, write)
 --   metrics        hash  totals: the wait of each claimed task (write; include/metrics.lua)
 --   metricsSeries  hash  per-minute/per-hour outcome counts (bound for the include; not written here)
---   idlers     zset    idle workers an enqueue may hand a task to (write: this worker leaves it)
+--   idlers     zset    idle workers an enqueue may hand a task to (write: this worker leaves it once full)
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    worker  the worker's name (written to each task)

@@ -139,7 +139,7 @@ export class IdleWait {
       const conn = this.blockers.get(queue);
       try {
         if (conn) {
-          // Registered and blocked in one write: no enqueue in between sees it registered and not reading.
+          // Registered and blocked in one write (an enqueue that ran between the two leaves the task in its key: BZPOPMIN takes it at once).
           const [reg, pop] = (await conn.pipeline().zadd(k.idlers, Date.now(), this.idler).bzpopminBuffer(mine, marker, waitMs / 1000).exec()) ?? [];
           if (reg?.[0]) throw reg[0];
           if (pop?.[0]) throw pop[0];

@@ -3,8 +3,9 @@
 -- wake-up-then-claim round trip. A handed task travels as one string: each value of the claim reply
 -- for one task (id, attempt, CLAIM_FIELDS) as "<length>:<bytes>", in order.
 -- Provides: handoff_key(worker), handoff_frame(values, from), handoff_unframe(s),
---   idler_parse(member), handoff_retract(member): the tasks waiting for that worker (unframed), and
---   it leaves `idlers`; handoff_claim(member, want, reply): claim.lua's and finish.lua's claim with it.
+--   idler_parse(member), handoff_take(worker): the tasks waiting for that worker (unframed);
+--   handoff_retract(member): the same, and it leaves `idlers`; handoff_claim(member, want, reply):
+--   claim.lua's and finish.lua's claim with it.
 -- Needs: KEYS idlers; context (base, int).
 
 -- (enqueue.lua's hand_off reads the idlers entry itself, before this is built: an entry older than
