@@ -48,7 +48,7 @@ export interface QueueKeys {
   recurringLast: string;
   /** hash: flow control (paused, hold = no starts until ms, rate_max, rate_ms, rate_n = starts in flowStarts, concurrency). */
   flow: string;
-  /** zset: claims inside the rate window (member "ms:first id:count", score = start ms; their total is flow.rate_n). */
+  /** zset: claims inside the rate window (member "ms:first id:its attempt:count", score = start ms; their total is flow.rate_n). */
   flowStarts: string;
   /** hash: task metrics since the start: counts, duration and wait buckets (lib/lua/include/metrics.lua). */
   metrics: string;

@@ -10,7 +10,7 @@ import { uniqueLockKey, checkQueueName } from './keys';
 export type UniqueUntil = 'started' | 'finished';
 const UNTIL: readonly UniqueUntil[] = ['started', 'finished'];
 
-/** The task hash fields of a unique task, checked: ['unique', key, 'unique_until', until]. */
+/** The task hash fields of a unique task, checked: ['unique', key], and ['unique_until', 'finished'] for that hold. */
 export function uniqueFields(type: string, objectId: string | null, action: string, args: Buffer | null,
   unique: unknown, until: unknown): string[] {
   if (unique === undefined || unique === false) {
@@ -25,7 +25,8 @@ export function uniqueFields(type: string, objectId: string | null, action: stri
   else throw new TypeError(`unique must be true or a key of 1-200 characters (got ${JSON.stringify(unique)})`);
   const u = until ?? 'started';
   if (!UNTIL.includes(u as UniqueUntil)) throw new TypeError(`uniqueUntil must be 'started' or 'finished' (got ${JSON.stringify(until)})`);
-  return ['unique', key, 'unique_until', u as string];
+  // 'started' is what a hash without unique_until holds for (include/unique.lua, claim.lua): one field fewer to store.
+  return u === 'started' ? ['unique', key] : ['unique', key, 'unique_until', u as string];
 }
 
 /** `unlock KEY`: frees a unique lock by hand; true when there was one. */

@@ -107,6 +107,12 @@ describe('dashboard (browser)', function () {
     await env.queue.schedule(Mailer, Date.now() + 3600000, 'send', { args: ['live@example.com'] });
     await page.waitForFunction((n) => document.querySelector('tr[data-queue="default"] [data-count="scheduled"]')?.textContent === String(n), before + 1, { timeout: 10000 });
     assert.strictEqual(await page.locator('[data-total="scheduled"]').innerText(), String(before + 1));
+    // A pause (and a resume) shows without a reload too.
+    const paused = (want: string) => page.waitForFunction((w) => document.querySelector('tr[data-queue="default"] [data-count="paused"]')?.textContent === w, want, { timeout: 10000 });
+    await env.queue.pause('default');
+    await paused('paused');
+    await env.queue.resume('default');
+    await paused('');
     // A hidden tab: no more requests until it is visible again.
     let polls = 0;
     page.on('request', (r) => { if (r.url().endsWith('/api/overview')) polls += 1; });

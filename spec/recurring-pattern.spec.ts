@@ -1,7 +1,7 @@
 // lib/recurring without servers: patterns and their ticks (croner), the DST rule, missed ticks,
 // and every()'s option checks. Fixed instants only.
 import { strict as assert } from 'assert';
-import { parsePattern, ticksBetween } from '../lib/recurring/pattern';
+import { parsePattern, ticksBetween, remembering } from '../lib/recurring/pattern';
 import { dueTicks } from '../lib/recurring/missed';
 import { buildDefinition } from '../lib/recurring/options';
 
@@ -75,6 +75,42 @@ describe('recurring patterns', () => {
     const p = parsePattern('* * * * * *');
     assert.deepEqual(ticksBetween(p, at('2026-01-01T00:00:00Z'), at('2026-01-01T00:00:10Z'), 3).map(iso),
       ['2026-01-01T00:00:08.000Z', '2026-01-01T00:00:09.000Z', '2026-01-01T00:00:10.000Z']);
+  });
+});
+
+describe('remembered ticks (remembering) and UTC', () => {
+  const PATTERNS = ['* * * * * *', '*/15 * * * * *', '0 9 * * MON', '30 2 * * *', '*/30 * * * *', '@hourly', '0 0 29 2 *'];
+
+  it('remembering() gives the same next ticks as the pattern, asked the way a scheduler asks and at random', () => {
+    for (const tz of ['UTC', 'Europe/Berlin']) {
+      for (const pat of PATTERNS) {
+        const p = parsePattern(pat, tz);
+        const r = remembering(p);
+        // Around each tick, as the scheduler asks: tick - 1, tick, a little after; through both 2026 DST changes.
+        for (const from of [at('2026-03-29T00:00:00Z'), at('2026-10-25T00:00:00Z'), at('2028-02-28T00:00:00Z')]) {
+          let t = p.next(from);
+          for (let i = 0; i < 50 && t !== null; i++) {
+            for (const x of [t - 1, t, t + 3, t + 999]) assert.equal(r.next(x), p.next(x), `${pat} ${tz} next(${iso(x)})`);
+            t = r.next(t);
+          }
+        }
+        let x = at('2026-01-01T00:00:00Z');
+        for (let i = 0; i < 300; i++) {
+          x += Math.floor(((i * 7919) % 1000) / 1000 * 3 * 86400e3) + (i % 3) * 999;
+          assert.equal(r.next(x), p.next(x), `${pat} ${tz} next(${iso(x)})`);
+        }
+      }
+    }
+  });
+
+  it("'UTC' ticks as the IANA zone 'Etc/UTC' does (it is computed as a fixed offset)", () => {
+    for (const pat of PATTERNS) {
+      const u = parsePattern(pat, 'UTC'), e = parsePattern(pat, 'Etc/UTC');
+      for (let i = 0, x = at('1999-12-31T23:59:58Z'); i < 200; i++, x += 7 * 86400e3 + 3601e3 + i) {
+        assert.equal(u.next(x), e.next(x), `${pat}: next(${iso(x)})`);
+        assert.deepEqual(u.previous(3, x), e.previous(3, x), `${pat}: previous(3, ${iso(x)})`);
+      }
+    }
   });
 });
 

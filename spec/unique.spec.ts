@@ -1,5 +1,6 @@
-// Unique tasks on the real Redis: a duplicate is refused (the existing task's handle comes back,
-// task.duplicate, nothing stored), per entry in bulk and at commit in a transaction; the lock is
+// Unique tasks on the real Redis: a duplicate is refused (the existing task's handle comes back in
+// the enqueue's one reply, task.duplicate, nothing stored), per entry in bulk and at commit in a
+// transaction, and on ioredis-mock; the lock is
 // released by the step that ends it (the start for 'started'; a final state, cancel, for
 // 'finished'), kept by a retry, and a lock whose task is gone is free.
 import { strict as assert } from 'assert';
@@ -58,6 +59,23 @@ describe('unique tasks', function () {
     assert.equal(await taskCount(), 3);
   });
 
+  it("a refused duplicate's handle shows the task holding the lock, as stored, in the enqueue's one round trip", async () => {
+    const Crm = queue.register('Crm', { sync(..._a: unknown[]) { return 1; }, other(_n?: number) { return 2; } });
+    const at = Date.now() + 60000;
+    const a = await Crm.async('sync', { args: [42, { name: 'Zoë' }], unique: 'crm-42', priority: 3, scheduledAt: at });
+    const client = queue.internals.redis as unknown as { sendCommand(c: { name: string }, ...r: unknown[]): unknown };
+    const send = client.sendCommand;
+    const sent: string[] = [];
+    client.sendCommand = function (c, ...r) { sent.push(c.name); return send.call(this, c, ...r); };
+    let b: Awaited<ReturnType<typeof Crm.async>>;
+    try { b = await Crm.async('other', { args: [7], unique: 'crm-42' }); } finally { client.sendCommand = send; }
+    assert.deepEqual(sent, ['evalsha'], 'the enqueue script only: the holder comes back in its reply');
+    assert.deepEqual([b.id, b.duplicate, b.state, b.action, b.args, b.priority, b.scheduledAt.getTime(), b.unique],
+      [a.id, true, 'scheduled', 'sync', [42, { name: 'Zoë' }], 3, at, 'crm-42'], "the holder's fields, not the refused call's");
+    assert.deepEqual(b.createdAt, (await queue.task(a.id))!.createdAt);
+    assert.equal(await taskCount(), 1);
+  });
+
   it("uniqueUntil 'started' (default): once it started, a new one may be queued", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => { release = r; });
@@ -94,7 +112,9 @@ describe('unique tasks', function () {
     } finally { release(); }
     // The first attempt failed; the retry waits out its backoff, holding the lock.
     await until(async () => (await a.reload()).state === 'scheduled', 5000, 'the retry waiting');
-    assert.equal((await Job.async('run', opts)).id, a.id, 'the retry keeps the lock');
+    const dup = await Job.async('run', opts);
+    assert.equal(dup.id, a.id, 'the retry keeps the lock');
+    assert.deepEqual([dup.state, dup.attempts, dup.errors.map((e) => e.message)], ['scheduled', 1, ['once']], 'its handle shows the attempt so far');
     await a.wait({ timeout: 5000 });
     assert.equal(a.state, 'succeeded');
     assert.equal(await lockHolder(queue.internals, 'k'), null, 'released in the finishing step');
@@ -157,5 +177,18 @@ describe('unique tasks', function () {
         assert.equal(await taskCount(), 1);
       } finally { await q.close(); }
     });
+  });
+
+  it("on ioredis-mock (the 'list' layout): a duplicate returns the holder's handle; its end frees the lock", async () => {
+    const q = setup({ redis: 'mock', prefix });
+    try {
+      const Crm = q.register('Crm', { sync(..._a: unknown[]) { return 1; }, other(_n?: number) { return 2; } });
+      const a = await Crm.async('sync', { args: [42, { name: 'Zoë' }], unique: 'crm-42', uniqueUntil: 'finished', priority: 3 });
+      const [b, c] = await q.bulk([[Crm, 'other', { args: [7], unique: 'crm-42' }], [Crm, 'other', { unique: 'crm-43' }]]);
+      assert.deepEqual([b.id, b.duplicate, b.state, b.action, b.args, b.priority, b.unique], [a.id, true, 'queued', 'sync', [42, { name: 'Zoë' }], 3, 'crm-42']);
+      assert.equal(c.duplicate, false);
+      assert.equal(await a.cancel(), 'cancelled');
+      assert.equal((await Crm.async('other', { unique: 'crm-42' })).duplicate, false);
+    } finally { await q.close(); }
   });
 });

@@ -10,21 +10,30 @@ import type { EnqueueOptions } from '../../types';
 import type { QueueContext } from '../context';
 import { groupByQueue } from '../keys';
 import { enqueueDefaults } from '../registry';
-import { Task } from '../task';
+import { Task, fieldsFromHash } from '../task';
+import type { HashValue, RawHash } from '../util/values';
 import { findTransaction, deferUntilCommit, DeferHost, PendingRows } from '../transaction';
 import { writePendingRow, dropPendingRow, enqueueByIdArgs } from '../mirror/pending';
 import { buildSpec, TaskSpec, ASYNC_PRIORITY } from './options';
 import { enqueueArgs } from './blob';
 import { describeObject, describeInstance, Described } from './target';
 
-/** The handle of the task that holds a refused duplicate's unique lock, read from Redis, marked `duplicate`. */
-async function duplicateHandle(ctx: QueueContext, asked: Task, id: number): Promise<Task> {
-  const t = Task.stored(ctx, id, asked.queue, asked.objectType, asked.objectId, asked.action, asked.args, asked.priority,
-    asked.scheduledAt, asked.createdAt ?? new Date(), asked.state);
-  await t.reload().catch(() => undefined); // gone meanwhile: the fields asked for stand in
+/**
+ * The handle of the task that holds a refused duplicate's unique lock, marked `duplicate`: built from
+ * the holder's hash, which enqueue.lua read in the same step that found the lock held.
+ */
+function duplicateHandle(ctx: QueueContext, queue: string, id: number, flat: HashValue[]): Task {
+  const h: RawHash = {};
+  for (let j = 0; j + 1 < flat.length; j += 2) {
+    const f = flat[j];
+    h[typeof f === 'string' ? f : f.toString('latin1')] = flat[j + 1]; // field names are ours, ASCII: the cheapest decoding
+  }
+  const t = new Task(ctx, id, fieldsFromHash(queue, h));
   t.duplicate = true;
   return t;
 }
+
+type Duplicate = { id: number; hash: HashValue[] };
 
 /** A coalesced batch at least this big, sent while none is in flight, goes out in two halves. */
 const SPLIT_AT = 64;
@@ -151,13 +160,13 @@ export class Enqueuer implements DeferHost {
     const first = specs[0]?.queue;
     let oneQueue = true;
     for (let i = 1; i < specs.length && oneQueue; i++) oneQueue = specs[i].queue === first;
-    // Unique tasks refused as duplicates: their index in `specs` -> the id of the task holding the lock.
-    const dups = new Map<number, number>();
+    // Unique tasks refused as duplicates: their index in `specs` -> the task holding the lock.
+    const dups = new Map<number, Duplicate>();
     // Given ids (a committed transaction's tasks) are pushed by id: once, should the recovery pass have pushed them.
     const byId = given !== undefined;
-    const stored = oneQueue ? (specs.length > 0 ? this.storeQueue(first, specs, ids, (j, id) => dups.set(j, id), byId) : Promise.resolve())
+    const stored = oneQueue ? (specs.length > 0 ? this.storeQueue(first, specs, ids, (j, d) => dups.set(j, d), byId) : Promise.resolve())
       : Promise.all([...groupByQueue(specs.keys(), (i) => specs[i].queue)].map(([queue, idx]) =>
-        this.storeQueue(queue, idx.map((i) => specs[i]), idx.map((i) => ids[i]), (j, id) => dups.set(idx[j], id), byId)));
+        this.storeQueue(queue, idx.map((i) => specs[i]), idx.map((i) => ids[i]), (j, d) => dups.set(idx[j], d), byId)));
     stored.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     // The handles are built while Redis runs the script: after a turn of the event loop, so that
     // ioredis (auto-pipelining writes on the next tick) has sent the command by then.
@@ -169,16 +178,20 @@ export class Enqueuer implements DeferHost {
         new Date(s.scheduledAt), new Date(now), s.scheduledAt > now ? 'scheduled' : 'queued');
     }
     await stored;
-    if (dups.size > 0) await Promise.all([...dups].map(async ([i, id]) => { tasks[i] = await duplicateHandle(this.ctx, tasks[i], id); }));
+    for (const [i, d] of dups) tasks[i] = duplicateHandle(this.ctx, specs[i].queue, d.id, d.hash);
     return tasks;
   }
 
-  private async storeQueue(queue: string, specs: TaskSpec[], ids: number[], dup: (j: number, id: number) => void, byId = false): Promise<void> {
+  private async storeQueue(queue: string, specs: TaskSpec[], ids: number[], dup: (j: number, d: Duplicate) => void, byId = false): Promise<void> {
     const noted = this.ctx.noteQueue(queue);
     if (noted) await noted;
-    const r = await this.ctx.scriptNow('enqueue', queue, (byId ? enqueueByIdArgs : enqueueArgs)(specs, ids, this.ctx.mock));
-    // A table when unique tasks were refused: stored count, then (1-based position, holder id) pairs.
-    if (Array.isArray(r)) for (let j = 1; j + 1 < r.length; j += 2) dup(Number(r[j]) - 1, Number(r[j + 1]));
+    // Binary replies: a refused duplicate's holder hash holds msgpack (args, result, errors).
+    const r = await this.ctx.scriptNow('enqueue', queue, (byId ? enqueueByIdArgs : enqueueArgs)(specs, ids, this.ctx.mock), true);
+    // A table when unique tasks were refused: stored count, then per refused task its 1-based
+    // position, the holder's id and the holder's hash (flat).
+    if (Array.isArray(r)) {
+      for (let j = 1; j + 2 < r.length; j += 3) dup(Number(String(r[j])) - 1, { id: Number(String(r[j + 1])), hash: r[j + 2] as unknown as HashValue[] });
+    }
     this.ctx.emit('enqueued', queue);
   }
 

@@ -28,7 +28,8 @@
 -- Also touches: base .. 't:' .. id (task hashes, created), base .. 'fifo:' .. p and
 --   base .. 'due:' .. p (due index per priority), base .. 'handoff:' .. worker (a hand-off)
 -- Returns: the number of tasks stored (without those ':new' skipped); when a unique task found its lock
---   held (include/unique.lua), {stored, position (1-based), holder id, ...} for those tasks, which are not stored.
+--   held (include/unique.lua), {stored, then per such task (not stored): its position (1-based), the
+--   holder's id, the holder's hash (field, value, ... as HGETALL gives it)}.
 -- One HSET per task. A due task goes to its priority's list `fifo:<p>` ("time:id", appended) when it
 -- sorts after the list's tail (the usual case: tasks due now arrive in order), else to the zset
 -- `due:<p>`; so each stays sorted and a claim merges the two heads. One RPUSH / ZADD per priority
@@ -57,21 +58,19 @@ local lastp, lastd  -- the due entries of the last priority seen (a batch mostly
 local lastlen, letter = 0, ''
 local tbase, created = base .. 't:', now_text
 local ob, obn = {}, 0
-local h = {}
+local NONE = {}
 local pos_n, dups = 0, {}
 
--- A unique task whose lock is held is not stored: its position and the holder go into the reply.
+-- A unique task whose lock is held is not stored: its position, the holder's id and hash go into the reply.
 local function duplicate(id, ex)
   for j = 1, #ex, 2 do
     if ex[j] == 'unique' then
-      local holder = unique_holder(ex[j + 1])
-      if holder then
-        dups[#dups + 1] = int(pos_n)
-        dups[#dups + 1] = holder
-        return true
-      end
-      unique_take(ex[j + 1], id)
-      return false
+      local holder, h = unique_take(ex[j + 1], id)
+      if not holder then return false end
+      dups[#dups + 1] = int(pos_n)
+      dups[#dups + 1] = holder
+      dups[#dups + 1] = h
+      return true
     end
   end
   return false
@@ -86,28 +85,22 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
   local at = tonumber(sat)
   local queued = not (at > now)
   local state = queued and 'queued' or 'scheduled'
-  if ex then
-    h[1], h[2], h[3], h[4], h[5], h[6], h[7] = key, 'type', typ, 'action', action, 'priority', pr
-    h[8], h[9], h[10], h[11], h[12], h[13] = 'scheduled_at', sat, 'state', state, 'created_at', created
-    local n = 13
-    if oid ~= '' then h[n + 1] = 'object_id'; h[n + 2] = oid; n = n + 2 end
-    if args ~= '' then h[n + 1] = 'args'; h[n + 2] = args; n = n + 2 end
-    for j = 1, #ex do h[n + j] = ex[j] end
-    redis.call('HSET', unpack(h, 1, n + #ex))
-  elseif oid == '' then
+  -- The extra pairs go last, expanded by unpack in the same call (no table of all the fields).
+  local x = ex or NONE
+  if oid == '' then
     if args == '' then
       redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
-        'state', state, 'created_at', created)
+        'state', state, 'created_at', created, unpack(x))
     else
       redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
-        'state', state, 'created_at', created, 'args', args)
+        'state', state, 'created_at', created, 'args', args, unpack(x))
     end
   elseif args == '' then
     redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
-      'state', state, 'created_at', created, 'object_id', oid)
+      'state', state, 'created_at', created, 'object_id', oid, unpack(x))
   else
     redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
-      'state', state, 'created_at', created, 'object_id', oid, 'args', args)
+      'state', state, 'created_at', created, 'object_id', oid, 'args', args, unpack(x))
   end
   if queued then
     if pr ~= lastp then
@@ -154,13 +147,15 @@ end
 
 if layout == 'blob' then
   local blob, pos, sunpack = ARGV[tasks_from], 1, struct.unpack
-  local FMT = '<Bc0I4c0I4c0I4c0I4c0Bc0Bc0B'
+  local FMT, EXFMT = '<Bc0I4c0I4c0I4c0I4c0Bc0Bc0B', {} -- EXFMT[n]: the format of n extra pairs, built once
   for _ = 1, count do
     local id, typ, oid, action, args, pr, sat, n
     id, typ, oid, action, args, pr, sat, n, pos = sunpack(FMT, blob, pos)
     local ex
     if n > 0 then
-      ex = {sunpack('<' .. string.rep('Bc0I4c0', n), blob, pos)}
+      local xf = EXFMT[n]
+      if not xf then xf = '<' .. string.rep('Bc0I4c0', n); EXFMT[n] = xf end
+      ex = {sunpack(xf, blob, pos)}
       pos = ex[2 * n + 1]
       ex[2 * n + 1] = nil
     end
@@ -226,5 +221,5 @@ end
 -- (ioredis-mock, the 'list' layout, cannot block: its workers poll and never register.)
 local handed = woke_due and layout == 'blob' and hand_off()
 if woke or (woke_due and not handed) then redis.call('ZADD', marker, 0, '0') end
-if #dups > 0 then return {int(count - skipped - #dups / 2), unpack(dups)} end
+if #dups > 0 then return {int(count - skipped - #dups / 3), unpack(dups)} end
 return int(count - skipped)

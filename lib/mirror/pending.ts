@@ -98,7 +98,7 @@ export async function recoverPending(host: Pick<MirrorHost, 'script' | 'redis' |
       for (const [queue, list] of byQueue) {
         await host.redis.sadd(queuesKey(host.prefix), queue);
         const r = await host.script('enqueue', queue, enqueueByIdArgs(list.map(specOf), list.map((x) => Number(x.id)), host.mock === true));
-        stored += Number(r) || 0;
+        stored += Number(Array.isArray(r) ? r[0] : r) || 0; // a table when unique tasks were refused: the stored count first
       }
       return rows.length;
     });

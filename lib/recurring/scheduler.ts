@@ -4,24 +4,33 @@
 // 'recurring' event), computes the due ticks with croner and calls recur-tick.lua, which stores
 // them only if no other scheduler did first. Many schedulers cost duplicate attempts, never
 // duplicate tasks.
+// The ticks due at once (many schedules on the same second) go to Redis in one recur-tick call
+// per queue and batch, the batches sent together: one round trip for them all, not one per
+// schedule, while a capped batch keeps each script short. Each pattern remembers its next ticks
+// (remembering()) and is shared by the schedules that have it, so croner computes each tick once.
 // Which due ticks it stores (missed ones included): missed.ts.
 import type { Redis } from 'ioredis';
 import type { QueueContext } from '../context';
 import { duplicate } from '../redis';
 import { recurringChannel } from '../keys';
-import { parsePattern, Pattern } from './pattern';
+import { parsePattern, remembering, Pattern } from './pattern';
 import type { Definition } from './definition';
 import { dueTicks } from './missed';
-import { readQueue, tick, StoredSchedule } from './store';
+import { readQueue, tickBatch, StoredSchedule, TickPlan } from './store';
 
 type Known = StoredSchedule & { def: Definition; cron: Pattern };
+type Plan = TickPlan & { s: Known };
 const MAX_TIMER = 2 ** 31 - 1;
 const RETRY_MS = 1000;
+/** At most this many schedules, and (unless one schedule alone has more) ticks, per recur-tick call. */
+export const BATCH_SCHEDULES = 200;
+export const BATCH_TICKS = 500;
 
 export class Scheduler {
   /** When it started: ticks before this are missed ones. */
   readonly startedAt = Date.now();
   private known = new Map<string, Map<string, Known>>();
+  private patterns = new Map<string, Pattern>();
   private dirty = new Set<string>();
   private stopped = false;
   private timer?: NodeJS.Timeout;
@@ -76,13 +85,10 @@ export class Scheduler {
           this.dirty.delete(q);
           await this.load(q);
         }
+        await this.tickDue();
         let soonest = Infinity;
         for (const schedules of this.known.values()) {
-          for (const s of schedules.values()) {
-            if (this.stopped || s.next === null) continue;
-            if (s.next <= Date.now()) await this.due(s);
-            if (s.next !== null) soonest = Math.min(soonest, s.next);
-          }
+          for (const s of schedules.values()) if (s.next !== null) soonest = Math.min(soonest, s.next);
         }
         if (this.dirty.size === 0) await this.sleep(soonest - Date.now());
       } catch (e) {
@@ -105,12 +111,11 @@ export class Scheduler {
 
   private async load(queue: string): Promise<void> {
     const schedules = new Map<string, Known>();
-    const old = this.known.get(queue);
     for (const s of await readQueue(this.ctx, queue)) {
       if (s.def instanceof Error) { this.onError(s.def); continue; }
-      let cron = old?.get(s.name)?.json === s.json ? old.get(s.name)?.cron : undefined;
+      let cron: Pattern;
       try {
-        cron ??= parsePattern(s.def.pattern, s.def.tz);
+        cron = this.patternOf(s.def);
       } catch (e) {
         this.onError(new Error(`recurring schedule ${JSON.stringify(s.name)} in queue ${queue}: ${(e as Error).message}`));
         continue;
@@ -118,18 +123,71 @@ export class Scheduler {
       schedules.set(s.name, { ...s, def: s.def, cron });
     }
     this.known.set(queue, schedules);
+    // Patterns no schedule uses any more are dropped.
+    const used = new Set<Pattern>();
+    for (const q of this.known.values()) for (const k of q.values()) used.add(k.cron);
+    for (const [key, p] of this.patterns) if (!used.has(p)) this.patterns.delete(key);
   }
 
-  private async due(s: Known): Promise<void> {
+  /**
+   * One remembering Pattern per pattern and zone, shared by the schedules that have it: schedules
+   * of the same pattern tick together, so croner computes each of those ticks once for all.
+   */
+  private patternOf(def: Definition): Pattern {
+    const key = `${def.tz} ${def.pattern}`;
+    let p = this.patterns.get(key);
+    if (!p) {
+      p = remembering(parsePattern(def.pattern, def.tz), 8);
+      this.patterns.set(key, p);
+    }
+    return p;
+  }
+
+  /** Every schedule whose next tick has come: per queue, batches of them, all sent at once. */
+  private async tickDue(): Promise<void> {
+    if (this.stopped) return;
     const now = Date.now();
-    const ticks = dueTicks(s.cron, s.def.missed, s.next as number, this.startedAt, now);
-    const nextAt = s.cron.next(now);
-    const ids = ticks.length > 0 ? await this.ctx.ids.take(ticks.length) : [];
-    const r = await tick(this.ctx, s, s.next as number, nextAt, ticks, ids);
-    if ('ids' in r) {
-      s.next = nextAt;
-      if (r.ids.length > 0) this.ctx.emit('enqueued', s.def.queue);
-    } else if ('lost' in r) s.next = r.lost;
-    else this.dirty.add(s.def.queue);
+    const batches: [string, Plan[]][] = [];
+    let total = 0;
+    for (const [queue, schedules] of this.known) {
+      let batch: Plan[] = [], ticks = 0;
+      for (const s of schedules.values()) {
+        if (s.next === null || s.next > now) continue;
+        const plan: Plan = { s, expected: s.next, ticks: dueTicks(s.cron, s.def.missed, s.next, this.startedAt, now), nextAt: s.cron.next(now), ids: [] };
+        if (batch.length > 0 && (batch.length >= BATCH_SCHEDULES || ticks + plan.ticks.length > BATCH_TICKS)) {
+          batches.push([queue, batch]);
+          batch = [];
+          ticks = 0;
+        }
+        batch.push(plan);
+        ticks += plan.ticks.length;
+        total += plan.ticks.length;
+      }
+      if (batch.length > 0) batches.push([queue, batch]);
+    }
+    if (batches.length === 0) return;
+    const ids = total > 0 ? await this.ctx.ids.take(total) : [];
+    let taken = 0;
+    for (const [, batch] of batches) for (const p of batch) { p.ids = ids.slice(taken, taken += p.ticks.length); }
+    const done = await Promise.allSettled(batches.map(([queue, batch]) => this.store(queue, batch)));
+    const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async store(queue: string, batch: Plan[]): Promise<void> {
+    const results = await tickBatch(this.ctx, queue, batch);
+    let stored = false;
+    results.forEach((r, i) => {
+      const { s, nextAt } = batch[i];
+      if ('ids' in r) {
+        s.next = nextAt;
+        // The tick after it, now while nothing is due, rather than when it is: then that call
+        // finds it remembered (remembering()), and planning a tick asks croner nothing.
+        if (nextAt !== null) s.cron.next(nextAt);
+        if (r.ids.length > 0) stored = true;
+      } else if ('lost' in r) s.next = r.lost;
+      else this.dirty.add(queue);
+    });
+    if (stored) this.ctx.emit('enqueued', queue);
   }
 }

@@ -89,21 +89,43 @@ export async function list(ctx: QueueContext): Promise<RecurringInfo[]> {
   return out;
 }
 
+/** One schedule's part of a recur-tick call: its due `ticks` (with `ids` taken for them), from its stored next tick `expected` to `nextAt`. */
+export interface TickPlan { s: StoredSchedule & { def: Definition }; expected: number; nextAt: number | null; ticks: number[]; ids: number[] }
+
+export type TickResult = { ids: number[] } | { lost: number } | { changed: true };
+
+/** A definition's task fields as recur-tick.lua takes them, built once per definition. */
+const taskArgs = new WeakMap<Definition, (string | Buffer)[]>();
+function taskArgsOf(d: Definition): (string | Buffer)[] {
+  let a = taskArgs.get(d);
+  if (!a) {
+    a = [d.type, d.objectId ?? '', d.action, d.args ? Buffer.from(d.args, 'base64') : '', String(d.priority), d.overlap === false ? '0' : '1',
+      String(d.extra.length / 2), ...d.extra];
+    taskArgs.set(d, a);
+  }
+  return a;
+}
+
 /**
- * recur-tick.lua: stores a task for each of `ticks` (ids already taken) if the schedule still has
- * `expected` as its next tick and `json` as its definition, and advances it to `nextAt`.
- * Returns the ids stored, { lost: stored next tick } when another scheduler came first, or
- * { changed: true } when the schedule was replaced or removed since it was read.
+ * recur-tick.lua for schedules of one queue, in one call: for each, stores a task for each of its
+ * ticks if the schedule still has `expected` as its next tick and `json` as its definition, and
+ * advances it to `nextAt`. Per plan, in order: the ids stored, { lost: stored next tick } when
+ * another scheduler came first, or { changed: true } when the schedule was replaced or removed
+ * since it was read.
  */
-export async function tick(ctx: QueueContext, s: StoredSchedule & { def: Definition }, expected: number, nextAt: number | null,
-  ticks: number[], ids: number[]): Promise<{ ids: number[] } | { lost: number } | { changed: true }> {
-  const d = s.def;
-  const argv: (string | Buffer)[] = [d.name, s.json, String(expected), nextAt === null ? '' : String(nextAt),
-    d.type, d.objectId ?? '', d.action, d.args ? Buffer.from(d.args, 'base64') : '', String(d.priority), String(d.extra.length / 2), ...d.extra,
-    String(ticks.length)];
-  for (let i = 0; i < ticks.length; i++) argv.push(String(ticks[i]), String(ids[i]));
-  const r = await ctx.script('recur-tick', d.queue, argv) as string[];
-  if (r[0] === '1') return { ids: r[1] ? r[1].split(',').map(Number) : [] };
-  if (r[0] === '0') return { lost: Number(r[1]) };
-  return { changed: true };
+export async function tickBatch(ctx: QueueContext, queue: string, plans: TickPlan[]): Promise<TickResult[]> {
+  const argv: (string | Buffer)[] = [String(plans.length)];
+  for (const p of plans) {
+    argv.push(p.s.name, p.s.json, String(p.expected), p.nextAt === null ? '' : String(p.nextAt), ...taskArgsOf(p.s.def), String(p.ticks.length));
+    for (let i = 0; i < p.ticks.length; i++) argv.push(String(p.ticks[i]), String(p.ids[i]));
+  }
+  // A pipeline of its own per call, written at once: the first batch of a burst reaches Redis, and
+  // its tasks a worker, without waiting for the auto-pipeline that carries the others.
+  const r = await ctx.scriptNow('recur-tick', queue, argv) as string[];
+  return plans.map((_, i) => {
+    const [status, value] = [String(r[2 * i]), String(r[2 * i + 1] ?? '')];
+    if (status === '1') return { ids: value ? value.split(',').map(Number) : [] };
+    if (status === '0') return { lost: Number(value) };
+    return { changed: true };
+  });
 }

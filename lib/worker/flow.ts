@@ -10,7 +10,11 @@ import { RateLimitedError } from '../errors';
 import { flowChannel } from '../keys';
 import { duplicate } from '../redis';
 import type { WorkerHost } from './host';
-import { leaseTokens } from './prefetch';
+import { leaseTokens, releaseArgs } from './prefetch';
+import { sleep } from '../util/sleep';
+
+/** How long start() waits for the flow subscription before claiming anyway (it goes on subscribing). */
+const SUBSCRIBE_WAIT_MS = 2000;
 
 export interface FlowHooks {
   /** Removes and returns the tasks of `queue` held prefetched (not started). */
@@ -33,14 +37,19 @@ export class FlowWatch {
   constructor(private readonly host: Pick<WorkerHost, 'redis' | 'mock' | 'prefix' | 'script'>, private readonly queues: string[],
     private readonly hooks: FlowHooks) {}
 
-  /** Subscribes to the flow channel (not on ioredis-mock: the claim still refuses paused queues there). */
-  start(): void {
-    if (this.host.mock) return;
+  /**
+   * Subscribes to the flow channel (not on ioredis-mock: the claim still refuses paused queues
+   * there). Resolves once subscribed, or after SUBSCRIBE_WAIT_MS: a pause published before then
+   * would not hand back what the worker holds prefetched.
+   */
+  start(): Promise<void> {
+    if (this.host.mock) return Promise.resolve();
     const sub = this.sub = duplicate(this.host.redis);
     sub.on('error', () => undefined); // it reconnects and resubscribes by itself
     sub.on('message', (_ch: string, msg: string) => this.message(msg));
     // Cut off by stop() (the worker stopped while it subscribed): not an error.
-    sub.subscribe(flowChannel(this.host.prefix)).catch((e) => { if (this.sub === sub) this.hooks.error(e); });
+    const subscribed = sub.subscribe(flowChannel(this.host.prefix)).then(() => undefined, (e) => { if (this.sub === sub) this.hooks.error(e); });
+    return Promise.race([subscribed, sleep(SUBSCRIBE_WAIT_MS)]);
   }
 
   stop(): void {
@@ -50,7 +59,8 @@ export class FlowWatch {
 
   /**
    * After perform(): a RateLimitedError puts the task back at its place, with the ones held for its
-   * queue, and holds the queue (one flow-hold.lua call). True when it did (the outcome is not recorded).
+   * queue, and holds the queue (one flow-hold.lua call: `t` first, as the one that started). True when it
+   * did (the outcome is not recorded).
    */
   rateLimited(t: Claimed, o: Outcome): boolean {
     const ms = rateLimitedMs(o);
@@ -71,6 +81,6 @@ export class FlowWatch {
   private handBack(queue: string): void {
     const ts = this.hooks.takeHeld(queue);
     if (ts.length === 0) return;
-    this.host.script('release', queue, leaseTokens(ts)).catch((e) => this.hooks.error(e));
+    this.host.script('release', queue, releaseArgs([], ts)).catch((e) => this.hooks.error(e));
   }
 }

@@ -18,13 +18,18 @@ const BACKLOG_MS = 250;
 export type PrefetchSetting = number | 'auto';
 
 export interface PrefetchHooks {
-  /** Held tasks went back to the queue, or could not (then they are held again): start what fits. */
+  /**
+   * Held tasks went back to the queue, or could not (then they are held again): start what fits, and
+   * claim into slots still free (nothing else may be due to wake the worker: it is not resting).
+   */
   resume(): void;
   error(err: unknown): void;
 }
 
 /** (id, attempt) pairs: what extend.lua and release.lua take to know an attempt is still ours. */
 export const leaseTokens = (ts: Claimed[]) => ts.flatMap((t) => [t.id, t.attempt]);
+/** release.lua's ARGV: the attempts that started, then those held prefetched (never started: their rate starts are refunded). */
+export const releaseArgs = (started: Claimed[], held: Claimed[]) => [started.length, ...leaseTokens(started), ...leaseTokens(held)];
 
 export class Prefetch {
   private held: { t: Claimed; since: number }[] = [];
@@ -122,7 +127,7 @@ export class Prefetch {
     this.avgMs = Math.max(this.avgMs, HAND_BACK_MS);
     for (const [q, ts] of groupByQueue(back, (t) => t.queue)) {
       try {
-        await this.host.script('release', q, leaseTokens(ts));
+        await this.host.script('release', q, releaseArgs([], ts));
       } catch (err) {
         // Still leased to us: hold them (renewed), start them when a slot frees, try again later.
         this.hooks.error(err);

@@ -72,7 +72,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     this.mirrorWanted = o.mirror;
     this.redisWatch = new RedisWatch(`worker ${this.name}`, addressOf(host.redis),
       (e) => this.emitError(e), (downMs) => this.emit('reconnected', { downMs }));
-    this.ahead = new Prefetch(this.prefetch, this.concurrency, host, { resume: () => this.startHeld(), error: (e) => this.failed(e) });
+    this.ahead = new Prefetch(this.prefetch, this.concurrency, host, { resume: () => { this.startHeld(); void this.claimWhileFree(); }, error: (e) => this.failed(e) });
     this.leases = new LeaseKeeper(host, { name: this.name, leaseMs: this.leaseMs, maxStalls: this.maxStalls, queues: this.queues }, {
       held: () => this.held(),
       lost: (e) => this.leaseLost(e),
@@ -113,9 +113,9 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     this.host.on('enqueued', this.onLocalEnqueue);
     this.redisWatch.watch(this.host.redis);
     this.releaseMirror = this.host.acquireMirror?.(this.mirrorWanted, (e) => this.emitError(e)) ?? null;
-    this.idle.start(); this.flow.start();
-    this.leases.start();
-    void this.claimWhileFree();
+    this.idle.start(); this.leases.start();
+    await this.flow.start(); // subscribed before the first claim: a pause published from now on is heard
+    if (this.state === 'started') void this.claimWhileFree();
     this.emit('started');
   }
 
@@ -283,7 +283,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   /** At stop: every attempt still held goes back to the queue (release.lua), ahead of later tasks. */
   private async handBackAll(): Promise<void> {
     const prefetched = await this.ahead.close();
-    await releaseAll(this.host, this.name, this.performing, [...this.held(), ...prefetched]);
+    await releaseAll(this.host, this.name, this.performing, this.held(), prefetched); // (held(): the performing ones now, started)
     this.stats.running = this.performing.size;
   }
 

@@ -1,6 +1,6 @@
 // Recurring tasks across real processes on the real Redis: exactly one task per tick with four
-// schedulers racing, what 'missed' does after every process was stopped, and one schedule from
-// fifty processes calling every() at once.
+// schedulers racing (one schedule, and 300 ticked in batches), what 'missed' does after every
+// process was stopped, and one schedule from fifty processes calling every() at once.
 import { strict as assert } from 'assert';
 import type Redis from 'ioredis';
 import { setup } from '../../lib';
@@ -51,6 +51,24 @@ describe('recurring tasks across processes', function () {
     assert.ok(ticks.length >= 12, `${ticks.length} ticks`);
     assert.ok(tasks.every((t) => t.recurrence === 'Clock#tick'));
     assert.ok(tasks.filter((t) => t.state === 'succeeded').length >= ticks.length - 2, 'and they ran');
+  });
+
+  it('4 worker processes, 300 schedules of every second for 6 s (ticked in batches): exactly one task per schedule and tick', async () => {
+    const p = prefix();
+    const N = 300;
+    const procs = Array.from({ length: 4 }, () => start({ REC_REDIS: REDIS_URL, REC_PREFIX: p, REC_MODE: 'worker', REC_PATTERN: EVERY_SECOND, REC_SCHEDULES: String(N) }));
+    const after = (await Promise.all(procs.map((x) => x.line('ready')))).map((l) => Number(l.split(' ')[2]));
+    const from = Math.ceil(Math.max(...after) / 1000) * 1000;
+    await sleep(6000);
+    const to = Date.now();
+    await Promise.all(procs.map((x) => stop(x)));
+    const byName = new Map<string, number[]>();
+    for (const t of await recurringTasks(redis, p)) (byName.get(t.recurrence) ?? byName.set(t.recurrence, []).get(t.recurrence)!).push(t.scheduledAt);
+    assert.equal(byName.size, N, 'every schedule ticked');
+    for (const [name, ticks] of byName) {
+      assertContiguous(ticks, name);
+      assert.ok(ticks[0] <= from && ticks[ticks.length - 1] >= Math.floor(to / 1000) * 1000 - 1000, `${name}: ticked throughout (${ticks.length} ticks)`);
+    }
   });
 
   it("all processes stopped for 5 s, then started: 'skip', 'latest' and 'all' each do what they promise", async () => {

@@ -1,7 +1,7 @@
 // A process for the recurring and unique specs, bundled by procs.ts and run by plain node.
 // Configured by environment: REC_REDIS, REC_PREFIX, REC_MODE, REC_PATTERN, REC_OPTS (JSON), REC_GO (a list key:
 // print "waiting", then wait for an entry there, so that many processes start their call at once).
-//   worker: (every() first when REC_PATTERN is set) then a worker; prints "ready <before> <after>" around
+//   worker: (every() first when REC_PATTERN is set, REC_SCHEDULES times) then a worker; prints "ready <before> <after>" around
 //           worker.start() (the scheduler's start lies between), stops on SIGTERM.
 //   every:  calls every() once, prints "every <changed>", exits.
 //   unique: REC_N concurrent Clock.async('tick', { unique: 'k' }), prints "ids <id,...>", exits.
@@ -35,7 +35,10 @@ async function main() {
     await queue.close();
     return;
   }
-  if (process.env.REC_PATTERN) await Clock.every(env('REC_PATTERN'), 'tick', opts);
+  // REC_SCHEDULES=n: n schedules of the pattern, named s0..s<n-1> (else one, named Clock#tick).
+  const n = Number(env('REC_SCHEDULES', '0'));
+  if (process.env.REC_PATTERN && n > 0) await Promise.all(Array.from({ length: n }, (_, i) => Clock.every(env('REC_PATTERN'), 'tick', { ...opts, name: `s${i}` })));
+  else if (process.env.REC_PATTERN) await Clock.every(env('REC_PATTERN'), 'tick', opts);
   const worker = queue.worker({ concurrency: 4, leaseMs: Number(env('REC_LEASE_MS', '2000')), maxStalls: Number(env('REC_MAX_STALLS', '1')) });
   worker.on('error', (e) => process.stderr.write(`recurring proc ${process.pid}: ${e.message}\n`));
   process.on('SIGTERM', async () => {

@@ -42,7 +42,7 @@ local function claim(want, worker, lease, out)
   promote()
   local allowed = flow_allowed(want)
   local got = 0
-  local run, took = {}, {}
+  local run, took, first_attempt = {}, {}, nil
   local deadline = now + lease
   while got < allowed do
     local top = redis.call('ZREVRANGE', levels, 0, 0)[1]
@@ -72,6 +72,7 @@ local function claim(want, worker, lease, out)
           run[#run + 1] = deadline
           run[#run + 1] = id
           took[#took + 1] = id
+          first_attempt = first_attempt or attempt
           out[#out + 1] = id
           out[#out + 1] = attempt
           for i = 1, #CLAIM_FIELDS do out[#out + 1] = f[i + 5] or '' end
@@ -83,7 +84,7 @@ local function claim(want, worker, lease, out)
   end
   zadd_pairs(running, run)
   changed_all(took)
-  flow_started(took)
+  flow_started(took, first_attempt)
   -- More left: wake the next idle worker too.
   if got == want and got > 0 then
     local top = redis.call('ZREVRANGE', levels, 0, 0)[1]

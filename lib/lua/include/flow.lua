@@ -2,7 +2,9 @@
 -- nothing; the rate limit is a sliding log of start times (at most rate_max starts in any window
 -- of rate_ms: a start is allowed once the oldest logged start is rate_ms old); the concurrency cap
 -- counts the queue's leases (`running`), so a dead worker's slot comes back when its lease is swept.
--- Provides: flow_allowed(want), flow_started(ids), flow_reply(next_text) (called in this order, once per claim).
+-- A task handed back before it started gives back the start its claim logged (flow_refund).
+-- Provides: flow_allowed(want), flow_started(ids, first_attempt), flow_reply(next_text) (called in this
+--   order, once per claim); flow_refund(claimed_at) (release, flow-hold: once per task handed back unstarted).
 -- Needs: KEYS levels, running, marker, flow, flowStarts; context (now, now_text, int).
 --!include context
 
@@ -10,8 +12,9 @@
 local flow_wait, flow_cap, flow_max, flow_ms, flow_n, flow_n_read, flow_running = nil, nil, nil, nil, 0, 0, 0
 
 -- How many of `want` tasks may start now (0 when paused or held).
--- The rate log holds one entry per claim, "now:first id:count" at score now, and the flow hash
--- field rate_n their total, so a claim of many tasks costs one entry (not one per task).
+-- The rate log holds one entry per claim, "now:first id:its attempt:count" at score now, and the flow
+-- hash field rate_n their total, so a claim of many tasks costs one entry (not one per task). A
+-- claim of an attempt happens once, so no two entries share a name (flow_refund relies on it).
 local function flow_allowed(want)
   flow_wait, flow_cap, flow_max, flow_ms, flow_n, flow_n_read = nil, nil, nil, nil, 0, 0
   local f = redis.call('HMGET', flow, 'paused', 'hold', 'rate_max', 'rate_ms', 'concurrency', 'rate_n')
@@ -46,11 +49,35 @@ local function flow_allowed(want)
 end
 
 -- The claimed ids started now: one log entry for the rate.
-local function flow_started(ids)
+local function flow_started(ids, first_attempt)
   if flow_cap then flow_running = flow_running + #ids end
   if not flow_max or #ids == 0 then return end
-  redis.call('ZADD', flowStarts, now, now_text .. ':' .. ids[1] .. ':' .. #ids)
+  redis.call('ZADD', flowStarts, now, now_text .. ':' .. ids[1] .. ':' .. first_attempt .. ':' .. #ids)
   flow_n = flow_n + #ids
+end
+
+-- A task handed back before it started (it waited prefetched): its claim's start is taken off the
+-- log, so the rate's budget is not used up by tasks that never ran. `claimed_at` is its started_at,
+-- the claim's now, which is the score of the entry that counted it. Entries of one score leave the
+-- window together, so taking the start off any of them is the same: the first one's count drops by
+-- one (its name otherwise kept, so it cannot meet another's), and at 0 it goes; rate_n drops with
+-- it, never below 0. Nothing to refund when no rate is set, when no entry has that score (the rate
+-- was set after the claim) or when it is out of the window (at or before now - rate_ms: it limits
+-- nothing any more, and the next claim drops it and its count whole). Returns true when refunded.
+local function flow_refund(claimed_at)
+  local at = tonumber(claimed_at)
+  local f = redis.call('HMGET', flow, 'rate_ms', 'rate_n')
+  local ms = tonumber(f[1])
+  if not at or not ms or at <= now - ms then return false end
+  local entry = redis.call('ZRANGEBYSCORE', flowStarts, claimed_at, claimed_at, 'LIMIT', 0, 1)[1]
+  if not entry then return false end
+  redis.call('ZREM', flowStarts, entry)
+  local name, count = string.match(entry, '^(.*):(%d+)$')
+  count = tonumber(count) or 1 -- (an entry without a count counts one, as in flow_allowed)
+  if count > 1 then redis.call('ZADD', flowStarts, claimed_at, name .. ':' .. int(count - 1)) end
+  local n = tonumber(f[2]) or 0
+  if n > 0 then redis.call('HSET', flow, 'rate_n', int(n - 1)) end
+  return true
 end
 
 -- The reply's "next time" (ms as text, '' none): the earlier of `next_text` and when the flow lets

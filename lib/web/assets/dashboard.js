@@ -44,6 +44,7 @@
       });
       text(tr.querySelector('[data-count="oldestDue"]'), age(q.oldestDueMs));
       text(tr.querySelector('[data-count="mirrorLag"]'), q.mirrorLag);
+      text(tr.querySelector('[data-count="paused"]'), q.paused ? 'paused' : '');
     });
     COUNTS.forEach(function (c) { text(document.querySelector('[data-total="' + c + '"]'), totals[c]); });
     var up = document.getElementById('updated');

@@ -16,7 +16,7 @@ export function overviewPage(v: View, o: Overview, chartNote: string | null): st
 <tbody>${o.queues.length === 0 ? html`<tr><td colspan="9" class="empty">No queue has been used yet.</td></tr>` : o.queues.map((q) => html`<tr data-queue="${q.queue}">
 <td><a href="${link(v, '/tasks', { queue: q.queue })}">${q.queue}</a></td>
 ${COUNTS.map((c) => html`<td class="num"><a data-count="${c}" href="${link(v, '/tasks', { queue: q.queue, state: c })}">${q[c]}${(c === 'succeeded' || c === 'failed') && q.finishedCapped ? '+' : ''}</a></td>`)}
-${showPaused ? html`<td>${q.paused ? 'paused' : ''}</td>` : ''}
+${showPaused ? html`<td data-count="paused">${q.paused ? 'paused' : ''}</td>` : ''}
 <td class="num" data-count="oldestDue">${age(q.oldestDueMs)}</td><td class="num" data-count="mirrorLag">${q.mirrorLag}</td></tr>`)}</tbody></table>
 <p class="note">${o.finishedFrom === 'redis' ? 'Succeeded and failed count the finished tasks still in Redis (they expire after the retention time).' : `Succeeded and failed count ${o.finishedFrom}.`} <span id="updated" data-at="${o.at}">Updated live.</span></p>
 <section class="charts">

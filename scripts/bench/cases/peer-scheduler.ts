@@ -56,20 +56,35 @@ type ScriptFn = (name: string, queue: string, argv: unknown[], ...rest: unknown[
 /** Per schedule name, the ticks recur-tick.lua stored (in order), read off its calls and replies. */
 function noteStoredTicks(q: OurQueue): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  const ictx = (q as unknown as { internals: { script: ScriptFn } }).internals;
-  const script = ictx.script.bind(ictx);
-  ictx.script = async (name, queue, argv, ...rest) => {
-    const r = await script(name, queue, argv, ...rest);
-    // argv (lib/recurring/store.ts tick): name, json, expected, nextAt, 5 task fields, n extra pairs, count, tick/id pairs.
-    if (name === 'recur-tick' && Array.isArray(r) && String(r[0]) === '1' && String(r[1] ?? '') !== '') {
-      const at = 10 + 2 * Number(argv[9]);
-      const given = Array.from({ length: Number(argv[at]) }, (_, j) => Number(argv[at + 1 + 2 * j]));
-      const stored = given.slice(given.length - String(r[1]).split(',').length); // overlap: false stores only the newest
-      const xs = out.get(String(argv[0])) ?? out.set(String(argv[0]), []).get(String(argv[0]))!;
-      xs.push(...stored);
+  const ictx = (q as unknown as { internals: Record<'script' | 'scriptNow', ScriptFn> }).internals;
+  const seen = new WeakSet<unknown[]>(); // scriptNow may hand the same call on to script
+  const note = (name: string, argv: unknown[], r: unknown) => {
+    if (name !== 'recur-tick' || !Array.isArray(r) || seen.has(argv)) return;
+    seen.add(argv);
+    // argv (lib/recurring/store.ts tickBatch): count, then per schedule name, json, expected, nextAt, 6 task
+    // fields, n extra pairs, ticks, tick/id pairs; the reply: per schedule a status and its stored ids.
+    let at = 1;
+    for (let k = 0; k < Number(argv[0]); k++) {
+      const ticksAt = at + 11 + 2 * Number(argv[at + 10]);
+      const given = Array.from({ length: Number(argv[ticksAt]) }, (_, j) => Number(argv[ticksAt + 1 + 2 * j]));
+      const ids = String(r[2 * k + 1] ?? '');
+      if (String(r[2 * k]) === '1' && ids !== '') {
+        const stored = given.slice(given.length - ids.split(',').length); // overlap: false stores only the newest
+        const key = String(argv[at]);
+        const xs = out.get(key) ?? out.set(key, []).get(key)!;
+        xs.push(...stored);
+      }
+      at = ticksAt + 1 + 2 * given.length;
     }
-    return r;
   };
+  for (const m of ['script', 'scriptNow'] as const) {
+    const run = ictx[m].bind(ictx);
+    ictx[m] = async (name, queue, argv, ...rest) => {
+      const r = await run(name, queue, argv, ...rest);
+      note(name, argv, r);
+      return r;
+    };
+  }
   return out;
 }
 
