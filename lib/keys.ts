@@ -54,6 +54,8 @@ export interface QueueKeys {
   metrics: string;
   /** hash: per-minute (24 h) and per-hour (30 days) outcome counts, ring slots (lib/lua/include/metrics.lua). */
   metricsSeries: string;
+  /** zset: idle workers an enqueue may hand a task to (member "leaseMs:metricsFlag:worker", score = registered ms; lib/worker/handoff.ts). */
+  idlers: string;
 }
 
 export type QueueKeyName = Exclude<keyof QueueKeys, 'base'>;
@@ -79,6 +81,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     flowStarts: base + 'flow-starts',
     metrics: base + 'metrics',
     metricsSeries: base + 'metrics-series',
+    idlers: base + 'idlers',
   };
 }
 
@@ -88,6 +91,9 @@ export const taskKey = (k: QueueKeys, id: number | string) => `${k.base}t:${id}`
 export const dueKey = (k: QueueKeys, priority: number | string) => `${k.base}due:${priority}`;
 /** list of due tasks of one priority that arrived in order ("time:id"). */
 export const fifoKey = (k: QueueKeys, priority: number | string) => `${k.base}fifo:${priority}`;
+
+/** zset: a task handed to an idle worker by enqueue.lua, read by its BZPOPMIN (member: framed task, lib/worker/handoff.ts). */
+export const handoffKey = (k: QueueKeys, worker: string) => `${k.base}handoff:${worker}`;
 
 /** string: a unique task's lock, value = the id of the task holding it (lib/unique.ts). */
 export const uniqueLockKey = (k: QueueKeys, key: string) => `${k.base}u:${key}`;

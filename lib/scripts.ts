@@ -16,13 +16,13 @@ import { packagePath } from './paths';
 export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 'release' | 'sweep' | 'retry' | 'abandon' | 'delete'
   | 'mirror-take' | 'mirror-done' | 'mirror-read' | 'mirror-lag' | 'mirror-release'
   | 'recur-upsert' | 'recur-tick' | 'recur-remove'
-  | 'flow-set' | 'flow-hold';
+  | 'flow-set' | 'flow-hold' | 'idle-leave';
 
 // The compiled build runs from dist/lib; the .lua files stay in lib/lua.
 export const LUA_DIR = packagePath('lib', 'lua');
 
 const KEY_NAMES: readonly QueueKeyName[] = ['levels', 'scheduled', 'running', 'finished', 'marker', 'outbox', 'outboxDone', 'mirrorMarks', 'mirrorLock', 'sweeper',
-  'recurring', 'recurringNext', 'recurringLast', 'flow', 'flowStarts', 'metrics', 'metricsSeries'];
+  'recurring', 'recurringNext', 'recurringLast', 'flow', 'flowStarts', 'metrics', 'metricsSeries', 'idlers'];
 
 export interface LoadedScript {
   name: string;

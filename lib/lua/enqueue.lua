@@ -4,6 +4,13 @@
 --   scheduled  zset  not yet due, by time (read: earliest, write)
 --   marker     zset  wakes an idle worker (write)
 --   outbox     list  changed ids, for the mirror (write)
+--   running    zset  leases (write: a hand-off, below, claims as claim.lua does)
+--   finished   zset  final tasks (write: a corrupt task met by the hand-off's claim fails)
+--   flow       hash  flow control (read; include/flow.lua)
+--   flowStarts zset  starts in the rate window (read, write)
+--   metrics        hash  the wait of a handed task (write; include/metrics.lua)
+--   metricsSeries  hash  (bound for the include; not written here)
+--   idlers     zset  idle workers waiting for a hand-off (read, write: the one handed a task leaves it)
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    count   how many tasks
@@ -19,7 +26,7 @@
 --   'list' (ioredis-mock: no struct, and Buffers reach its Lua as objects): one ARGV per field from
 --     ARGV[7], with n before the pairs.
 -- Also touches: base .. 't:' .. id (task hashes, created), base .. 'fifo:' .. p and
---   base .. 'due:' .. p (due index per priority)
+--   base .. 'due:' .. p (due index per priority), base .. 'handoff:' .. worker (a hand-off)
 -- Returns: the number of tasks stored (without those ':new' skipped); when a unique task found its lock
 --   held (include/unique.lua), {stored, then per such task (not stored): its position (1-based), the
 --   holder's id, the holder's hash (field, value, ... as HGETALL gives it)}.
@@ -28,18 +35,23 @@
 -- `due:<p>`; so each stays sorted and a claim merges the two heads. One RPUSH / ZADD per priority
 -- (and one to `levels`) per call, outbox entries (mirror on) with one RPUSH per call, and the
 -- earliest scheduled time is read only when the batch holds a scheduled task.
-local levels, scheduled, marker, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- Hand-off: with a task due now and an idle worker registered in `idlers` (lib/worker/handoff.ts),
+-- the first due task is claimed for that worker here (include/claim.lua: flow control, lease,
+-- metrics, outbox as in claim.lua) and put in its handoff key, which its BZPOPMIN reads: it starts
+-- the task without a claim round trip. Should it be gone (killed), the lease sweep requeues the task.
+local levels, scheduled, marker, outbox, running, finished, flow, flowStarts, metrics, metricsSeries, idlers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 --!include context
 local count, layout, tasks_from = tonumber(ARGV[5]), ARGV[6], 7
 -- A transactional task is pushed by its committing process and maybe by the recovery pass: once.
 local only_new = string.sub(layout, -4) == ':new'
 if only_new then layout = string.sub(layout, 1, -5) end
 local skipped = 0
+local metrics_on = true -- (set from the idler's entry before a hand-off's claim)
 --!include entry
 --!include outbox
 --!include unique
 
-local woke = false
+local woke, woke_due = false, false
 local earliest, looked = nil, false
 local due, order = {}, {}
 local lastp, lastd  -- the due entries of the last priority seen (a batch mostly has one)
@@ -119,7 +131,7 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
       d.z[d.zn + 2] = letter .. id
       d.zn = d.zn + 2
     end
-    woke = true
+    woke_due = true
   else
     redis.call('ZADD', scheduled, sat, id)
     if not looked then
@@ -174,6 +186,40 @@ if #order > 0 then
   redis.call('ZADD', levels, unpack(lv))
 end
 changed_all(ob)
-if woke then redis.call('ZADD', marker, 0, '0') end
+
+-- Claims one due task for an idle worker (want 1) and puts it in its handoff key; false when flow
+-- control (a pause, a limit) holds it back. The claim's code is defined in here, so an enqueue
+-- that finds no idler does not build it each call.
+local function claim_for(worker, lease, flag)
+--!include claim
+--!include handoff
+  metrics_on = flag ~= '0'
+  local r = claim_reply({}, 1, worker, lease)
+  if r[2] ~= '1' then return false end
+  local key = handoff_key(worker)
+  redis.call('ZADD', key, now, handoff_frame(r, 4))
+  redis.call('PEXPIRE', key, lease)
+  return true
+end
+
+-- One due task to the longest-waiting idler registered in the last 7 s (older entries,
+-- of workers killed or busy, are dropped: a live one registers again); more due ones wake others
+-- through the marker (claim() sets it when tasks are left). Held back, the idler stays registered.
+local function hand_off()
+  while true do
+    local e = redis.call('ZPOPMIN', idlers)
+    if not e[1] then return false end
+    local lease, flag, worker = string.match(e[1], '^(%d+):(%d):(.+)$')
+    if worker and tonumber(e[2]) >= now - 7000 then
+      if claim_for(worker, tonumber(lease), flag) then return true end
+      redis.call('ZADD', idlers, e[2], e[1])
+      return false
+    end
+  end
+end
+
+-- (ioredis-mock, the 'list' layout, cannot block: its workers poll and never register.)
+local handed = woke_due and layout == 'blob' and hand_off()
+if woke or (woke_due and not handed) then redis.call('ZADD', marker, 0, '0') end
 if #dups > 0 then return {int(count - skipped - #dups / 3), unpack(dups)} end
 return int(count - skipped)

@@ -11,6 +11,7 @@
 --   flowStarts zset    starts in the rate window (read, write)
 --   metrics        hash  totals: outcomes, durations, waits (write; include/metrics.lua)
 --   metricsSeries  hash  per-minute/per-hour outcome counts (write; include/metrics.lua)
+--   idlers     zset    idle workers an enqueue may hand a task to (write: this worker leaves it when full)
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    worker  the worker's name
@@ -21,16 +22,19 @@
 --   10.. per attempt (from `attempts_from`, 6 each): id, attempt, outcome ('ok' | 'fail' | 'retry'),
 --        payload (result or error msgpack, '' = none), retry at (ms), duration (ms)
 --   then call id, acks: this call's id and the answered calls' ids (include/replay.lua)
--- Also touches: base .. 't:' .. id (task hashes), base .. 'due:' .. p and base .. 'fifo:' .. p,
+--   then idler: the worker's idlers entry, as claim.lua's (none: no hand-off)
+-- Also touches: base .. 'handoff:' .. worker (read, emptied: as claim.lua), base .. 't:' .. id (task hashes), base .. 'due:' .. p and base .. 'fifo:' .. p,
 --   base .. 'call:' .. id (replay)
 -- Returns: like claim.lua, with the refused ids first; a resent call, the first call's reply.
-local levels, scheduled, running, finished, marker, outbox, flow, flowStarts, metrics, metricsSeries = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local levels, scheduled, running, finished, marker, outbox, flow, flowStarts, metrics, metricsSeries, idlers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 --!include context
 local worker, lease, want, count = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local metrics_on = ARGV[9] ~= '0'
 local attempts_from = 10
 local call_id, acks = ARGV[attempts_from + 6 * count], ARGV[attempts_from + 6 * count + 1]
+local idler = ARGV[attempts_from + 6 * count + 2]
 --!include claim
+--!include handoff
 --!include metrics
 --!include replay
 
@@ -92,4 +96,4 @@ for j = 1, #done, 4000 do redis.call('ZREM', running, unpack(done, j, math.min(j
 -- Succeeded ones retire together: one RPUSH to the outbox and one ZADD to `finished` per call.
 if #ok > 0 then retire_all(ok); retired = true end
 if retired then trim_finished() end
-return remember(call_id, claim_reply(refused, want, worker, lease), count > 0)
+return remember(call_id, handoff_claim(idler, want, function(handed) return claim_reply(refused, want, worker, lease, handed) end), count > 0)

@@ -1,19 +1,27 @@
 // Idle blocking: while a worker has free slots and nothing due, each of its queues waits on the
 // queue's marker key (BZPOPMIN on a connection of its own), so an enqueue wakes it at once; a
-// timer of its own wakes it when the earliest scheduled task becomes due. On ioredis-mock, which
-// cannot block, it polls.
+// timer of its own wakes it when the earliest scheduled task becomes due. Before each wait it
+// registers in the queue's `idlers` and waits on its handoff key too, so an enqueue can hand it a
+// claimed task directly (handoff.ts). On ioredis-mock, which cannot block, it polls.
 import type { Redis } from 'ioredis';
 import { duplicate, addressOf } from '../redis';
 import { sleep } from '../util/sleep';
+import { handoffKey } from '../keys';
+import type { Claimed } from '../claim-reply';
 import type { WorkerHost } from './host';
+import { parseHanded } from './handoff';
 
 const IDLE_WAIT_MS = 5000;
 const MOCK_POLL_MS = 20;
 const RETRY_MS = 200;
+/** At stop: how long the loops may take to see idle-leave.lua's 'stop' before their connections are cut. */
+const LEAVE_MS = 1000;
 
 export interface IdleHooks {
   /** Look for work (the worker's claim loop). */
   wake(): Promise<void>;
+  /** An enqueue handed this worker a task, claimed for it (leased to it already). */
+  handed(t: Claimed): void;
   /** Every slot taken: a wake-up popped now belongs to another worker. */
   full(): boolean;
   /** A connection of ours was made (to watch for outages). */
@@ -44,8 +52,11 @@ export class IdleWait {
   /** Queues whose rebuilt connection has not had an answer yet: their next rebuilds are the same failover. */
   private rebuilding = new Set<string>();
   private loops: Promise<void>[] = [];
+  private leaving: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly host: Pick<WorkerHost, 'redis' | 'mock' | 'keys'>, private readonly queues: string[], private readonly hooks: IdleHooks) {}
+  /** `idler`: this worker's `idlers` member (handoff.ts), `worker` its name. */
+  constructor(private readonly host: Pick<WorkerHost, 'redis' | 'mock' | 'keys' | 'script'>, private readonly queues: string[], private readonly hooks: IdleHooks,
+    private readonly idler: string, private readonly worker: string) {}
 
   get isIdle(): boolean { return this.idle; }
 
@@ -79,15 +90,25 @@ export class IdleWait {
   /** Nothing more to claim now: wait on the markers (and for nextAt). */
   rest(): void { this.set(true); }
 
-  /** Ends the waits at once (a BZPOPMIN in flight is cut off); stopped() resolves when the loops are out. */
+  /**
+   * Ends the waits: leaves `idlers` and hands back what was handed and not read (idle-leave.lua,
+   * which also ends a BZPOPMIN in flight); stopped() resolves when the loops are out. A task the
+   * loops still read meanwhile goes to hooks.handed (the stopping worker releases it).
+   */
   halt(): void {
     this.halted = true;
     this.set(true);
     clearTimeout(this.dueTimer);
-    for (const c of this.blockers.values()) c.disconnect();
+    if (this.blockers.size === 0) return;
+    const loops = Promise.all(this.loops);
+    // Redis gone: no waiting beyond LEAVE_MS (the entries go stale, idlers' freshness bound).
+    const left = Promise.all(this.queues.map((q) => this.host.script('idle-leave', q, [this.idler]))).then(() => loops);
+    this.leaving = Promise.race([left, sleep(LEAVE_MS)]).catch((e) => this.hooks.failed(e))
+      .finally(() => { for (const c of this.blockers.values()) c.disconnect(); });
   }
 
   async stopped(): Promise<void> {
+    await this.leaving;
     await Promise.all(this.loops);
   }
 
@@ -107,9 +128,10 @@ export class IdleWait {
     return this.idle || this.halted ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
   }
 
-  /** Per queue: while the worker is idle, wait on the queue's marker, then look for work. */
+  /** Per queue: while the worker is idle, register for a hand-off and wait on the queue's marker and its handoff key, then look for work. */
   private async waitLoop(queue: string): Promise<void> {
-    const marker = this.host.keys(queue).marker;
+    const k = this.host.keys(queue);
+    const marker = k.marker, mine = handoffKey(k, this.worker);
     while (!this.halted) {
       await this.whenIdle();
       if (this.halted) break;
@@ -117,9 +139,18 @@ export class IdleWait {
       const conn = this.blockers.get(queue);
       try {
         if (conn) {
-          const popped = await conn.bzpopmin(marker, waitMs / 1000);
+          // Registered and blocked in one write (an enqueue that ran between the two leaves the task in its key: BZPOPMIN takes it at once).
+          const [reg, pop] = (await conn.pipeline().zadd(k.idlers, Date.now(), this.idler).bzpopminBuffer(mine, marker, waitMs / 1000).exec()) ?? [];
+          if (reg?.[0]) throw reg[0];
+          if (pop?.[0]) throw pop[0];
+          const popped = pop?.[1] as [Buffer, Buffer, Buffer] | null;
           this.hooks.answered();
           this.rebuilding.delete(queue);
+          if (popped && popped[0].toString() === mine) {
+            const t = parseHanded(queue, popped[1]);
+            if (t) this.hooks.handed(t);
+            continue; // no claim: enqueue.lua set the marker if more are due
+          }
           // Woken while busy: pass the wake-up on to another worker.
           if (popped && this.hooks.full()) await this.host.redis.zadd(marker, 0, '0');
         } else {

@@ -27,7 +27,7 @@ export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
   if (!e || typeof e !== 'object') return false;
   return (typeof e.code === 'string' && NET_CODES.has(e.code)) || e.name === 'MaxRetriesPerRequestError'
-    || /Connection is closed|Stream isn't writeable|connect ETIMEDOUT/.test(String(e.message ?? ''));
+    || /Connection is closed|Stream isn't writeable|connect ETIMEDOUT|Command aborted due to connection close/.test(String(e.message ?? ''));
 }
 
 // One 'error' listener per client, fanned out to its watchers: many workers share a queue's client,

@@ -9,13 +9,15 @@ import { groupByQueue } from '../keys';
 import { parseClaimReply, Claimed } from '../claim-reply';
 import { NotReplicatedError, type LeaseLostError } from '../errors';
 import { sleep } from '../util/sleep';
-import { perform, abortTask } from '../perform';
+import { perform } from '../perform';
 import { metricsFlag, type WorkerHost } from './host';
 import { workerSettings } from './options';
 import { TypedEmitter, WorkerEvents, Finished, finishedTaskEvent, finishRefused } from './events';
 import { LeaseKeeper } from './lease-keeper';
-import { Prefetch, PrefetchSetting, releaseArgs } from './prefetch';
+import { Prefetch, PrefetchSetting } from './prefetch';
+import { abortLost, releaseAll } from './give-up';
 import { IdleWait } from './idle';
+import { idlerMember } from './handoff';
 import { RedisWatch, isConnectionError, addressOf } from './redis-watch';
 import { FlowWatch } from './flow';
 import { CallIds } from './calls';
@@ -58,7 +60,10 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   private readonly redisWatch: RedisWatch;
   private readonly flow: FlowWatch;
   private readonly calls = new CallIds();
-  private onLocalEnqueue = (q: string) => { if (this.queues.includes(q)) void this.claimWhileFree(); };
+  /** This worker's `idlers` member (handoff.ts); '' on ioredis-mock, whose workers never register. */
+  private readonly idler: string;
+  // Idle on real Redis, its wait loops see the enqueue (a hand-off or the marker): a claim of its own would be one more call.
+  private onLocalEnqueue = (q: string) => { if (this.queues.includes(q) && !(this.idle.isIdle && !this.host.mock)) void this.claimWhileFree(); };
 
   constructor(private readonly host: WorkerHost, opts: WorkerOptions = {}) {
     super();
@@ -76,14 +81,16 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
       error: (e) => this.failed(e),
     });
     this.flow = new FlowWatch(host, this.queues, { takeHeld: (q) => this.ahead.takeQueue(q), wake: () => void this.claimWhileFree(), error: (e) => this.failed(e) });
+    this.idler = host.mock ? '' : idlerMember(this.leaseMs, metricsFlag(host), this.name);
     this.idle = new IdleWait(host, this.queues, {
       wake: () => this.claimWhileFree(),
+      handed: (t) => this.handed(t),
       full: () => this.free() <= 0,
       connection: (c) => this.redisWatch.watch(c),
       answered: () => this.redisWatch.answered(),
       failed: (e) => this.failed(e),
       rebuilt: (e) => this.emitError(e),
-    });
+    }, this.idler, this.name);
   }
 
   /** Its last claims took all they asked for: a backlog is waiting and every slot is in use. */
@@ -122,9 +129,9 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     const until = Date.now() + (opts.graceMs ?? 30000);
     while ((this.busy > 0 || this.claiming || this.reserved > 0) && Date.now() < until) await sleep(10);
     while (this.flushing || this.finished.length > 0) await (this.flushing ?? this.flushOutcomes());
+    await this.idle.stopped(); // (a task handed meanwhile is held: handed back below)
     await this.handBackAll();
     this.leases.stop();
-    await this.idle.stopped();
     this.redisWatch.unwatch();
     // Last: the mirror also records what handBackAll() just released.
     if (this.releaseMirror) await this.releaseMirror();
@@ -175,8 +182,8 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
   /** Runs claim.lua or finish.lua (whose reply is a claim too) and starts what it claimed. */
   private async runClaimScript(script: 'claim' | 'finish', queue: string, argv: (string | number | Buffer)[], want: number, finishing: Finished[] = []) {
     this.reserved += want;
-    // With a call id (calls.ts): a call resent after a reconnect gets the first call's reply.
-    const reply = await this.calls.run(queue, (id) => this.host.scriptNow(script, queue, [...argv, ...id], true))
+    // With a call id (calls.ts): a call resent after a reconnect gets the first call's reply; last, the idler entry (handoff.ts).
+    const reply = await this.calls.run(queue, (id) => this.host.scriptNow(script, queue, [...argv, ...id, this.idler], true))
       .finally(() => { this.reserved -= want; }) as (Buffer | string)[];
     this.redisWatch.answered();
     const r = parseClaimReply(queue, reply);
@@ -185,6 +192,12 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     // Beyond the free slots (prefetch): held, leased, until a slot frees.
     for (const t of r.tasks) if (this.performing.size >= this.concurrency) this.ahead.hold(t); else this.startTask(t);
     return r;
+  }
+
+  /** An enqueue claimed a task for this idle worker (handoff.ts): started at once, or held when every slot filled meanwhile. */
+  private handed(t: Claimed): void {
+    if (this.state === 'started' && this.performing.size < this.concurrency) this.startTask(t); else this.ahead.hold(t);
+    if (this.free() <= 0) this.idle.busy();
   }
 
   /** Starts held tasks while slots are free (never once stopping: those are handed back). */
@@ -260,31 +273,18 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     for (const { t, o, ms } of items) if (!refused.has(t.id)) this.emit('task', finishedTaskEvent(t, o, ms));
   }
 
-  /**
-   * Another worker holds these attempts now: tell methods that take a signal to stop. They keep
-   * their slot until they return (so no more than `concurrency` run here), but are not renewed.
-   */
+  /** Another worker holds these attempts now (give-up.ts): told to stop, not renewed. */
   private leaseLost(e: LeaseLostError): void {
-    const ids = new Set(e.ids);
-    for (const t of this.performing.values()) {
-      if (t.queue !== e.queue || !ids.has(t.id)) continue;
-      this.lost.add(t);
-      abortTask(t, e);
-    }
-    this.ahead.discard(e.queue, ids);
+    for (const t of abortLost(this.performing.values(), e)) this.lost.add(t);
+    this.ahead.discard(e.queue, new Set(e.ids));
     this.emitError(e);
   }
 
   /** At stop: every attempt still held goes back to the queue (release.lua), ahead of later tasks. */
   private async handBackAll(): Promise<void> {
     const prefetched = await this.ahead.close();
-    const started = this.held(); // the performing ones (the prefetch holds none now)
-    if (started.length + prefetched.length === 0) return;
-    const handedBack = new Error(`worker ${this.name} stopped: the task was handed back to the queue`);
-    for (const t of this.performing.values()) abortTask(t, handedBack);
-    this.performing.clear(); this.stats.running = 0;
-    const of = (ts: Claimed[], q: string) => ts.filter((t) => t.queue === q);
-    for (const q of new Set([...started, ...prefetched].map((t) => t.queue))) await this.host.script('release', q, releaseArgs(of(started, q), of(prefetched, q)));
+    await releaseAll(this.host, this.name, this.performing, this.held(), prefetched); // (held(): the performing ones now, started)
+    this.stats.running = this.performing.size;
   }
 
   /** A failed command: an outage is reported once (RedisUnreachableError), anything else as it is; once stopped, a background call (a sweep) cut off by close() is no outage. */

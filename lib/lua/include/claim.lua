@@ -98,10 +98,20 @@ local function claim(want, worker, lease, out)
 end
 
 -- Reply of claim and finish (parsed by lib/claim-reply.ts): {refused ids (comma-separated),
--- claimed count, next scheduled time or '', then id, attempt, CLAIM_FIELDS per task}.
-local function claim_reply(refused, want, worker, lease)
+-- claimed count, next scheduled time or '', then id, attempt, CLAIM_FIELDS per task}. `handed`
+-- (optional): tasks claimed for this worker earlier (include/handoff.lua), put first, each taking
+-- one of the `want`.
+local function claim_reply(refused, want, worker, lease, handed)
   local out = {'', '0', ''}
-  local got = claim(want, worker, lease, out)
+  local got = 0
+  if handed then
+    for i = 1, #handed do
+      local t = handed[i]
+      for j = 1, #t do out[#out + 1] = t[j] end
+      got = got + 1
+    end
+  end
+  got = got + claim(math.max(0, want - got), worker, lease, out)
   out[1] = table.concat(refused, ',')
   out[2] = int(got)
   if got == 0 then

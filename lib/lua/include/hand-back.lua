@@ -6,12 +6,13 @@
 -- Provides: hand_back(from, started): the (id, attempt) pairs of ARGV from `from` on, only those still
 --   this worker's; the first `started` pairs had started (their starts stay counted), the rest had
 --   not; wakes an idle worker when some went back or a start was refunded; returns how many went back.
+--   hand_back_list(pairs, from, started): the same for a table of id, attempt values.
 -- Needs: KEYS levels, running, finished, marker, outbox, flow, flowStarts; context; due; retire; flow.
 --!include flow
-local function hand_back(from, started)
+local function hand_back_list(pairs, from, started)
   local n, retired, refunded = 0, false, false
-  for i = from, #ARGV, 2 do
-    local id, attempt = ARGV[i], ARGV[i + 1]
+  for i = from, #pairs, 2 do
+    local id, attempt = pairs[i], pairs[i + 1]
     local key = tkey(id)
     local f = key_type(key) == 'hash' and redis.call('HMGET', key, 'attempts', 'state', 'priority', 'scheduled_at', 'cancelled', 'released', 'started_at') or {}
     if f[1] == attempt and f[2] == 'running' then
@@ -31,3 +32,5 @@ local function hand_back(from, started)
   if retired then trim_finished() end
   return n
 end
+
+local function hand_back(from, started) return hand_back_list(ARGV, from, started) end

@@ -1,0 +1,76 @@
+-- handoff: an enqueue hands a due task straight to an idle worker blocked on its handoff key
+-- (lib/worker/handoff.ts), claimed as claim.lua would (include/claim.lua), so the worker skips the
+-- wake-up-then-claim round trip. A handed task travels as one string: each value of the claim reply
+-- for one task (id, attempt, CLAIM_FIELDS) as "<length>:<bytes>", in order.
+-- Provides: handoff_key(worker), handoff_frame(values, from), handoff_unframe(s),
+--   idler_parse(member), handoff_take(worker): the tasks waiting for that worker (unframed);
+--   handoff_retract(member): the same, and it leaves `idlers`; handoff_claim(member, want, reply):
+--   claim.lua's and finish.lua's claim with it.
+-- Needs: KEYS idlers; context (base, int).
+
+-- (enqueue.lua's hand_off reads the idlers entry itself, before this is built: an entry older than
+-- 7 s is dropped there, as an idle worker registers again before each BZPOPMIN, timeout 5 s.)
+
+local function handoff_key(worker) return base .. 'handoff:' .. worker end
+
+-- "leaseMs:metricsFlag:worker" -> lease (number), metrics flag, worker name (which may hold ':'),
+-- as enqueue.lua's hand_off reads it too.
+local function idler_parse(member)
+  local lease, flag, worker = string.match(member, '^(%d+):(%d):(.+)$')
+  return tonumber(lease), flag, worker
+end
+
+local function handoff_frame(values, from)
+  local parts = {}
+  for i = from, #values do
+    local v = tostring(values[i])
+    parts[#parts + 1] = int(#v) .. ':' .. v
+  end
+  return table.concat(parts)
+end
+
+local function handoff_unframe(s)
+  local out, pos = {}, 1
+  while pos <= #s do
+    local colon = string.find(s, ':', pos, true)
+    if not colon then break end
+    local n = tonumber(string.sub(s, pos, colon - 1))
+    out[#out + 1] = string.sub(s, colon + 1, colon + n)
+    pos = colon + n + 1
+  end
+  return out
+end
+
+-- What was handed to the worker and not read yet (it is leased to it already), taken out of its key.
+local function handoff_take(worker)
+  local key = handoff_key(worker)
+  local items = redis.call('ZRANGE', key, 0, -1)
+  if #items == 0 then return {} end
+  redis.call('DEL', key)
+  local out = {}
+  for i = 1, #items do
+    if items[i] ~= 'stop' then out[#out + 1] = handoff_unframe(items[i]) end
+  end
+  return out
+end
+
+-- The worker stops waiting (it stops): no enqueue may hand it more; returns what it was handed.
+local function handoff_retract(member)
+  if not member or member == '' then return {} end
+  redis.call('ZREM', idlers, member)
+  local _, _, worker = idler_parse(member)
+  return worker and handoff_take(worker) or {}
+end
+
+-- A claim of the worker's own (`reply(handed)` builds it; `want` 0 claims nothing): what it was
+-- handed comes first, and once it has all it wants (every slot taken) it leaves `idlers`, so no
+-- enqueue hands a task to a full worker. Short of that it stays registered: its wait loop reads
+-- the handoff key next.
+local function handoff_claim(member, want, reply)
+  local _, _, worker
+  if member and member ~= '' and want > 0 then _, _, worker = idler_parse(member) end
+  if not worker then return reply(nil) end
+  local r = reply(handoff_take(worker))
+  if tonumber(r[2]) >= want then redis.call('ZREM', idlers, member) end
+  return r
+end
