@@ -137,6 +137,18 @@ describe('worker: sweep, abandoned workers, typed conditions, Redis outages', fu
       await w.stop();
     });
 
+    it('takes an idle dead worker out of the hand-off: the next task is not handed to it', async () => {
+      const k = queue.internals.keys('default');
+      await queue.async(Jobs, 'echo', { args: [0] }); // the queue is known to the prefix
+      // What an idle worker killed by -9 leaves: its entry among the idlers, fresh.
+      await redis.zadd(k.idlers, Date.now(), '60000:1:dead-4');
+      assert.deepEqual(await abandonWorker(queue.internals, 'dead-4'), []);
+      assert.equal(await redis.zcard(k.idlers), 0, 'its idler entry is gone');
+      const t = await queue.async(Jobs, 'echo', { args: [1] });
+      assert.equal(await redis.exists(`${k.base}handoff:dead-4`), 0, 'nothing handed to it');
+      assert.equal(await field('default', t.id, 'state'), 'queued');
+    });
+
     it('fails them with "worker lost" past maxStalls, and does nothing for a worker that held nothing', async () => {
       const t = await queue.async(Jobs, 'echo', { args: [1] });
       await ghostClaim('default', 60000, 'dead-2');

@@ -1,14 +1,16 @@
 -- abandon: a worker is known dead (its supervisor saw it exit): expire the leases of its running
--- tasks now, so the sweep that follows recovers them as stalls at once, not when they run out.
+-- tasks now, so the sweep that follows recovers them as stalls at once, not when they run out; and
+-- take it out of the idle workers, so no enqueue hands it a task (include/handoff.lua).
 -- KEYS (lib/scripts.ts passes the queue's keys of these names, in this order)
 --   running   zset    id by lease deadline (read, write)
 --   sweeper   string  the sweep's throttle lock (deleted when a lease was expired, so a sweep can run now)
+--   idlers    zset    idle workers waiting for a hand-off, "leaseMs:metricsFlag:name" (write: its entry goes)
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    worker  the dead worker's name, as claim.lua wrote it in the task hash's `worker` field
 -- Also touches: base .. 't:' .. id (task hashes: reads `worker`, writes `stalled_by`)
 -- Returns: the number of leases expired (as a string).
-local running, sweeper = KEYS[1], KEYS[2]
+local running, sweeper, idlers = KEYS[1], KEYS[2], KEYS[3]
 --!include context
 local worker = ARGV[5]
 
@@ -26,4 +28,8 @@ for i = 1, #ids do
   end
 end
 if n > 0 then redis.call('DEL', sweeper) end
+local suffix = ':' .. worker
+for _, m in ipairs(redis.call('ZRANGE', idlers, 0, -1)) do
+  if string.sub(m, -#suffix) == suffix and string.match(m, '^%d+:%d:(.+)$') == worker then redis.call('ZREM', idlers, m) end
+end
 return int(n)

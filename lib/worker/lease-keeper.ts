@@ -144,8 +144,9 @@ export interface AbandonedQueue extends SweptEvent {
 }
 
 /**
- * For a supervisor (or anyone) that knows a worker is dead: expires the leases of its running
- * tasks on every queue of the prefix and sweeps them at once, so they run again now (as stalls,
+ * For a supervisor (or anyone) that knows a worker is dead: takes it out of the idle workers an
+ * enqueue hands tasks to, expires the leases of its running tasks on every queue of the prefix and
+ * sweeps them at once, so they run again now (as stalls,
  * counted in `stalled`, failing with "worker lost" past maxStalls) instead of when the leases run
  * out. Each recovered task's hash gets `stalled_by` = the dead worker's name. Returns one entry
  * per queue where the worker held something. Do not call it for a worker that may still be alive:
@@ -156,7 +157,8 @@ export async function abandonWorker(host: ScriptHost, workerName: string, opts: 
   const maxStalls = opts.maxStalls ?? 1;
   if (!Number.isInteger(maxStalls) || maxStalls < 0) throw new RangeError(`abandonWorker: maxStalls must be an integer >= 0 (got ${String(opts.maxStalls)})`);
   const out: AbandonedQueue[] = [];
-  for (const q of await queuesWithRunning(host, 'any')) {
+  // Every queue, not only those with running tasks: an idle worker's hand-off entry goes too.
+  for (const q of (await host.redis.smembers(queuesKey(host.prefix))).sort()) {
     const abandoned = Number(await host.script('abandon', q, [workerName]));
     if (!(abandoned > 0)) continue;
     // abandon.lua dropped the sweeper lock, so this sweep runs now unless another worker's just took it.
