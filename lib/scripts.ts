@@ -8,6 +8,7 @@
 // others). `--!claim-fields` becomes the Lua table of lib/claim-reply.ts's CLAIM_FIELDS.
 import { readFileSync, existsSync, readdirSync } from 'fs';
 import { join } from 'path';
+import { Command } from 'ioredis';
 import type { Redis } from 'ioredis';
 import type { QueueKeys, QueueKeyName } from './keys';
 import { CLAIM_FIELDS } from './claim-reply';
@@ -115,17 +116,22 @@ export function runScript(client: Redis, name: ScriptName, k: QueueKeys, argv: A
 }
 
 /**
- * Runs one script in a pipeline of its own, written to the socket at once. Through ioredis's
- * auto-pipelining a call waits until the connection's previous auto-pipeline is answered (it runs
- * one at a time), so Redis could not work on one batch while this process prepares the next.
+ * Runs one script written to the socket at once. Through ioredis's auto-pipelining a call waits
+ * until the connection's previous auto-pipeline is answered (it runs one at a time), so Redis could
+ * not work on one batch while this process prepares the next; and a pipeline object of its own
+ * costs more than the call (ioredis copies every defined command onto each). So the EVALSHA goes
+ * straight to sendCommand; a server that does not have the script yet (first call, a restart, a
+ * failover) gets it through the defined command, which loads it.
  */
 export async function runScriptNow(client: Redis, name: ScriptName, k: QueueKeys, argv: Arg[], binary = false): Promise<Reply> {
   defineScripts(client);
-  const p = client.pipeline() as unknown as Record<string, (...a: Arg[]) => unknown> & { exec(): Promise<[Error | null, unknown][] | null> };
-  const cmd = command(name);
-  const fn = (binary && p[`${cmd}Buffer`]) || p[cmd];
-  fn.call(p, ...keysFor(name, k), ...argv);
-  const [err, reply] = (await p.exec())?.[0] ?? [new Error(`${name}: no reply`), null];
-  if (err) throw err;
-  return reply as Reply;
+  const sha = (client as unknown as { scriptsSet: Record<string, { sha: string }> }).scriptsSet[command(name)].sha;
+  const keys = keysFor(name, k);
+  const cmd = new Command('evalsha', [sha, keys.length, ...keys, ...argv], binary ? {} : { replyEncoding: 'utf8' });
+  try {
+    return await (client.sendCommand(cmd) as Promise<Reply>);
+  } catch (e) {
+    if (!/^NOSCRIPT/.test(String((e as Error)?.message))) throw e;
+    return runScript(client, name, k, argv, binary);
+  }
 }

@@ -3,6 +3,8 @@
 import { strict as assert } from 'assert';
 import { setup, Queue, MIN_PRIORITY, MAX_PRIORITY } from '../lib';
 import { REDIS_URL, uniquePrefix, dropPrefix, redisClient, until, sleep } from './helpers';
+import Redis from 'ioredis';
+import { RedisServer } from './faults/servers';
 
 class Job {
   static seen: number[] = [];
@@ -148,6 +150,30 @@ describe('engine on real Redis', function () {
         await assert.rejects(run(), (e: Error) => { assert.ok(e instanceof type, `${e.name}: ${e.message}`); assert.match(e.message, message); return true; });
         assert.equal(await keyCount(), 0, 'something was stored');
       });
+    }
+  });
+
+  it('a Redis that lost its scripts (SCRIPT FLUSH, as after a restart without persistence) gets them again: enqueue, claim and finish go on', async () => {
+    const server = await RedisServer.start();
+    const q = setup({ redis: server.url, prefix });
+    try {
+      q.register(Job);
+      const w = q.worker({ concurrency: 2 });
+      await w.start();
+      await (await q.async(Job, 'mark', { args: [1] })).wait({ timeout: 5000 });
+      const admin = new Redis(server.url);
+      await admin.script('FLUSH');
+      assert.deepEqual(await admin.script('EXISTS', '0'.repeat(40)), [0]);
+      // Each hot-path script (enqueue, then the worker's claim and finish) meets NOSCRIPT once.
+      const ts = await Promise.all([2, 3, 4].map((n) => q.async(Job, 'mark', { args: [n] })));
+      for (const t of ts) await t.wait({ timeout: 5000 });
+      assert.deepEqual(ts.map((t) => t.state), ['succeeded', 'succeeded', 'succeeded']);
+      assert.deepEqual([...Job.seen].sort(), [1, 2, 3, 4]);
+      admin.disconnect();
+      await w.stop();
+    } finally {
+      await q.close();
+      await server.stop();
     }
   });
 
