@@ -6,7 +6,7 @@
 // begins with another character ("(429)", ":5432") is found anywhere.
 // Here: the exact check for SQL (a regular expression per word) and for JS. The FULLTEXT index
 // that may narrow the rows first on MySQL/MariaDB: lib/web/fulltext.ts; PostgreSQL's trigram index
-// (20261204000000-error-text-trigram.js) serves the regular expression itself.
+// (20261204000000-error-text-search.js) serves the regular expression itself.
 import { Op, literal } from 'sequelize';
 import type { WhereOptions } from 'sequelize';
 import type { AsyncTaskModel } from '../mirror/model';
@@ -59,7 +59,7 @@ export function errorCondition(model: AsyncTaskModel, text: string): WhereOption
   const ws = words(text);
   let parts: WhereOptions[];
   if (isMysql(dialect)) {
-    // (?i): the column's binary collation would make REGEXP case-sensitive.
+    // (?i): a table not migrated yet keeps error_message's binary collation, under which REGEXP heeds case.
     parts = ws.map((w) => ({ error_message: { [Op.regexp]: `(?i)${wordPattern(w, '\\p{L}\\p{N}_')}` } }));
   } else if (dialect === 'postgres') {
     parts = ws.map((w) => ({ error_message: { [Op.iRegexp]: wordPattern(w, '[:alnum:]_') } }));
@@ -72,8 +72,9 @@ export function errorCondition(model: AsyncTaskModel, text: string): WhereOption
 }
 
 /**
- * The words as the Redis search script pre-checks them in the stored error (ASCII letters
- * lowered; a word with other letters is left to errorMatches).
+ * The words as the Redis search script pre-checks them in the stored error, whose msgpack holds
+ * the message's bytes as they are (ASCII letters lowered; a word with other letters is left to
+ * errorMatches).
  */
 export function asciiWords(text: string): string[] {
   return words(text).filter((w) => /^[\x20-\x7e]+$/.test(w)).map((w) => w.toLowerCase());

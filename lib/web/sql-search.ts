@@ -63,7 +63,7 @@ export async function sqlHits(model: AsyncTaskModel, f: Filter, skip: number, n:
   const edge = await model.findOne({ attributes: ['id'], where: win, order: [['id', 'DESC']], offset: size - 1, raw: true }) as Raw | null;
   const rest = Object.entries(base).filter(([c]) => !(c in win));
   const withWords = await model.findAll({ attributes: ['id', 'queue', ...rest.map(([c]) => c)], raw: true, order: [['id', 'DESC']],
-    where: { [Op.and]: [win, edge ? { id: { [Op.gte]: edge.id } } : {}, exact] } as WhereOptions }) as unknown as Raw[];
+    where: { [Op.and]: [win, edge ? { id: { [Op.gte]: edge.id } } : {}, exact] } as WhereOptions, ...(rest.length ? {} : { limit: need }) }) as unknown as Raw[];
   const first = withWords.filter((r) => rest.every(([c, v]) => r[c] === v)).map(hit);
   if (!edge || first.length >= need) return first.slice(skip, need);
 
