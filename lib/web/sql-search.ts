@@ -14,6 +14,7 @@ import type { WhereOptions } from 'sequelize';
 import type { AsyncTaskModel } from '../mirror/model';
 import { errorCondition } from './error-text';
 import { fulltextCondition, limitedSelect } from './fulltext';
+import { PAGE_SIZE } from './filter';
 import type { Filter } from './filter';
 
 /** Rows of a narrowing index checked in step 1 (for one page; a later page checks more, up to 4×). */
@@ -56,7 +57,7 @@ export async function sqlHits(model: AsyncTaskModel, f: Filter, skip: number, n:
   const exact = errorCondition(model, f.error);
   const keys = narrowing(f);
   const win = Object.fromEntries(keys.map((k) => [COLUMN[k], f[k] as string]));
-  const size = Math.min(4, Math.ceil(need / 26)) * (keys.length ? WINDOW : TABLE_WINDOW);
+  const size = Math.min(4, Math.ceil(need / (PAGE_SIZE + 1))) * (keys.length ? WINDOW : TABLE_WINDOW);
   // Step 1. The window's oldest row (an index-only read; none: the window holds every row), then
   // the rows of the window with the words; the other filters are checked here, so the count of
   // rows with the words tells how common they are.
