@@ -17,7 +17,7 @@ import { packagePath } from './paths';
 export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 'release' | 'sweep' | 'retry' | 'abandon' | 'delete'
   | 'mirror-take' | 'mirror-done' | 'mirror-read' | 'mirror-lag' | 'mirror-release'
   | 'recur-upsert' | 'recur-tick' | 'recur-remove'
-  | 'flow-set' | 'flow-hold' | 'idle-leave';
+  | 'flow-set' | 'flow-hold' | 'idle-leave' | 'search';
 
 // The compiled build runs from dist/lib; the .lua files stay in lib/lua.
 export const LUA_DIR = packagePath('lib', 'lua');

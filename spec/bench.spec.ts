@@ -64,7 +64,7 @@ describe('benchmark (npm run bench, tiny N)', function () {
     for (const id of ['sched-off', 'sched-on', 'replicas-0-process', 'replicas-1-process', 'replicas-0-enqueue', 'replicas-1-enqueue']) finite(id, ['ours']);
     // The dashboard case (needs MySQL too): finite server times for every page, its note, its targets.
     const dash = r.cases.filter((c) => c.id.startsWith('dashboard-'));
-    assert.equal(dash.length, 20, 'dashboard: p50 and p99 of 10 pages');
+    assert.equal(dash.length, 22, 'dashboard: p50 and p99 of 11 pages');
     for (const c of dash) {
       assert.equal(c.skipped, undefined, `${c.id} skipped: ${c.skipped}`);
       assert.equal(c.runs.ours?.length, 3, c.id);
@@ -73,7 +73,7 @@ describe('benchmark (npm run bench, tiny N)', function () {
     {
       assert.match(dash[0].note ?? '', /p50 at 120 → 1,200: overview [\d.]+ → [\d.]+ ms/);
       const ts = r.targets.filter((t) => t.what.startsWith('dashboard p50 at 1,200 tasks'));
-      assert.equal(ts.length, 10, 'a target per page');
+      assert.equal(ts.length, 11, 'a target per page');
       for (const t of ts) assert.match(t.got, /^[\d.]+ ms$/, t.what);
     }
     for (const label of ['sequelize-async', 'BullMQ 6.7', 'Bee-Queue 2.0', 'ours vs BullMQ', 'ours vs Bee-Queue']) assert.ok(r.table.includes(label), label);

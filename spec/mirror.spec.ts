@@ -68,12 +68,13 @@ for (const db of DATABASES) describe(`mirror (${db.label} history)`, function ()
     const again = await q.migrate();
     assert.deepStrictEqual([again.created, again.addedColumns, again.addedIndexes, again.summary], [false, [], [], 'async_tasks is up to date']);
     const files = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.js')).sort();
-    assert.deepStrictEqual(files, ['20250101000000-create-async-tasks.js', '20261203000000-add-async-tasks-json.js', '20261203120000-dashboard-indexes.js', '20261203130000-add-async-tasks-recurrence.js']);
+    assert.deepStrictEqual(files, ['20250101000000-create-async-tasks.js', '20261203000000-add-async-tasks-json.js', '20261203120000-dashboard-indexes.js', '20261203130000-add-async-tasks-recurrence.js',
+      '20261204000000-error-text-search.js']);
     // umzug 3: up({ context: queryInterface })
     const { Umzug, SequelizeStorage } = await import('umzug');
     const umzug = new Umzug({ migrations: { glob: join(MIGRATIONS_DIR, '*.js') }, context: seq.getQueryInterface(), storage: new SequelizeStorage({ sequelize: seq }), logger: undefined });
     const ran = await umzug.up();
-    assert.strictEqual(ran.length, 4);
+    assert.strictEqual(ran.length, 5);
     // sequelize-cli: up(queryInterface, Sequelize), loaded from a migrations folder
     const dir = mkdtempSync(join(tmpdir(), 'sa-cli-'));
     mkdirSync(join(dir, 'migrations'));

@@ -1,57 +1,81 @@
-// The error-text filter: a task matches when every word of the search appears in its error
-// message ("reset peer" finds "connection reset by peer"). On MySQL/MariaDB a FULLTEXT index on
-// error_message (the dashboard's migration) narrows the rows first, so the search does not read
-// every failed task; the exact check is a LIKE per word on what is left. Without that index (or on
-// another dialect) it is the LIKE alone.
+// The error-text filter, the same on every path (MySQL/MariaDB, PostgreSQL, Redis): a task matches
+// when each word of the search starts a word of its last error message, in any order, ignoring
+// case ("reset peer" finds "connection reset by peer", "econn" finds "ECONNRESET", "Deadlock" finds
+// "deadlock found"). A word is a run of letters, digits and _, as MySQL's FULLTEXT index cuts
+// them, so the index can narrow a search without changing what it finds; a search word that
+// begins with another character ("(429)", ":5432") is found anywhere.
+// Here: the exact check for SQL (a regular expression per word) and for JS. The FULLTEXT index
+// that may narrow the rows first on MySQL/MariaDB: lib/web/fulltext.ts; PostgreSQL's trigram index
+// (20261204000000-error-text-search.js) serves the regular expression itself.
 import { Op, literal } from 'sequelize';
 import type { WhereOptions } from 'sequelize';
 import type { AsyncTaskModel } from '../mirror/model';
 
-export const FULLTEXT_INDEX = 'async_tasks_error_message_ft';
-
-// InnoDB's default full-text stopwords and shortest indexed word (innodb_ft_min_token_size = 3):
-// such words are not in the index, so they are only checked by the LIKE.
-const STOPWORDS = new Set(('a about an are as at be by com de en for from how i in is it la of on or that the this to was what when where who will with und www').split(' '));
-const MIN_TOKEN = 3;
+const WORD_CHAR = /^[\p{L}\p{N}_]$/u;
 
 export function words(text: string): string[] {
   return text.split(/\s+/).filter((w) => w !== '');
 }
 
-const like = (w: string) => `%${w.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-
-/** Words the full-text index can look up: letters and digits only, long enough, not stopwords. */
-function indexable(w: string): boolean {
-  return w.length >= MIN_TOKEN && /^[\p{L}\p{N}_]+$/u.test(w) && !STOPWORDS.has(w.toLowerCase());
+export const isWordChar = (c: string | undefined) => c !== undefined && WORD_CHAR.test(c);
+/** The character before position i of s (a whole code point). */
+function before(s: string, i: number): string | undefined {
+  if (i === 0) return undefined;
+  const lo = s.charCodeAt(i - 1);
+  return lo >= 0xdc00 && lo <= 0xdfff && i >= 2 ? s.slice(i - 2, i) : s[i - 1];
 }
 
-const known = new WeakMap<AsyncTaskModel, Promise<boolean>>();
-
-/** Whether the table has the FULLTEXT index (looked up once per model). */
-export function hasFulltext(model: AsyncTaskModel): Promise<boolean> {
-  let p = known.get(model);
-  if (!p) {
-    const dialect = model.sequelize!.getDialect();
-    p = dialect !== 'mysql' && dialect !== 'mariadb' ? Promise.resolve(false)
-      : (model.sequelize!.getQueryInterface().showIndex(model.getTableName() as string) as Promise<{ name: string }[]>)
-        .then((ix) => ix.some((i) => i.name === FULLTEXT_INDEX || i.name === `${String(model.getTableName())}_error_message_ft`), () => false);
-    known.set(model, p);
+/** Whether `word` (lowercase) starts a word of `message` (lowercase), or occurs in it at all when it begins with punctuation. */
+function found(message: string, word: string): boolean {
+  const bounded = isWordChar(String.fromCodePoint(word.codePointAt(0)!));
+  for (let i = message.indexOf(word); i !== -1; i = message.indexOf(word, i + 1)) {
+    if (!bounded || !isWordChar(before(message, i))) return true;
   }
-  return p;
+  return false;
 }
 
-/** The SQL condition of the filter. */
-export function errorCondition(model: AsyncTaskModel, text: string, fulltext: boolean): WhereOptions {
+/** The filter on an error message as read from Redis (the SQL conditions below say the same). */
+export function errorMatches(message: string | null | undefined, text: string): boolean {
+  if (message === null || message === undefined) return false;
+  const m = message.toLowerCase();
+  return words(text).every((w) => found(m, w.toLowerCase()));
+}
+
+// Every ASCII punctuation character escaped: a backslash before one is that character itself in
+// PCRE (MariaDB), ICU (MySQL 8) and PostgreSQL's regular expressions alike.
+const escapeRe = (w: string) => w.replace(/[!-/:-@[-`{-~]/g, (c) => `\\${c}`);
+
+/** The exact check of one word as a regular expression (without the case flag). */
+function wordPattern(w: string, wordClass: string): string {
+  const start = isWordChar(String.fromCodePoint(w.codePointAt(0)!)) ? `(^|[^${wordClass}])` : '';
+  return start + escapeRe(w);
+}
+
+export const isMysql = (d: string) => d === 'mysql' || d === 'mariadb';
+
+/** The exact SQL condition of the filter (every word, ignoring case). */
+export function errorCondition(model: AsyncTaskModel, text: string): WhereOptions {
+  const dialect = model.sequelize!.getDialect();
   const ws = words(text);
-  const parts: WhereOptions[] = ws.map((w) => ({ error_message: { [Op.like]: like(w) } }));
-  // A word in the message is a word start in the index: `word*` (a prefix search), every one required.
-  const terms = fulltext ? ws.filter(indexable).map((w) => `+${w}*`) : [];
-  if (terms.length) parts.unshift(literal(`MATCH(error_message) AGAINST(${model.sequelize!.escape(terms.join(' '))} IN BOOLEAN MODE)`) as unknown as WhereOptions);
+  let parts: WhereOptions[];
+  if (isMysql(dialect)) {
+    // (?i): a table not migrated yet keeps error_message's binary collation, under which REGEXP heeds case.
+    parts = ws.map((w) => ({ error_message: { [Op.regexp]: `(?i)${wordPattern(w, '\\p{L}\\p{N}_')}` } }));
+  } else if (dialect === 'postgres') {
+    parts = ws.map((w) => ({ error_message: { [Op.iRegexp]: wordPattern(w, '[:alnum:]_') } }));
+  } else {
+    // No regular expressions (SQLite): the word anywhere in the message, ignoring ASCII case.
+    const esc = (w: string) => model.sequelize!.escape(`%${w.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    parts = ws.map((w) => literal(`LOWER(error_message) LIKE ${esc(w)} ESCAPE '\\'`) as unknown as WhereOptions);
+  }
   return { [Op.and]: parts } as WhereOptions;
 }
 
-/** The same filter on a task's errors as read from Redis. */
-export function errorMatches(messages: string[], text: string): boolean {
-  const ws = words(text);
-  return messages.some((m) => ws.every((w) => m.includes(w)));
+/**
+ * The words as the Redis search script pre-checks them in the stored error, whose msgpack holds
+ * the message's bytes as they are (ASCII letters lowered; a word with other letters is left to
+ * errorMatches).
+ */
+export function asciiWords(text: string): string[] {
+  return words(text).filter((w) => /^[\x20-\x7e]+$/.test(w)).map((w) => w.toLowerCase());
 }

@@ -48,6 +48,7 @@ export interface HistoryCounts { succeeded: number; failed: number; queued: numb
 interface Seq {
   query(sql: string, o?: unknown): Promise<unknown>;
   escape(v: unknown): string;
+  getDialect?(): string;
 }
 
 type Row = Record<string, unknown>;
@@ -66,10 +67,12 @@ const FAILED_SHARE = 0.05 / UNFINISHED_FROM;
 export async function fillHistory(seq: Seq, libDir: string, table: string, n: number, queue = 'default'): Promise<HistoryCounts> {
   const { rowFromHash, COLUMNS } = require(resolve(libDir, 'mirror', 'rows')) as { rowFromHash: (q: string, id: number, h: Record<string, unknown>) => Row; COLUMNS: readonly string[] };
   const { encode, encodeArgs, encodeError } = require(resolve(libDir, 'codec')) as { encode(v: unknown): Buffer; encodeArgs(v: unknown): Buffer; encodeError(e: unknown): Buffer };
+  // PostgreSQL: bytea in hex escape form, booleans as such (X'..' is a bit string there).
+  const pg = seq.getDialect?.() === 'postgres';
   const lit = (v: unknown): string => {
     if (v === null || v === undefined) return 'NULL';
-    if (Buffer.isBuffer(v)) return `X'${v.toString('hex')}'`;
-    if (typeof v === 'boolean') return v ? '1' : '0';
+    if (Buffer.isBuffer(v)) return pg ? `'\\x${v.toString('hex')}'::bytea` : `X'${v.toString('hex')}'`;
+    if (typeof v === 'boolean') return pg ? String(v) : v ? '1' : '0';
     if (typeof v === 'number') return String(v);
     return seq.escape(String(v));
   };

@@ -48,7 +48,7 @@ function filterForm(v: View, f: Filter, queues: string[]): Html {
 export function tasksPage(v: View, f: Filter, p: number, found: Found, queues: string[]): string {
   const params = filterParams(f);
   const source = found.source === 'sql' ? 'Searched in the SQL history (the mirror).'
-    : `From the Redis indexes${Object.values(params).some((x) => x && x !== f.state && x !== f.queue) ? ` (filters look at the newest ${REDIS_LOOK} tasks per queue)` : ''}.`;
+    : `From the Redis indexes${Object.values(params).some((x) => x && x !== f.state && x !== f.queue) ? ` (a filter looks at the newest ${REDIS_LOOK.toLocaleString('en')} tasks of each index per queue)` : ''}.`;
   const bulk = v.canWrite ? html`<p class="bulk">
 <a class="button" href="${link(v, '/bulk', { ...params, do: 'retry' })}">Retry all failed matching…</a>
 <a class="button danger" href="${link(v, '/bulk', { ...params, do: 'delete' })}">Delete all matching…</a></p>` : '';

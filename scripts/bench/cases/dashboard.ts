@@ -36,6 +36,7 @@ const PROBES: Probe[] = [
   { key: 'overview-sql-warm', what: 'overview, totals from SQL, cached (5 s)', server: 'warm', path: () => '/' },
   { key: 'failed-action', what: 'failed tasks filtered by action, page 1 (SQL)', server: 'on', path: () => `/tasks?${FILTER}`, rows: true },
   { key: 'failed-error', what: 'failed tasks filtered by action and error text, page 1 (SQL)', server: 'on', path: () => `/tasks?${FILTER}&error=declined`, rows: true },
+  { key: 'failed-error-none', what: 'failed tasks filtered by action and a word no task has (SQL)', server: 'on', path: () => `/tasks?${FILTER}&error=zebra`, rows: true },
   { key: 'task', what: 'one failed task\'s page (its SQL row)', server: 'on', path: (t) => `/tasks/${t.failedSql}` },
   { key: 'metrics', what: 'GET /metrics (Prometheus text)', server: 'on', path: () => '/metrics' },
   { key: 'off-overview', what: 'overview, mirror off', server: 'off', path: () => '/' },
@@ -233,7 +234,9 @@ function note(done: Sized[], recent: number, requests: number, warmup: number): 
     + `p50 at ${small.n.toLocaleString('en')} → ${big.n.toLocaleString('en')}: ${growth}. Rows on the filtered pages: ${listed}. `
     + 'Does not grow with n: the overview\'s counts (ZCARD/LLEN per priority level; succeeded and failed from the metrics\' bounded hashes, or from the SQL totals cache), '
     + 'a list filtered by state and action (a backward range of the (state, id) index until the page is full), a task\'s page (primary-key reads), /metrics (bounded rings and ZCARDs). '
-    + 'Grows with n: the SQL totals when counted (COUNT per queue and state over the (queue, state, id) index, every finished row; at most once per 5 s), and the error-text search on MariaDB '
-    + '(the FULLTEXT index yields every row holding the word, each then read from the table to check state and action: page reads once the table outgrows the buffer pool). '
-    + 'Without the mirror a filtered list reads every finished task still in Redis (HGETALL each, up to 100,000) to find 2,000 of the state: it grows with the finished tasks retained, not with n.';
+    + 'Grows with n: the SQL totals when counted (COUNT per queue and state over the (queue, state, id) index, every finished row; at most once per 5 s). '
+    + 'The error-text search (lib/web/sql-search.ts) checks the words on the newest 2,000 rows of the index its other filters narrow to (here (state, id)), where a common word fills '
+    + 'the page; a rare one then goes to the FULLTEXT index (every row holding the word, read from the table: quick only for rare words, so under a 50 ms limit), else the walk goes on. '
+    + 'Without the mirror a filtered list walks the finished tasks newest first, 2,000 per search.lua call, state/type/action/object id checked inside Redis and only the matches\' errors '
+    + 'sent back, until the page is full or 20,000 looked at: it grows with how rare the matches are (here 1 in ~1,000 finished tasks: every one looked at), not with n.';
 }
