@@ -549,7 +549,7 @@ describe('command line (scripts/async.js)', function () {
       const launcherText = readFileSync(join(app, 'scripts', 'async.js'), 'utf8');
       const migrations = readdirSync(join(app, 'migrations')).sort();
       // Every shipped migration, in the order they run, with the app's own timestamps.
-      assert.deepEqual(migrations.map((f) => f.slice(15)), ['create-async-tasks.js', 'add-async-tasks-json.js', 'dashboard-indexes.js', 'add-async-tasks-recurrence.js']);
+      assert.deepEqual(migrations.map((f) => f.slice(15)), ['create-async-tasks.js', 'add-async-tasks-json.js', 'dashboard-indexes.js', 'add-async-tasks-recurrence.js', 'error-text-search.js']);
       let r = await cli(['generate', app]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /not overwriting .*scripts\/async\.js.*use --force/);
