@@ -8,6 +8,7 @@ import { join } from 'path';
 import { Sequelize, Model, DataTypes } from 'sequelize';
 import type { Task } from '../types';
 import { setup, Queue, PendingTask, runMirror } from '../lib';
+import { recoverPending } from '../lib/mirror/pending';
 import { redisClient, uniquePrefix, dropPrefix, until, sleep, REDIS_URL, DATABASES } from './helpers';
 
 class Order extends Model {
@@ -52,6 +53,38 @@ for (const db of DATABASES) describe(`transactional enqueue (${db.label})`, func
   afterEach(async () => {
     await queue.close();
     await dropPrefix(redis, prefix);
+  });
+
+  it('a unique task refused at commit leaves no pending row, so the recovery pass never queues it once the lock is free', async () => {
+    const order = await Order.create({ note: 'u' });
+    const first = await order.async('ship', { unique: true });
+    const inTx = await seq.transaction(async (transaction) => order.async('ship', { unique: true, transaction }));
+    const refusedId = (inTx as PendingTask & { pendingId?: number }).id;
+    assert.strictEqual(inTx.duplicate, true);
+    assert.strictEqual(refusedId, first.id, 'the handle is the holder');
+    // Only the holder's row: the refused task's pending row went at the push.
+    assert.deepStrictEqual((await rows()).filter((r) => r.state === 'pending'), []);
+    // The holder runs (the lock is free), and a recovery pass long after finds nothing to queue.
+    const w = queue.worker();
+    await w.start();
+    await first.wait({ timeout: 5000 });
+    await w.stop();
+    assert.strictEqual(await recoverPending(queue.internals as never, seq, 0, Date.now() + 3600000), 0);
+  });
+
+  it('the recovery pass drops the pending row of a unique task it finds refused', async () => {
+    const order = await Order.create({ note: 'r' });
+    const key = `ship-${order.id}`;
+    const holder = await order.async('ship', { unique: key });
+    // What a process killed right after COMMIT leaves: a committed pending row of the same key, never pushed.
+    const table = queue.internals.table;
+    const id = holder.id + 1000;
+    await seq.query(`INSERT INTO ${table} (id, queue, object_type, object_id, action, args, result, priority, state, cancelled, attempts, scheduled_at, created_at)
+      VALUES (?, 'default', 'Order', ?, 'ship', NULL, ?, 10, 'pending', ?, 0, ?, ?)`,
+    { replacements: [id, String(order.id), (await import('../lib/codec')).encode(['unique', key], 'task options'), false, new Date(), new Date(Date.now() - 60000)] });
+    assert.strictEqual(await recoverPending(queue.internals as never, seq, 1000), 0, 'refused: nothing stored');
+    assert.strictEqual(await rowState(id), undefined, 'its pending row is gone');
+    assert.strictEqual(await redis.exists(hashKey(id)), 0);
   });
 
   it('afterCreate + rollback: no task in Redis and no row', async () => {

@@ -13,7 +13,7 @@ import { enqueueDefaults } from '../registry';
 import { Task, fieldsFromHash } from '../task';
 import type { HashValue, RawHash } from '../util/values';
 import { findTransaction, deferUntilCommit, DeferHost, PendingRows } from '../transaction';
-import { writePendingRow, dropPendingRow, enqueueByIdArgs } from '../mirror/pending';
+import { writePendingRow, dropPendingRow, dropRefusedPendingRows, enqueueByIdArgs } from '../mirror/pending';
 import { buildSpec, TaskSpec, ASYNC_PRIORITY } from './options';
 import { enqueueArgs } from './blob';
 import { describeObject, describeInstance, Described } from './target';
@@ -179,6 +179,9 @@ export class Enqueuer implements DeferHost {
     }
     await stored;
     for (const [i, d] of dups) tasks[i] = duplicateHandle(this.ctx, specs[i].queue, d.id, d.hash);
+    // A committed transaction's unique task refused as a duplicate: its pending row goes, or the
+    // recovery pass would push it by id once the lock is free (a second task of the key).
+    if (byId && dups.size > 0) await this.dropRefusedRows([...dups.keys()].map((i) => ids[i]));
     return tasks;
   }
 
@@ -193,6 +196,13 @@ export class Enqueuer implements DeferHost {
       for (let j = 1; j + 2 < r.length; j += 3) dup(Number(String(r[j])) - 1, { id: Number(String(r[j + 1])), hash: r[j + 2] as unknown as HashValue[] });
     }
     this.ctx.emit('enqueued', queue);
+  }
+
+  private async dropRefusedRows(ids: number[]): Promise<void> {
+    const seq = this.ctx.sequelize;
+    if (!seq || !this.ctx.mirror) return;
+    // Not dropped (SQL down): the recovery pass pushes it again, is refused again while the lock is held, and drops it then.
+    await dropRefusedPendingRows(seq, this.ctx.table, ids).catch((e: Error) => this.onError(e));
   }
 
   // DeferHost: what transactional deferral needs.

@@ -47,6 +47,14 @@ export async function dropPendingRow(seq: Sequelize, table: string, tx: Transact
   await seq.query(`DELETE FROM ${q(table)} WHERE ${q('id')} = ? AND ${q('state')} = ?`, { replacements: [id, PENDING], transaction: tx });
 }
 
+/** Deletes the pending rows of tasks never stored: unique tasks refused as duplicates when pushed (`tx`: the recovery pass's). */
+export async function dropRefusedPendingRows(seq: Sequelize, table: string, ids: number[], tx?: Transaction): Promise<void> {
+  if (ids.length === 0) return;
+  const q = (n: string) => seq.getQueryInterface().quoteIdentifier(n);
+  await seq.query(`DELETE FROM ${q(table)} WHERE ${q('state')} = ? AND ${q('id')} IN (${ids.map(() => '?').join(', ')})`,
+    { replacements: [PENDING, ...ids], transaction: tx });
+}
+
 /** The enqueue argument of tasks pushed by id: skipped where the task exists already. */
 export function enqueueByIdArgs(specs: TaskSpec[], ids: number[], mock: boolean): (string | Buffer)[] {
   const argv = enqueueArgs(specs, ids, mock);
@@ -98,7 +106,14 @@ export async function recoverPending(host: Pick<MirrorHost, 'script' | 'redis' |
       for (const [queue, list] of byQueue) {
         await host.redis.sadd(queuesKey(host.prefix), queue);
         const r = await host.script('enqueue', queue, enqueueByIdArgs(list.map(specOf), list.map((x) => Number(x.id)), host.mock === true));
-        stored += Number(Array.isArray(r) ? r[0] : r) || 0; // a table when unique tasks were refused: the stored count first
+        // A table when unique tasks were refused: the stored count, then per refused task its
+        // position (1-based), the holder's id and hash. A refused one is a duplicate: its row goes.
+        if (Array.isArray(r)) {
+          stored += Number(r[0]) || 0;
+          const refused: number[] = [];
+          for (let j = 1; j + 2 < r.length; j += 3) refused.push(Number(list[Number(r[j]) - 1].id));
+          await dropRefusedPendingRows(seq, host.table, refused, transaction);
+        } else stored += Number(r) || 0;
       }
       return rows.length;
     });
