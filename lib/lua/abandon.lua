@@ -8,11 +8,12 @@
 -- ARGV
 --   1-4  base, now, mirror, retention: the queue's context (include/context.lua)
 --   5    worker  the dead worker's name, as claim.lua wrote it in the task hash's `worker` field
--- Also touches: base .. 't:' .. id (task hashes: reads `worker`, writes `stalled_by`)
+-- Also touches: base .. 't:' .. id (task hashes: reads `worker`, writes `stalled_by`), base .. 'handoff:' .. worker (deleted)
 -- Returns: the number of leases expired (as a string).
 local running, sweeper, idlers = KEYS[1], KEYS[2], KEYS[3]
 --!include context
 local worker = ARGV[5]
+--!include handoff
 
 local ids = redis.call('ZRANGE', running, 0, -1)
 local expired = int(now - 1)
@@ -28,8 +29,9 @@ for i = 1, #ids do
   end
 end
 if n > 0 then redis.call('DEL', sweeper) end
-local suffix = ':' .. worker
+-- Out of the idle workers; what was handed to it is leased to it, so the leases expired above cover it.
 for _, m in ipairs(redis.call('ZRANGE', idlers, 0, -1)) do
-  if string.sub(m, -#suffix) == suffix and string.match(m, '^%d+:%d:(.+)$') == worker then redis.call('ZREM', idlers, m) end
+  if select(3, idler_parse(m)) == worker then redis.call('ZREM', idlers, m) end
 end
+redis.call('DEL', handoff_key(worker))
 return int(n)
