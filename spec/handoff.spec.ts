@@ -104,6 +104,57 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
     assert.ok((await redis.pttl(handoffKey(k, 'reader'))) > 0, 'the handoff key expires (with the lease)');
   });
 
+  // A worker that registered and is not reading: what it was handed stays in its key, to be read here.
+  const reader = async (name = 'reader') => {
+    const k = queue.internals.keys('default');
+    await redis.zadd(k.idlers, Date.now(), `30000:1:${name}`);
+    return async () => {
+      const [member] = await redis.zrange(handoffKey(k, name), 0, -1);
+      return member === undefined ? null : parseHanded('default', Buffer.from(member, 'latin1'));
+    };
+  };
+
+  it('a lone task with nothing else due is stored running for the idler at once: no due entry, lease, wait counted', async () => {
+    const k = queue.internals.keys('default');
+    const handedTo = await reader();
+    const before = Number(await redis.hget(k.metrics, 'w1') ?? 0);
+    const t = await queue.async(Jobs, 'who', { args: [4, 5], attempts: 3, timeout: 900, backoff: { type: 'fixed', delay: 100 } });
+    const handed = await handedTo();
+    assert.equal(Number(handed?.id), t.id, 'handed');
+    assert.deepEqual([handed?.attempt, handed?.maxAttempts, handed?.timeout, handed?.type, handed?.action], [1, 3, 900, 'Jobs', 'who']);
+    assert.ok(handed?.backoff, 'its backoff travels with it');
+    assert.deepEqual([await field(t.id, 'state'), await field(t.id, 'attempts'), await field(t.id, 'worker')], ['running', '1', 'reader']);
+    assert.ok(Number(await field(t.id, 'started_at')) > 0, 'started_at set');
+    assert.equal(await redis.exists(k.levels), 0, 'no due entry: it never waited');
+    const lease = Number(await redis.zscore(k.running, String(t.id)));
+    assert.ok(lease > Date.now() + 25000, 'leased for the lease the idler registered with (30 s)');
+    assert.equal(Number(await redis.hget(k.metrics, 'w1')), before + 1, 'its wait is counted, as a claim counts it');
+    assert.equal(await redis.exists(k.marker), 0, 'no other worker woken: nothing else is due');
+  });
+
+  it('a lone enqueue does not jump a scheduled task whose time has come: that one is handed', async () => {
+    const early = await queue.schedule(Jobs, Date.now() + 150, 'who', { args: [1] }); // priority 20
+    await sleep(250); // due now, still in `scheduled` (no worker promoted it)
+    const handedTo = await reader();
+    const late = await queue.async(Jobs, 'who', { args: [2] }); // priority 10
+    assert.equal(Number((await handedTo())?.id), early.id, 'the due scheduled task (higher priority) was handed');
+    assert.equal(await field(late.id, 'state'), 'queued');
+  });
+
+  it("unique: a task handed at once frees its lock (uniqueUntil 'started'); with 'finished' it keeps it", async () => {
+    await reader('r1');
+    const a = await queue.async(Jobs, 'who', { args: [1], unique: 'u' });
+    assert.equal(await field(a.id, 'state'), 'running');
+    const b = await queue.async(Jobs, 'who', { args: [1], unique: 'u' });
+    assert.ok(!b.duplicate && b.id !== a.id, 'started: the next one of the key is queued');
+    await redis.del(queue.internals.keys('default').levels, `${queue.internals.keys('default').base}fifo:10`);
+    await reader('r2');
+    const c = await queue.async(Jobs, 'who', { args: [2], unique: 'f', uniqueUntil: 'finished' });
+    assert.equal(await field(c.id, 'state'), 'running');
+    const d = await queue.async(Jobs, 'who', { args: [2], unique: 'f', uniqueUntil: 'finished' });
+    assert.ok(d.duplicate && d.id === c.id, 'finished: refused while it runs');
+  });
+
   it('gives each task to exactly one of two idle workers', async () => {
     const seen: { id: number; w: string }[] = [];
     const ws = [queue.worker({ name: 'w-a', concurrency: 1 }), queue.worker({ name: 'w-b', concurrency: 1 })];

@@ -36,9 +36,11 @@
 -- (and one to `levels`) per call, outbox entries (mirror on) with one RPUSH per call, and the
 -- earliest scheduled time is read only when the batch holds a scheduled task.
 -- Hand-off: with a task due now and an idle worker registered in `idlers` (lib/worker/handoff.ts),
--- the first due task is claimed for that worker here (include/claim.lua: flow control, lease,
--- metrics, outbox as in claim.lua) and put in its handoff key, which its BZPOPMIN reads: it starts
--- the task without a claim round trip. Should it be gone (killed), the lease sweep requeues the task.
+-- a due task is claimed for that worker here and put in its handoff key, which its BZPOPMIN reads:
+-- it starts the task without a claim round trip. Should it be gone (killed), the lease sweep
+-- requeues the task. A lone task with nothing else due and no flow control is the next task
+-- anyway: it is stored as running at once (direct_idler, hand_direct). Otherwise the first due task
+-- is claimed as claim.lua would (include/claim.lua: flow control, lease, metrics, outbox).
 local levels, scheduled, marker, outbox, running, finished, flow, flowStarts, metrics, metricsSeries, idlers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 --!include context
 local count, layout, tasks_from = tonumber(ARGV[5]), ARGV[6], 7
@@ -50,6 +52,9 @@ local metrics_on = true -- (set from the idler's entry before a hand-off's claim
 --!include entry
 --!include outbox
 --!include unique
+--!include handoff
+--!include metrics
+--!claim-fields
 
 local woke, woke_due = false, false
 local earliest, looked = nil, false
@@ -76,6 +81,40 @@ local function duplicate(id, ex)
   return false
 end
 
+-- The longest-waiting idler registered in the last 7 s: lease, metrics flag, worker, and its entry
+-- (member, score) to put back should it not be handed a task. Older entries, of workers killed or
+-- busy, are dropped: a live one registers again before each wait (idle.ts, every 5 s at most).
+local no_idler = false
+local function pop_idler()
+  while true do
+    local e = redis.call('ZPOPMIN', idlers)
+    if not e[1] then no_idler = true; return nil end
+    local lease, flag, worker = idler_parse(e[1])
+    if worker and tonumber(e[2]) >= now - 7000 then return lease, flag, worker, e end
+  end
+end
+
+-- Puts one claimed task (its claim-reply values) in the worker's handoff key, which its BZPOPMIN reads.
+local function hand_to(worker, lease, values, from)
+  local key = handoff_key(worker)
+  redis.call('ZADD', key, now, handoff_frame(values, from))
+  redis.call('PEXPIRE', key, lease)
+end
+
+-- Direct hand-off: a lone due task, with nothing else due, no scheduled task come due and no flow
+-- control set (no `flow` hash), is the next task a claim would take; with an idler waiting it is
+-- stored as running for it at once (no due entry, no generic claim: the larger part of the cost
+-- of an idle worker's pickup). `direct`: that task and its idler, for hand_direct below.
+local direct
+local function direct_idler(queued)
+  if not (queued and count == 1 and layout == 'blob') then return nil end
+  if redis.call('EXISTS', levels, flow) > 0 then return nil end
+  local first = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')[2]
+  if first and tonumber(first) <= now then return nil end
+  local lease, flag, worker = pop_idler()
+  if worker then return {lease = lease, flag = flag, worker = worker} end
+end
+
 local function store(id, typ, oid, action, args, pr, sat, ex)
   pos_n = pos_n + 1
   local key = tbase .. id
@@ -87,6 +126,13 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
   local state = queued and 'queued' or 'scheduled'
   -- The extra pairs go last, expanded by unpack in the same call (no table of all the fields).
   local x = ex or NONE
+  local hand = direct_idler(queued)
+  if hand then
+    state, queued = 'running', false
+    hand.id, hand.typ, hand.oid, hand.action, hand.args, hand.sat, hand.ex = id, typ, oid, action, args, sat, ex
+    x = {'attempts', '1', 'started_at', now_text, 'worker', hand.worker, unpack(x)}
+    direct = hand
+  end
   if oid == '' then
     if args == '' then
       redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
@@ -132,7 +178,7 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
       d.zn = d.zn + 2
     end
     woke_due = true
-  else
+  elseif not hand then
     redis.call('ZADD', scheduled, sat, id)
     if not looked then
       earliest = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')[2]
@@ -174,7 +220,26 @@ else
     i = i + 8 + 2 * n
   end
 end
-if #order > 0 then
+-- The direct hand-off's claim, as claim.lua's would be: lease, unique lock, wait metric, the handoff key.
+local function hand_direct()
+  local d = direct
+  local v = {type = d.typ, object_id = d.oid, action = d.action, args = d.args}
+  local ex = d.ex or NONE
+  for j = 1, #ex, 2 do v[ex[j]] = ex[j + 1] end
+  redis.call('ZADD', running, now + d.lease, d.id)
+  -- uniqueUntil 'started': its start frees the lock for the next one.
+  if v.unique and v.unique_until ~= 'finished' then unique_release(d.id, v.unique) end
+  metrics_on = d.flag ~= '0'
+  metric_wait(d.sat)
+  metrics_flush()
+  local values = {d.id, '1'}
+  for i = 1, #CLAIM_FIELDS do values[i + 2] = v[CLAIM_FIELDS[i]] or '' end
+  hand_to(d.worker, d.lease, values, 1)
+  return true
+end
+
+local handed = direct ~= nil and hand_direct()
+if #order > 0 and not handed then
   local lv = {}
   for _, p in ipairs(order) do
     local d = due[p]
@@ -192,34 +257,26 @@ changed_all(ob)
 -- that finds no idler does not build it each call.
 local function claim_for(worker, lease, flag)
 --!include claim
---!include handoff
   metrics_on = flag ~= '0'
   local r = claim_reply({}, 1, worker, lease)
   if r[2] ~= '1' then return false end
-  local key = handoff_key(worker)
-  redis.call('ZADD', key, now, handoff_frame(r, 4))
-  redis.call('PEXPIRE', key, lease)
+  hand_to(worker, lease, r, 4)
   return true
 end
 
--- One due task to the longest-waiting idler registered in the last 7 s (older entries,
--- of workers killed or busy, are dropped: a live one registers again); more due ones wake others
--- through the marker (claim() sets it when tasks are left). Held back, the idler stays registered.
+-- One due task to the longest-waiting idler; more due ones wake others through the marker (claim()
+-- sets it when tasks are left). Held back, the idler stays registered.
 local function hand_off()
-  while true do
-    local e = redis.call('ZPOPMIN', idlers)
-    if not e[1] then return false end
-    local lease, flag, worker = string.match(e[1], '^(%d+):(%d):(.+)$')
-    if worker and tonumber(e[2]) >= now - 7000 then
-      if claim_for(worker, tonumber(lease), flag) then return true end
-      redis.call('ZADD', idlers, e[2], e[1])
-      return false
-    end
-  end
+  if no_idler then return false end
+  local lease, flag, worker, e = pop_idler()
+  if not worker then return false end
+  if claim_for(worker, lease, flag) then return true end
+  redis.call('ZADD', idlers, e[2], e[1])
+  return false
 end
 
 -- (ioredis-mock, the 'list' layout, cannot block: its workers poll and never register.)
-local handed = woke_due and layout == 'blob' and hand_off()
+handed = handed or (woke_due and layout == 'blob' and hand_off())
 if woke or (woke_due and not handed) then redis.call('ZADD', marker, 0, '0') end
 if #dups > 0 then return {int(count - skipped - #dups / 3), unpack(dups)} end
 return int(count - skipped)

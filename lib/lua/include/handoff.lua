@@ -8,13 +8,12 @@
 --   claim.lua's and finish.lua's claim with it.
 -- Needs: KEYS idlers; context (base, int).
 
--- (enqueue.lua's hand_off reads the idlers entry itself, before this is built: an entry older than
--- 7 s is dropped there, as an idle worker registers again before each BZPOPMIN, timeout 5 s.)
+-- (enqueue.lua's pop_idler drops an entry older than 7 s, as an idle worker registers again before
+-- each BZPOPMIN, timeout 5 s.)
 
 local function handoff_key(worker) return base .. 'handoff:' .. worker end
 
 -- "leaseMs:metricsFlag:worker" -> lease (number), metrics flag, worker name (which may hold ':'),
--- as enqueue.lua's hand_off reads it too.
 local function idler_parse(member)
   local lease, flag, worker = string.match(member, '^(%d+):(%d):(.+)$')
   return tonumber(lease), flag, worker
