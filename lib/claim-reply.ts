@@ -43,20 +43,25 @@ type Field = typeof CLAIM_FIELDS[number];
 const AT = Object.fromEntries(CLAIM_FIELDS.map((f, i) => [f, 2 + i])) as Record<Field, number>;
 const text = (v: Value) => (v === null || v === undefined ? '' : v.toString());
 
+/** The task whose values (id, attempt, CLAIM_FIELDS) start at `o` in `values`. */
+export function claimedAt(queue: string, values: Value[], o: number): Claimed {
+  const f = (name: Field) => values[o + AT[name]];
+  return {
+    queue, id: text(values[o]), attempt: Number(text(values[o + 1])),
+    type: text(f('type')), objectId: text(f('object_id')), action: text(f('action')), args: f('args') ?? '',
+    timeout: Number(text(f('timeout'))) || 0, maxAttempts: Number(text(f('max_attempts'))) || 1, backoff: text(f('backoff')),
+    stalled: Number(text(f('stalled'))) || 0, released: Number(text(f('released'))) || 0,
+  };
+}
+
+/** Where args sit among a task's values. */
+export const ARGS_AT = AT.args;
+
 export function parseClaimReply(queue: string, reply: Value[]): ClaimReply {
   const refusedCsv = text(reply[0]);
   const got = Number(text(reply[1])) || 0;
   const next = text(reply[2]);
   const tasks: Claimed[] = new Array(got);
-  for (let i = 0; i < got; i++) {
-    const o = 3 + i * CLAIM_STRIDE;
-    const f = (name: Field) => reply[o + AT[name]];
-    tasks[i] = {
-      queue, id: text(reply[o]), attempt: Number(text(reply[o + 1])),
-      type: text(f('type')), objectId: text(f('object_id')), action: text(f('action')), args: f('args') ?? '',
-      timeout: Number(text(f('timeout'))) || 0, maxAttempts: Number(text(f('max_attempts'))) || 1, backoff: text(f('backoff')),
-      stalled: Number(text(f('stalled'))) || 0, released: Number(text(f('released'))) || 0,
-    };
-  }
+  for (let i = 0; i < got; i++) tasks[i] = claimedAt(queue, reply, 3 + i * CLAIM_STRIDE);
   return { refused: refusedCsv ? refusedCsv.split(',') : [], got, nextAt: next ? Number(next) : Infinity, tasks };
 }

@@ -12,6 +12,14 @@ export class IdAllocator {
 
   constructor(private client: Redis, private prefix: string) {}
 
+  /** `n` fresh ids from the block in hand, or null when it holds fewer (take() refills). */
+  takeNow(n: number): number[] | null {
+    if (this.end - this.next < n) return null;
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) out[i] = this.next++;
+    return out;
+  }
+
   /** `n` fresh ids. */
   async take(n: number): Promise<number[]> {
     const out: number[] = [];

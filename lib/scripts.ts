@@ -123,11 +123,26 @@ export function runScript(client: Redis, name: ScriptName, k: QueueKeys, argv: A
  * straight to sendCommand; a server that does not have the script yet (first call, a restart, a
  * failover) gets it through the defined command, which loads it.
  */
+// Per client and queue: the start of a script's EVALSHA arguments (sha, key count, keys), built once.
+const heads = new WeakMap<Redis, WeakMap<QueueKeys, Map<string, Arg[]>>>();
+function evalshaHead(client: Redis, name: ScriptName, k: QueueKeys): Arg[] {
+  let byKeys = heads.get(client);
+  if (!byKeys) { byKeys = new WeakMap(); heads.set(client, byKeys); }
+  let m = byKeys.get(k);
+  if (!m) { m = new Map(); byKeys.set(k, m); }
+  let head = m.get(name);
+  if (!head) {
+    defineScripts(client);
+    const sha = (client as unknown as { scriptsSet: Record<string, { sha: string }> }).scriptsSet[command(name)].sha;
+    const keys = keysFor(name, k);
+    head = [sha, keys.length, ...keys];
+    m.set(name, head);
+  }
+  return head;
+}
+
 export async function runScriptNow(client: Redis, name: ScriptName, k: QueueKeys, argv: Arg[], binary = false): Promise<Reply> {
-  defineScripts(client);
-  const sha = (client as unknown as { scriptsSet: Record<string, { sha: string }> }).scriptsSet[command(name)].sha;
-  const keys = keysFor(name, k);
-  const cmd = new Command('evalsha', [sha, keys.length, ...keys, ...argv], binary ? {} : { replyEncoding: 'utf8' });
+  const cmd = new Command('evalsha', evalshaHead(client, name, k).concat(argv), binary ? {} : { replyEncoding: 'utf8' });
   try {
     return await (client.sendCommand(cmd) as Promise<Reply>);
   } catch (e) {

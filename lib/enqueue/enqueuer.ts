@@ -155,7 +155,8 @@ export class Enqueuer implements DeferHost {
 
   /** Stores validated specs: one enqueue.lua call per queue (`given` ids: ones taken earlier, for deferred tasks). */
   async store(specs: TaskSpec[], given?: number[]): Promise<Task[]> {
-    const ids = given ?? await this.ctx.ids.take(specs.length);
+    // (ids in hand: no await, so the script goes out in this same turn)
+    const ids = given ?? this.ctx.ids.takeNow(specs.length) ?? await this.ctx.ids.take(specs.length);
     const now = Date.now();
     const first = specs[0]?.queue;
     let oneQueue = true;

@@ -108,9 +108,13 @@ end
 local direct
 local function direct_idler(queued)
   if not (queued and count == 1 and layout == 'blob') then return nil end
-  if redis.call('EXISTS', levels, flow) > 0 then return nil end
-  local first = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')[2]
-  if first and tonumber(first) <= now then return nil end
+  local n = redis.call('EXISTS', levels, flow, scheduled)
+  if n > 1 then return nil end
+  if n == 1 then
+    -- (either `scheduled` alone, which is fine while its earliest task is not due yet, or not fine)
+    local first = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')[2]
+    if not first or tonumber(first) <= now then return nil end
+  end
   local lease, flag, worker = pop_idler()
   if worker then return {lease = lease, flag = flag, worker = worker} end
 end

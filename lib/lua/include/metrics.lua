@@ -76,7 +76,8 @@ local function metric_histo(prefix, suffix, h, sum_field, sum)
     local n = h[b]
     if n then redis.call('HINCRBY', metrics, prefix .. b .. suffix, int(n)); any = true end
   end
-  if any then redis.call('HINCRBY', metrics, sum_field, int(sum)) end
+  -- (a sum of 0, the usual wait of a task handed at once, needs no write)
+  if any and sum ~= 0 then redis.call('HINCRBY', metrics, sum_field, int(sum)) end
 end
 
 -- Adds this call's counts to a ring slot's "<n>:<s>:<f>:<r>", starting again when the slot is stale.
