@@ -59,6 +59,29 @@ describe('unique tasks', function () {
     assert.equal(await taskCount(), 3);
   });
 
+  it('a batch of distinct keys takes every lock at once; one key held, or gone stale, in a batch is still found', async () => {
+    const Crm = queue.register('Crm', { a() { return 1; } });
+    const keys = Array.from({ length: 20 }, (_, i) => `b-${i}`);
+    const all = await queue.bulk(keys.map((k) => [Crm, 'a', { unique: k }] as [object, string, object]));
+    assert.deepEqual(all.map((t) => t.duplicate), keys.map(() => false));
+    for (let i = 0; i < keys.length; i++) assert.equal(await lockHolder(queue.internals, keys[i]), all[i].id, `lock ${keys[i]} held by its own task`);
+    // b-3 is held: that one is refused, the rest of the batch stored, each with its lock.
+    const again = await queue.bulk([[Crm, 'a', { unique: 'c-1' }], [Crm, 'a', { unique: 'b-3' }], [Crm, 'a', { unique: 'c-2' }]]);
+    assert.deepEqual(again.map((t) => t.duplicate), [false, true, false]);
+    assert.equal(again[1].id, all[3].id);
+    assert.equal(await lockHolder(queue.internals, 'c-2'), again[2].id);
+    // A lock whose task is gone (deleted by hand) is taken over inside a batch too.
+    await redis.del(`{${prefix}:default}:t:${all[5].id}`);
+    const over = await queue.bulk([[Crm, 'a', { unique: 'b-5' }], [Crm, 'a', { unique: 'c-3' }]]);
+    assert.deepEqual(over.map((t) => t.duplicate), [false, false]);
+    assert.equal(await lockHolder(queue.internals, 'b-5'), over[0].id);
+    // Single enqueues coalesced into one call: 50 distinct keys, then the same 50 again (all refused).
+    const one = await Promise.all(Array.from({ length: 50 }, (_, i) => Crm.async('a', { unique: `s-${i}` })));
+    const two = await Promise.all(Array.from({ length: 50 }, (_, i) => Crm.async('a', { unique: `s-${i}` })));
+    assert.ok(one.every((t) => !t.duplicate) && two.every((t, i) => t.duplicate && t.id === one[i].id));
+    assert.equal(await taskCount(), 20 + 2 + 2 + 50 - 1);
+  });
+
   it("a refused duplicate's handle shows the task holding the lock, as stored, in the enqueue's one round trip", async () => {
     const Crm = queue.register('Crm', { sync(..._a: unknown[]) { return 1; }, other(_n?: number) { return 2; } });
     const at = Date.now() + 60000;

@@ -8,8 +8,31 @@ import type { TaskSpec } from './options';
  * per call instead of ~9 per task, which is what ioredis and Redis spend most on. ioredis-mock's
  * Lua has no struct (and sees Buffers as objects), so there each field is its own argument ('list').
  */
-export function enqueueArgs(specs: TaskSpec[], ids: number[], list = false): (string | Buffer)[] {
-  return list ? listArgs(specs, ids) : [String(specs.length), 'blob', blobArgs(specs, ids)];
+export function enqueueArgs(specs: TaskSpec[], ids: number[], list = false, locks = true): (string | Buffer)[] {
+  if (list) return listArgs(specs, ids);
+  const argv: (string | Buffer)[] = [String(specs.length), 'blob', blobArgs(specs, ids)];
+  if (locks) lockPairs(specs, ids, argv);
+  return argv;
+}
+
+/**
+ * After the blob: id, key of each unique task, when the batch holds two or more and no key twice,
+ * so that enqueue.lua takes every lock with one MSETNX (it falls back to one SET NX per task when
+ * any is held). A batch with a key twice sends none: the second must meet the first's lock.
+ */
+function lockPairs(specs: TaskSpec[], ids: number[], argv: (string | Buffer)[]): void {
+  let pairs: string[] | null = null;
+  for (let i = 0; i < specs.length; i++) {
+    const x = specs[i].extra;
+    for (let j = 0; j < x.length; j += 2) {
+      if (x[j] === 'unique') { (pairs ??= []).push(String(ids[i]), x[j + 1]); break; }
+    }
+  }
+  if (!pairs || pairs.length < 4) return;
+  const keys = new Set<string>();
+  for (let j = 1; j < pairs.length; j += 2) keys.add(pairs[j]);
+  if (keys.size * 2 !== pairs.length) return;
+  for (const v of pairs) argv.push(v);
 }
 
 function listArgs(specs: TaskSpec[], ids: number[]): (string | Buffer)[] {

@@ -25,6 +25,8 @@
 --     cheaper to send and parse.
 --   'list' (ioredis-mock: no struct, and Buffers reach its Lua as objects): one ARGV per field from
 --     ARGV[7], with n before the pairs.
+--   8..  ('blob' only, optional) id, unique key of each unique task, when there are two or more with
+--        distinct keys (lib/enqueue/blob.ts): their locks are taken by one MSETNX when none is held.
 -- Also touches: base .. 't:' .. id (task hashes, created), base .. 'fifo:' .. p and
 --   base .. 'due:' .. p (due index per priority), base .. 'handoff:' .. worker (a hand-off)
 -- Returns: the number of tasks stored (without those ':new' skipped); when a unique task found its lock
@@ -119,12 +121,27 @@ local function direct_idler(queued)
   if worker then return {lease = lease, flag = flag, worker = worker} end
 end
 
+-- The batch's locks in one MSETNX (ARGV 8..): `locked[id]` for each taken, nil when any was held
+-- (each task takes its own then, and a held one is checked against its holder).
+local locked
+if layout == 'blob' and #ARGV > tasks_from then
+  local kv = {}
+  for i = tasks_from + 1, #ARGV - 1, 2 do
+    kv[#kv + 1] = unique_lock(ARGV[i + 1])
+    kv[#kv + 1] = ARGV[i]
+  end
+  if redis.call('MSETNX', unpack(kv)) == 1 then
+    locked = {}
+    for i = tasks_from + 1, #ARGV - 1, 2 do locked[ARGV[i]] = true end
+  end
+end
+
 local function store(id, typ, oid, action, args, pr, sat, ex)
   pos_n = pos_n + 1
   local key = tbase .. id
   -- Enqueue by id (a committed pending row pushed again): a task already stored is left alone, lock and all.
   if only_new and redis.call('EXISTS', key) == 1 then skipped = skipped + 1; return end
-  if ex and duplicate(id, ex) then return end
+  if ex and not (locked and locked[id]) and duplicate(id, ex) then return end
   local at = tonumber(sat)
   local queued = not (at > now)
   local state = queued and 'queued' or 'scheduled'
