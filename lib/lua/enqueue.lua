@@ -54,9 +54,7 @@ local metrics_on = true -- (set from the idler's entry before a hand-off's claim
 --!include entry
 --!include outbox
 --!include unique
---!include handoff
---!include metrics
---!claim-fields
+--!include idler
 
 local woke, woke_due = false, false
 local earliest, looked = nil, false
@@ -94,13 +92,6 @@ local function pop_idler()
     local lease, flag, worker = idler_parse(e[1])
     if worker and tonumber(e[2]) >= now - 7000 then return lease, flag, worker, e end
   end
-end
-
--- Puts one claimed task (its claim-reply values) in the worker's handoff key, which its BZPOPMIN reads.
-local function hand_to(worker, lease, values, from)
-  local key = handoff_key(worker)
-  redis.call('ZADD', key, now, handoff_frame(values, from))
-  redis.call('PEXPIRE', key, lease)
 end
 
 -- Direct hand-off: a lone due task, with nothing else due, no scheduled task come due and no flow
@@ -241,25 +232,51 @@ else
     i = i + 8 + 2 * n
   end
 end
--- The direct hand-off's claim, as claim.lua's would be: lease, unique lock, wait metric, the handoff key.
-local function hand_direct()
-  local d = direct
-  local v = {type = d.typ, object_id = d.oid, action = d.action, args = d.args}
-  local ex = d.ex or NONE
-  for j = 1, #ex, 2 do v[ex[j]] = ex[j + 1] end
-  redis.call('ZADD', running, now + d.lease, d.id)
-  -- uniqueUntil 'started': its start frees the lock for the next one.
-  if v.unique and v.unique_until ~= 'finished' then unique_release(d.id, v.unique) end
-  metrics_on = d.flag ~= '0'
-  metric_wait(d.sat)
-  metrics_flush()
-  local values = {d.id, '1'}
-  for i = 1, #CLAIM_FIELDS do values[i + 2] = v[CLAIM_FIELDS[i]] or '' end
-  hand_to(d.worker, d.lease, values, 1)
-  return true
+-- What hands a task to an idle worker, built only when there is one to hand a task to (most
+-- enqueues find none): the handoff key, the claim's reply values, its metrics; and the claim of
+-- include/claim.lua, built only when the generic hand-off below claims.
+local function handing()
+--!include handoff
+--!include metrics
+--!claim-fields
+  -- Puts one claimed task (its claim-reply values) in the worker's handoff key, which its BZPOPMIN reads.
+  local function hand_to(worker, lease, values, from)
+    local key = handoff_key(worker)
+    redis.call('ZADD', key, now, handoff_frame(values, from))
+    redis.call('PEXPIRE', key, lease)
+  end
+
+  -- The direct hand-off's claim, as claim.lua's would be: lease, unique lock, wait metric, the handoff key.
+  local function hand_direct(d)
+    local v = {type = d.typ, object_id = d.oid, action = d.action, args = d.args}
+    local ex = d.ex or NONE
+    for j = 1, #ex, 2 do v[ex[j]] = ex[j + 1] end
+    redis.call('ZADD', running, now + d.lease, d.id)
+    -- uniqueUntil 'started': its start frees the lock for the next one.
+    if v.unique and v.unique_until ~= 'finished' then unique_release(d.id, v.unique) end
+    metrics_on = d.flag ~= '0'
+    metric_wait(d.sat)
+    metrics_flush()
+    local values = {d.id, '1'}
+    for i = 1, #CLAIM_FIELDS do values[i + 2] = v[CLAIM_FIELDS[i]] or '' end
+    hand_to(d.worker, d.lease, values, 1)
+    return true
+  end
+
+  -- Claims one due task for an idle worker (want 1) and puts it in its handoff key; false when flow
+  -- control (a pause, a limit) holds it back.
+  local function claim_for(worker, lease, flag)
+--!include claim
+    metrics_on = flag ~= '0'
+    local r = claim_reply({}, 1, worker, lease)
+    if r[2] ~= '1' then return false end
+    hand_to(worker, lease, r, 4)
+    return true
+  end
+  return hand_direct, claim_for
 end
 
-local handed = direct ~= nil and hand_direct()
+local handed = direct ~= nil and (handing())(direct)
 if #order > 0 and not handed then
   local lv = {}
   for _, p in ipairs(order) do
@@ -273,24 +290,13 @@ if #order > 0 and not handed then
 end
 changed_all(ob)
 
--- Claims one due task for an idle worker (want 1) and puts it in its handoff key; false when flow
--- control (a pause, a limit) holds it back. The claim's code is defined in here, so an enqueue
--- that finds no idler does not build it each call.
-local function claim_for(worker, lease, flag)
---!include claim
-  metrics_on = flag ~= '0'
-  local r = claim_reply({}, 1, worker, lease)
-  if r[2] ~= '1' then return false end
-  hand_to(worker, lease, r, 4)
-  return true
-end
-
 -- One due task to the longest-waiting idler; more due ones wake others through the marker (claim()
 -- sets it when tasks are left). Held back, the idler stays registered.
 local function hand_off()
   if no_idler then return false end
   local lease, flag, worker, e = pop_idler()
   if not worker then return false end
+  local _, claim_for = handing()
   if claim_for(worker, lease, flag) then return true end
   redis.call('ZADD', idlers, e[2], e[1])
   return false

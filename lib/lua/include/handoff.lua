@@ -3,21 +3,16 @@
 -- wake-up-then-claim round trip. A handed task travels as one string: each value of the claim reply
 -- for one task (id, attempt, CLAIM_FIELDS) as "<length>:<bytes>", in order.
 -- Provides: handoff_key(worker), handoff_frame(values, from), handoff_unframe(s),
---   idler_parse(member), handoff_take(worker): the tasks waiting for that worker (unframed);
+--   idler_parse(member) (include/idler.lua), handoff_take(worker): the tasks waiting for that worker (unframed);
 --   handoff_retract(member): the same, and it leaves `idlers`; handoff_claim(member, want, reply):
 --   claim.lua's and finish.lua's claim with it.
 -- Needs: KEYS idlers; context (base, int).
+--!include idler
 
 -- (enqueue.lua's pop_idler drops an entry older than 7 s, as an idle worker registers again before
 -- each BZPOPMIN, timeout 5 s.)
 
 local function handoff_key(worker) return base .. 'handoff:' .. worker end
-
--- "leaseMs:metricsFlag:worker" -> lease (number), metrics flag, worker name (which may hold ':'),
-local function idler_parse(member)
-  local lease, flag, worker = string.match(member, '^(%d+):(%d):(.+)$')
-  return tonumber(lease), flag, worker
-end
 
 local function handoff_frame(values, from)
   local parts = {}
