@@ -3,6 +3,7 @@
 import Redis from 'ioredis';
 import { Sequelize } from 'sequelize';
 import { randomBytes } from 'crypto';
+import { setup, Queue } from '../lib';
 
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 export const DATABASE_URL = process.env.DATABASE_URL || 'mysql://root@127.0.0.1:3306/test';
@@ -15,6 +16,24 @@ export function uniquePrefix(tag = 't'): string {
 
 export function redisClient(): Redis {
   return new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+}
+
+/**
+ * Each test of the enclosing describe gets a queue on a prefix of its own and a plain Redis client
+ * (handed to `use` before the test), closed and dropped after it.
+ */
+export function queuePerTest(tag: string, use: (t: { prefix: string; queue: Queue; redis: Redis }) => void): void {
+  let t: { prefix: string; queue: Queue; redis: Redis };
+  beforeEach(() => {
+    const prefix = uniquePrefix(tag);
+    t = { prefix, queue: setup({ redis: REDIS_URL, prefix }), redis: redisClient() };
+    use(t);
+  });
+  afterEach(async () => {
+    await t.queue.close();
+    await dropPrefix(t.redis, t.prefix);
+    t.redis.disconnect();
+  });
 }
 
 /** Deletes every key of a prefix (tests clean up after themselves). */

@@ -6,7 +6,7 @@ import { strict as assert } from 'assert';
 import type Redis from 'ioredis';
 import { setup, Queue } from '../lib';
 import { BATCH_SCHEDULES } from '../lib/recurring/scheduler';
-import { REDIS_URL, uniquePrefix, dropPrefix, redisClient, until, sleep } from './helpers';
+import { queuePerTest, uniquePrefix, until, sleep } from './helpers';
 import { recurringTasks, Stored } from './recurring/collect';
 
 const EVERY_SECOND = '* * * * * *';
@@ -24,16 +24,7 @@ describe('recurring tasks: many schedules due at once', function () {
   let queue: Queue;
   let redis: Redis;
 
-  beforeEach(() => {
-    prefix = uniquePrefix('recb');
-    queue = setup({ redis: REDIS_URL, prefix });
-    redis = redisClient();
-  });
-  afterEach(async () => {
-    await queue.close();
-    await dropPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  queuePerTest('recb', (t) => ({ prefix, queue, redis } = t));
 
   it('300 schedules of every second: one task each per tick, scheduledAt the tick, stored together and at once', async () => {
     const N = 300;

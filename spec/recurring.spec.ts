@@ -6,7 +6,7 @@ import { strict as assert } from 'assert';
 import type Redis from 'ioredis';
 import { Sequelize, Model, DataTypes } from 'sequelize';
 import { setup, Queue } from '../lib';
-import { REDIS_URL, uniquePrefix, dropPrefix, redisClient, until, sleep, mysqlDb } from './helpers';
+import { queuePerTest, REDIS_URL, uniquePrefix, dropPrefix, redisClient, until, sleep, mysqlDb } from './helpers';
 import { recurringTasks } from './recurring/collect';
 
 describe('recurring tasks', () => {
@@ -14,16 +14,7 @@ describe('recurring tasks', () => {
   let queue: Queue;
   let redis: Redis;
 
-  beforeEach(() => {
-    prefix = uniquePrefix('rec');
-    queue = setup({ redis: REDIS_URL, prefix });
-    redis = redisClient();
-  });
-  afterEach(async () => {
-    await queue.close();
-    await dropPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  queuePerTest('rec', (t) => ({ prefix, queue, redis } = t));
 
   it('every() upserts by name and recurring() lists it; unschedule removes it', async () => {
     const Mailer = queue.register('Mailer', { deliverAll() { return 1; } });

@@ -8,7 +8,7 @@ import type Redis from 'ioredis';
 import { Sequelize, Model, DataTypes } from 'sequelize';
 import { setup, Queue } from '../lib';
 import { unlock, lockHolder } from '../lib/unique';
-import { REDIS_URL, uniquePrefix, dropPrefix, redisClient, until, mysqlDb } from './helpers';
+import { queuePerTest, REDIS_URL, until, mysqlDb } from './helpers';
 
 describe('unique tasks', function () {
   this.timeout(20000);
@@ -17,16 +17,7 @@ describe('unique tasks', function () {
   let redis: Redis;
   const taskCount = async () => (await redis.keys(`{${prefix}:default}:t:*`)).length;
 
-  beforeEach(() => {
-    prefix = uniquePrefix('uniq');
-    queue = setup({ redis: REDIS_URL, prefix });
-    redis = redisClient();
-  });
-  afterEach(async () => {
-    await queue.close();
-    await dropPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  queuePerTest('uniq', (t) => ({ prefix, queue, redis } = t));
 
   it('unique: true keys on type, object id, action and args; a duplicate returns the existing task and stores nothing', async () => {
     const Crm = queue.register('Crm', { sync(_id: number) { return 1; }, other() { return 2; } });
