@@ -57,6 +57,10 @@ async function newerFeatures(queue: Queue, [a, b, c]: { queue: string }[]): Prom
     const u1 = await queue.async(Jobs, 'tag', { args: ['u'], queue: b.queue, unique: 'one', scheduledAt: Date.now() + 60000 });
     const u2 = await queue.async(Jobs, 'tag', { args: ['u'], queue: b.queue, unique: 'one', scheduledAt: Date.now() + 60000 });
     assert.deepEqual([u2.id, u2.duplicate], [u1.id, true]);
+    // A batch of distinct keys takes its locks with one MSETNX (all in the queue's slot), then one held key in a batch.
+    const many = await queue.bulk(['k1', 'k2', 'k3'].map((k) => [Jobs, 'tag', { args: ['u'], queue: b.queue, unique: k, scheduledAt: Date.now() + 60000 }] as [object, string, object]));
+    const again = await queue.bulk(['k2', 'k4'].map((k) => [Jobs, 'tag', { args: ['u'], queue: b.queue, unique: k, scheduledAt: Date.now() + 60000 }] as [object, string, object]));
+    assert.deepEqual([many.map((t) => t.duplicate), again.map((t) => t.duplicate), again[0].id], [[false, false, false], [true, false], many[1].id]);
     // Pause and resume (pub/sub to the workers), and a limit stored in the queue's slot.
     await queue.pause(c.queue);
     await queue.async(Jobs, 'tag', { args: ['paused'], queue: c.queue });
