@@ -8,6 +8,7 @@ import type Redis from 'ioredis';
 import { setup, Queue } from '../lib';
 import { decode, encode } from '../lib/codec';
 import type { QueueKeys } from '../lib/keys';
+import { readTotals } from '../lib/metrics/read';
 import { uniquePrefix, dropPrefix, redisClient, mysqlDb, until } from './helpers';
 
 const COUNT = 240;
@@ -338,6 +339,10 @@ describe('hostile and broken task hashes (fuzz)', function () {
         assert.equal((ts[i].result as Error).name, 'CorruptTaskError');
       }
       assert.equal(await redis.get(`${k.base}t:${ts[2].id}:corrupt`), 'junk', 'the foreign value is kept aside');
+      // Both count as failures in the metrics: the hash that still says what it is under its Type#action,
+      // the foreign value under '?#?'.
+      const m = await readTotals(redis, k);
+      assert.deepEqual([m.tasks.get('Fuzz#run')?.failed, m.tasks.get('Fuzz#run')?.succeeded, m.tasks.get('?#?')?.failed], [1, 4, 1]);
       await w.stop();
       assert.deepEqual(errors.map((e) => e.message), []);
     });

@@ -7,6 +7,7 @@ import type Redis from 'ioredis';
 import { DataTypes, Model, Sequelize } from 'sequelize';
 import { setup, Queue, TimeoutError } from '../lib';
 import { perform, Claimed } from '../lib/perform';
+import { readTotals } from '../lib/metrics/read';
 import { uniquePrefix, dropPrefix, redisClient, until, sleep, mysqlDb } from './helpers';
 
 describe('reliability: leases, recovery, retries, timeouts', function () {
@@ -111,6 +112,8 @@ describe('reliability: leases, recovery, retries, timeouts', function () {
         assert.equal(await field(t.id, 'stalled'), String(failsAfter));
         assert.equal(Jobs.calls.length, 0, 'never ran');
         assert.equal(await redis.zscore(queue.internals.keys('default').running, String(t.id)), null, 'no lease left');
+        const m = await readTotals(redis, queue.internals.keys('default'));
+        assert.equal(m.tasks.get('Jobs#echo')?.failed, 1, 'the metrics count it failed, once');
         unblock();
         await w.stop();
       });

@@ -13,6 +13,8 @@ export interface ScriptHost {
   keys(queue: string): QueueKeys;
   /** Runs lib/lua/<name>.lua on a queue; the queue context (ARGV 1-4) is prepended. */
   script(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary?: boolean, client?: Redis): Promise<unknown>;
+  /** False: the scripts record no metrics (setup metrics: false). */
+  readonly metrics?: boolean;
 }
 
 export interface WorkerHost extends ScriptHost, EventEmitter {
@@ -21,13 +23,11 @@ export interface WorkerHost extends ScriptHost, EventEmitter {
   readonly registry: Registry;
   /** Like script(), written at once in a pipeline of its own rather than on the next auto-pipelined turn: the claim and finish path. */
   scriptNow(name: ScriptName, queue: string, argv: (string | number | Buffer)[], binary?: boolean): Promise<unknown>;
-  /** False: claim and finish record no metrics (setup metrics: false). */
-  readonly metrics?: boolean;
   /** A share of the SQL mirror loop, or null when this worker does not mirror. */
   acquireMirror?(want: boolean | undefined, onError: (e: Error) => void): (() => Promise<void>) | null;
   /** Resolves once Redis has answered; rejects with RedisUnreachableError after the connect timeout. */
   connected?(): Promise<void>;
 }
 
-/** claim.lua / finish.lua's `metrics` ARGV: '0' when the queue records no metrics (setup metrics: false). */
+/** claim.lua, finish.lua and sweep.lua's `metrics` ARGV: '0' when the queue records no metrics (setup metrics: false). */
 export const metricsFlag = (host: { readonly metrics?: boolean }): string => (host.metrics === false ? '0' : '1');

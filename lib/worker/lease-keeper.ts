@@ -12,7 +12,7 @@ import type { Claimed } from '../claim-reply';
 import { encodeError } from '../codec';
 import { LeaseLostError, WorkerLostError } from '../errors';
 import { taskLabel } from '../label';
-import type { ScriptHost } from './host';
+import { metricsFlag, type ScriptHost } from './host';
 import type { SweptEvent } from './events';
 import { leaseTokens } from './prefetch';
 
@@ -128,7 +128,7 @@ export async function queuesWithRunning(host: ScriptHost, which: 'expired' | 'an
 
 /** One sweep.lua on a queue: what it recovered and failed, or null when another sweeper holds the lock. */
 export async function sweepQueue(host: ScriptHost, queue: string, maxStalls: number, throttleMs: number, sweeper: string): Promise<SweptEvent | null> {
-  const r = await host.script('sweep', queue, [maxStalls, WORKER_LOST, throttleMs, sweeper]) as (string | number)[];
+  const r = await host.script('sweep', queue, [maxStalls, WORKER_LOST, throttleMs, sweeper, metricsFlag(host)]) as (string | number)[];
   const recovered = Number(r?.[0]);
   const failed = Number(r?.[1]);
   if (!(recovered >= 0) || !(failed >= 0)) return null;

@@ -1,11 +1,14 @@
 -- corrupt: tasks whose key was damaged by hand or by other software. A script must never abort on
 -- one: Redis keeps the writes made before the error, so a half-done claim would strand the tasks
--- it took. Such a task ends failed with a CorruptTaskError saying why.
+-- it took. Such a task ends failed with a CorruptTaskError saying why, counted in the metrics as a
+-- failure of its Type#action ('?' for what its hash does not say).
 -- Provides: fail_corrupt(id, why), packed_error(name, message), mp_str(s), KNOWN_STATE; and what
 --   retire.lua provides.
--- Needs: KEYS running, finished, outbox; context (retention, now_text, tkey, key_type).
+-- Needs: KEYS running, finished, outbox, metrics, metricsSeries; context (retention, now_text, tkey,
+--   key_type); `metrics_on` (include/metrics.lua); the script flushes the metrics (metrics_flush).
 --!include context
 --!include retire
+--!include metrics
 
 local KNOWN_STATE = {queued = true, scheduled = true, running = true, succeeded = true, failed = true, cancelled = true}
 
@@ -26,6 +29,7 @@ end
 local function fail_corrupt(id, why)
   local key = tkey(id)
   local kt = key_type(key)
+  local named = kt == 'hash' and redis.call('HMGET', key, 'type', 'action') or {}
   if kt ~= 'hash' and kt ~= 'none' then
     if retention == 0 then redis.call('DEL', key) else
       redis.call('RENAME', key, key .. ':corrupt')
@@ -36,4 +40,5 @@ local function fail_corrupt(id, why)
   redis.call('HSET', key, 'state', 'failed', 'success', '0', 'finished_at', now_text,
     'error', packed_error('CorruptTaskError', 'task ' .. id .. ': ' .. why))
   retire(id)
+  metric_outcome(named[1], named[2], 'fail', '')
 end
