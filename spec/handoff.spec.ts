@@ -92,7 +92,7 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
     const k = queue.internals.keys('default');
     const high = await queue.async(Jobs, 'who', { args: [1], priority: 10 });
     // A worker that registered and is not reading (so the handed task stays in its key to be read here).
-    await redis.zadd(k.idlers, Date.now(), '30000:1:reader');
+    await redis.zadd(k.idlers, Date.now() + 5000, '30000:1:reader');
     const low = await queue.async(Jobs, 'who', { args: [2], priority: 0 });
     const [member] = await redis.zrange(handoffKey(k, 'reader'), 0, -1, 'WITHSCORES').then((r) => [r[0]]);
     const handed = parseHanded('default', Buffer.from(member, 'latin1'));
@@ -107,7 +107,7 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
   // A worker that registered and is not reading: what it was handed stays in its key, to be read here.
   const reader = async (name = 'reader') => {
     const k = queue.internals.keys('default');
-    await redis.zadd(k.idlers, Date.now(), `30000:1:${name}`);
+    await redis.zadd(k.idlers, Date.now() + 5000, `30000:1:${name}`);
     return async () => {
       const [member] = await redis.zrange(handoffKey(k, name), 0, -1);
       return member === undefined ? null : parseHanded('default', Buffer.from(member, 'latin1'));
@@ -132,6 +132,15 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
     assert.ok(lease > Date.now() + 25000, 'leased for the lease the idler registered with (30 s)');
     assert.equal(await waits(), before + 1, 'its wait is counted, as a claim counts it');
     assert.equal(await redis.exists(k.marker), 0, 'no other worker woken: nothing else is due');
+  });
+
+  it('an idler entry past its time (a worker killed while idle, long ago) is dropped: nothing handed to it', async () => {
+    const k = queue.internals.keys('default');
+    await redis.zadd(k.idlers, Date.now() - 1, '30000:1:stale');
+    const t = await queue.async(Jobs, 'who', { args: [1] });
+    assert.equal(await field(t.id, 'state'), 'queued');
+    assert.equal(await redis.exists(handoffKey(k, 'stale')), 0);
+    assert.deepEqual(await idlers(), [], 'the stale entry is gone');
   });
 
   it('a lone enqueue does not jump a scheduled task whose time has come: that one is handed', async () => {
@@ -222,7 +231,7 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
     await w1.stop();
     assert.deepEqual(await idlers(), [], 'its entry is gone');
     // A worker that registered and stops before it read what it was handed (played by hand).
-    await redis.zadd(k.idlers, Date.now(), '30000:1:gone');
+    await redis.zadd(k.idlers, Date.now() + 5000, '30000:1:gone');
     const t = await queue.async(Jobs, 'who', { args: [3] });
     assert.equal(await field(t.id, 'worker'), 'gone');
     assert.equal(await queue.internals.script('idle-leave', 'default', ['30000:1:gone']), '1', 'one handed back');

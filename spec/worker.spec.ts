@@ -141,7 +141,7 @@ describe('worker: sweep, abandoned workers, typed conditions, Redis outages', fu
       const k = queue.internals.keys('default');
       await queue.async(Jobs, 'echo', { args: [0] }); // the queue is known to the prefix
       // What an idle worker killed by -9 leaves: its entry among the idlers, fresh.
-      await redis.zadd(k.idlers, Date.now(), '60000:1:dead-4');
+      await redis.zadd(k.idlers, Date.now() + 5000, '60000:1:dead-4');
       assert.deepEqual(await abandonWorker(queue.internals, 'dead-4'), []);
       assert.equal(await redis.zcard(k.idlers), 0, 'its idler entry is gone');
       const t = await queue.async(Jobs, 'echo', { args: [1] });

@@ -81,16 +81,17 @@ local function duplicate(id, ex)
   return false
 end
 
--- The longest-waiting idler registered in the last 7 s: lease, metrics flag, worker, and its entry
--- (member, score) to put back should it not be handed a task. Older entries, of workers killed or
--- busy, are dropped: a live one registers again before each wait (idle.ts, every 5 s at most).
+-- The idler whose wait ends first: lease, metrics flag, worker, and its entry (member, score) to put
+-- back should it not be handed a task. Its score is until when the entry counts (lib/worker/idle.ts:
+-- the wait's end plus slack); entries past it, of workers killed or busy, are dropped: a live one
+-- registers again before each wait.
 local no_idler = false
 local function pop_idler()
   while true do
     local e = redis.call('ZPOPMIN', idlers)
     if not e[1] then no_idler = true; return nil end
     local lease, flag, worker = idler_parse(e[1])
-    if worker and tonumber(e[2]) >= now - 7000 then return lease, flag, worker, e end
+    if worker and tonumber(e[2]) >= now then return lease, flag, worker, e end
   end
 end
 

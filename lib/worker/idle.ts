@@ -12,6 +12,8 @@ import type { WorkerHost } from './host';
 import { parseHanded } from './handoff';
 
 const IDLE_WAIT_MS = 5000;
+/** How long past its wait's end an idlers entry still counts (the registration is renewed before each wait). */
+const IDLER_SLACK_MS = 2000;
 const MOCK_POLL_MS = 20;
 const RETRY_MS = 200;
 /** At stop: how long the loops may take to see idle-leave.lua's 'stop' before their connections are cut. */
@@ -140,7 +142,9 @@ export class IdleWait {
       try {
         if (conn) {
           // Registered and blocked in one write (an enqueue that ran between the two leaves the task in its key: BZPOPMIN takes it at once).
-          const [reg, pop] = (await conn.pipeline().zadd(k.idlers, Date.now(), this.idler).bzpopminBuffer(mine, marker, waitMs / 1000).exec()) ?? [];
+          // The score says until when the entry counts, the wait's end and some slack: an enqueue drops an entry past it (a worker killed meanwhile).
+          const until = Date.now() + waitMs + IDLER_SLACK_MS;
+          const [reg, pop] = (await conn.pipeline().zadd(k.idlers, until, this.idler).bzpopminBuffer(mine, marker, waitMs / 1000).exec()) ?? [];
           if (reg?.[0]) throw reg[0];
           if (pop?.[0]) throw pop[0];
           const popped = pop?.[1] as [Buffer, Buffer, Buffer] | null;

@@ -9,8 +9,8 @@
 -- Needs: KEYS idlers; context (base, int).
 --!include idler
 
--- (enqueue.lua's pop_idler drops an entry older than 7 s, as an idle worker registers again before
--- each BZPOPMIN, timeout 5 s.)
+-- (An `idlers` entry's score is until when it counts: lib/worker/idle.ts registers again before each
+-- BZPOPMIN, with its wait's end plus slack; enqueue.lua's pop_idler drops one past it.)
 
 local function handoff_key(worker) return base .. 'handoff:' .. worker end
 
