@@ -291,8 +291,8 @@ if #order > 0 and not handed then
 end
 changed_all(ob)
 
--- One due task to the longest-waiting idler; more due ones wake others through the marker (claim()
--- sets it when tasks are left). Held back, the idler stays registered.
+-- One due task to the idler whose wait ends first (pop_idler); more due ones wake others through the
+-- marker (claim() sets it when tasks are left). Held back, the idler stays registered.
 local function hand_off()
   if no_idler then return false end
   local lease, flag, worker, e = pop_idler()
