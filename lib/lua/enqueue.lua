@@ -41,7 +41,7 @@
 -- a due task is claimed for that worker here and put in its handoff key, which its BZPOPMIN reads:
 -- it starts the task without a claim round trip. Should it be gone (killed), the lease sweep
 -- requeues the task. A lone task with nothing else due and no flow control is the next task
--- anyway: it is stored as running at once (direct_idler, hand_direct). Otherwise the first due task
+-- anyway: it is stored as running at once (include/enqueue-handoff.lua). Otherwise the first due task
 -- is claimed as claim.lua would (include/claim.lua: flow control, lease, metrics, outbox).
 local levels, scheduled, marker, outbox, running, finished, flow, flowStarts, metrics, metricsSeries, idlers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 --!include context
@@ -55,6 +55,7 @@ local metrics_on = true -- (set from the idler's entry before a hand-off's claim
 --!include outbox
 --!include unique
 --!include idler
+--!include enqueue-handoff
 
 local woke, woke_due = false, false
 local earliest, looked = nil, false
@@ -65,6 +66,7 @@ local tbase, created = base .. 't:', now_text
 local ob, obn = {}, 0
 local NONE = {}
 local pos_n, dups = 0, {}
+local direct -- the lone task handed at once and its idler (store, then hand_direct)
 
 -- A unique task whose lock is held is not stored: its position, the holder's id and hash go into the reply.
 local function duplicate(id, ex)
@@ -79,38 +81,6 @@ local function duplicate(id, ex)
     end
   end
   return false
-end
-
--- The idler whose wait ends first: lease, metrics flag, worker, and its entry (member, score) to put
--- back should it not be handed a task. Its score is until when the entry counts (lib/worker/idle.ts:
--- the wait's end plus slack); entries past it, of workers killed or busy, are dropped: a live one
--- registers again before each wait.
-local no_idler = false
-local function pop_idler()
-  while true do
-    local e = redis.call('ZPOPMIN', idlers)
-    if not e[1] then no_idler = true; return nil end
-    local lease, flag, worker = idler_parse(e[1])
-    if worker and tonumber(e[2]) >= now then return lease, flag, worker, e end
-  end
-end
-
--- Direct hand-off: a lone due task, with nothing else due, no scheduled task come due and no flow
--- control set (no `flow` hash), is the next task a claim would take; with an idler waiting it is
--- stored as running for it at once (no due entry, no generic claim: the larger part of the cost
--- of an idle worker's pickup). `direct`: that task and its idler, for hand_direct below.
-local direct
-local function direct_idler(queued)
-  if not (queued and count == 1 and layout == 'blob') then return nil end
-  local n = redis.call('EXISTS', levels, flow, scheduled)
-  if n > 1 then return nil end
-  if n == 1 then
-    -- (either `scheduled` alone, which is fine while its earliest task is not due yet, or not fine)
-    local first = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')[2]
-    if not first or tonumber(first) <= now then return nil end
-  end
-  local lease, flag, worker = pop_idler()
-  if worker then return {lease = lease, flag = flag, worker = worker} end
 end
 
 -- The batch's locks in one MSETNX (ARGV 8..): `locked[id]` for each taken, nil when any was held
@@ -139,7 +109,7 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
   local state = queued and 'queued' or 'scheduled'
   -- The extra pairs go last, expanded by unpack in the same call (no table of all the fields).
   local x = ex or NONE
-  local hand = direct_idler(queued)
+  local hand = direct_idler(queued and count == 1 and layout == 'blob')
   if hand then
     state, queued = 'running', false
     hand.id, hand.typ, hand.oid, hand.action, hand.args, hand.sat, hand.ex = id, typ, oid, action, args, sat, ex
@@ -233,50 +203,6 @@ else
     i = i + 8 + 2 * n
   end
 end
--- What hands a task to an idle worker, built only when there is one to hand a task to (most
--- enqueues find none): the handoff key, the claim's reply values, its metrics; and the claim of
--- include/claim.lua, built only when the generic hand-off below claims.
-local function handing()
---!include handoff
---!include metrics
---!claim-fields
-  -- Puts one claimed task (its claim-reply values) in the worker's handoff key, which its BZPOPMIN reads.
-  local function hand_to(worker, lease, values, from)
-    local key = handoff_key(worker)
-    redis.call('ZADD', key, now, handoff_frame(values, from))
-    redis.call('PEXPIRE', key, lease)
-  end
-
-  -- The direct hand-off's claim, as claim.lua's would be: lease, unique lock, wait metric, the handoff key.
-  local function hand_direct(d)
-    local v = {type = d.typ, object_id = d.oid, action = d.action, args = d.args}
-    local ex = d.ex or NONE
-    for j = 1, #ex, 2 do v[ex[j]] = ex[j + 1] end
-    redis.call('ZADD', running, now + d.lease, d.id)
-    -- uniqueUntil 'started': its start frees the lock for the next one.
-    if v.unique and v.unique_until ~= 'finished' then unique_release(d.id, v.unique) end
-    metrics_on = d.flag ~= '0'
-    metric_wait(d.sat)
-    metrics_flush()
-    local values = {d.id, '1'}
-    for i = 1, #CLAIM_FIELDS do values[i + 2] = v[CLAIM_FIELDS[i]] or '' end
-    hand_to(d.worker, d.lease, values, 1)
-    return true
-  end
-
-  -- Claims one due task for an idle worker (want 1) and puts it in its handoff key; false when flow
-  -- control (a pause, a limit) holds it back.
-  local function claim_for(worker, lease, flag)
---!include claim
-    metrics_on = flag ~= '0'
-    local r = claim_reply({}, 1, worker, lease)
-    if r[2] ~= '1' then return false end
-    hand_to(worker, lease, r, 4)
-    return true
-  end
-  return hand_direct, claim_for
-end
-
 local handed = direct ~= nil and (handing())(direct)
 if #order > 0 and not handed then
   local lv = {}
@@ -290,18 +216,6 @@ if #order > 0 and not handed then
   redis.call('ZADD', levels, unpack(lv))
 end
 changed_all(ob)
-
--- One due task to the idler whose wait ends first (pop_idler); more due ones wake others through the
--- marker (claim() sets it when tasks are left). Held back, the idler stays registered.
-local function hand_off()
-  if no_idler then return false end
-  local lease, flag, worker, e = pop_idler()
-  if not worker then return false end
-  local _, claim_for = handing()
-  if claim_for(worker, lease, flag) then return true end
-  redis.call('ZADD', idlers, e[2], e[1])
-  return false
-end
 
 -- (ioredis-mock, the 'list' layout, cannot block: its workers poll and never register.)
 handed = handed or (woke_due and layout == 'blob' and hand_off())
