@@ -73,6 +73,19 @@ describe('unique tasks', function () {
     assert.equal(await taskCount(), 20 + 2 + 2 + 50 - 1);
   });
 
+  it('a batch of long, non-ASCII keys (200 characters, up to 600 bytes) locks each under its own key', async () => {
+    const Crm = queue.register('Crm', { a() { return 1; } });
+    const keys = ['é', '日本', 'x'].map((c, i) => `${i}`.padEnd(200, c));
+    const all = await queue.bulk(keys.map((k) => [Crm, 'a', { unique: k }] as [object, string, object]));
+    assert.deepEqual(all.map((t) => t.duplicate), [false, false, false]);
+    for (let i = 0; i < keys.length; i++) {
+      assert.equal(await lockHolder(queue.internals, keys[i]), all[i].id, `lock ${i} held by its own task`);
+      assert.equal((await queue.task(all[i].id))!.unique, keys[i]);
+    }
+    const again = await queue.bulk(keys.map((k) => [Crm, 'a', { unique: k }] as [object, string, object]));
+    assert.deepEqual(again.map((t) => [t.duplicate, t.id]), all.map((t) => [true, t.id]));
+  });
+
   it("a refused duplicate's handle shows the task holding the lock, as stored, in the enqueue's one round trip", async () => {
     const Crm = queue.register('Crm', { sync(..._a: unknown[]) { return 1; }, other(_n?: number) { return 2; } });
     const at = Date.now() + 60000;

@@ -8,7 +8,7 @@
 import type { Transaction } from 'sequelize';
 import type { EnqueueOptions } from '../../types';
 import type { QueueContext } from '../context';
-import { groupByQueue } from '../keys';
+import { groupByQueue, uniqueLockKey } from '../keys';
 import { enqueueDefaults } from '../registry';
 import { Task, fieldsFromHash } from '../task';
 import type { HashValue, RawHash } from '../util/values';
@@ -190,7 +190,7 @@ export class Enqueuer implements DeferHost {
     const noted = this.ctx.noteQueue(queue);
     if (noted) await noted;
     // Binary replies: a refused duplicate's holder hash holds msgpack (args, result, errors).
-    const r = await this.ctx.scriptNow('enqueue', queue, (byId ? enqueueByIdArgs : enqueueArgs)(specs, ids, this.ctx.mock), true);
+    const r = await this.ctx.scriptNow('enqueue', queue, byId ? enqueueByIdArgs(specs, ids, this.ctx.mock) : enqueueArgs(specs, ids, this.ctx.mock, uniqueLockKey(this.ctx.keys(queue), '')), true);
     // A table when unique tasks were refused: stored count, then per refused task its 1-based
     // position, the holder's id and the holder's hash (flat).
     if (Array.isArray(r)) {

@@ -25,8 +25,10 @@
 --     cheaper to send and parse.
 --   'list' (ioredis-mock: no struct, and Buffers reach its Lua as objects): one ARGV per field from
 --     ARGV[7], with n before the pairs.
---   8..  ('blob' only, optional) id, unique key of each unique task, when there are two or more with
---        distinct keys (lib/enqueue/blob.ts): their locks are taken by one MSETNX when none is held.
+--   8    ('blob' only, optional) the lock key (base .. 'u:' .. key) and id of every unique task of
+--        the batch, when there are two or more with distinct keys (lib/enqueue/blob.ts): the pair
+--        count (2 bytes), then per pair the key (2-byte length) and the id (1-byte length); one
+--        MSETNX of them takes all their locks when none is held.
 -- Also touches: base .. 't:' .. id (task hashes, created), base .. 'fifo:' .. p and
 --   base .. 'due:' .. p (due index per priority), base .. 'handoff:' .. worker (a hand-off)
 -- Returns: the number of tasks stored (without those ':new' skipped); when a unique task found its lock
@@ -83,19 +85,14 @@ local function duplicate(id, ex)
   return false
 end
 
--- The batch's locks in one MSETNX (ARGV 8..): `locked[id]` for each taken, nil when any was held
--- (each task takes its own then, and a held one is checked against its holder).
-local locked
+-- The batch's locks in one MSETNX (ARGV 8): `locked` when all were taken; when any was held, none
+-- was, and each task takes its own (a held one is checked against its holder).
+local locked = false
 if layout == 'blob' and #ARGV > tasks_from then
-  local kv = {}
-  for i = tasks_from + 1, #ARGV - 1, 2 do
-    kv[#kv + 1] = unique_lock(ARGV[i + 1])
-    kv[#kv + 1] = ARGV[i]
-  end
-  if redis.call('MSETNX', unpack(kv)) == 1 then
-    locked = {}
-    for i = tasks_from + 1, #ARGV - 1, 2 do locked[ARGV[i]] = true end
-  end
+  local pairs = ARGV[tasks_from + 1]
+  local kv = {struct.unpack('<' .. string.rep('Hc0Bc0', struct.unpack('<H', pairs)), pairs, 3)}
+  kv[#kv] = nil -- (the position after the last pair)
+  locked = redis.call('MSETNX', unpack(kv)) == 1
 end
 
 local function store(id, typ, oid, action, args, pr, sat, ex)
@@ -103,7 +100,7 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
   local key = tbase .. id
   -- Enqueue by id (a committed pending row pushed again): a task already stored is left alone, lock and all.
   if only_new and redis.call('EXISTS', key) == 1 then skipped = skipped + 1; return end
-  if ex and not (locked and locked[id]) and duplicate(id, ex) then return end
+  if ex and not locked and duplicate(id, ex) then return end
   local at = tonumber(sat)
   local queued = not (at > now)
   local state = queued and 'queued' or 'scheduled'
@@ -181,7 +178,11 @@ if layout == 'blob' then
     local id, typ, oid, action, args, pr, sat, n
     id, typ, oid, action, args, pr, sat, n, pos = sunpack(FMT, blob, pos)
     local ex
-    if n > 0 then
+    if n == 1 then -- (the usual extra: a unique key) without the table of unpack's results
+      local k, v
+      k, v, pos = sunpack('<Bc0I4c0', blob, pos)
+      ex = {k, v}
+    elseif n > 0 then
       local xf = EXFMT[n]
       if not xf then xf = '<' .. string.rep('Bc0I4c0', n); EXFMT[n] = xf end
       ex = {sunpack(xf, blob, pos)}

@@ -58,7 +58,7 @@ export async function dropRefusedPendingRows(seq: Sequelize, table: string, ids:
 /** The enqueue argument of tasks pushed by id: skipped where the task exists already. */
 export function enqueueByIdArgs(specs: TaskSpec[], ids: number[], mock: boolean): (string | Buffer)[] {
   // (no batch lock: a task found stored already is skipped, and must not have its lock taken again)
-  const argv = enqueueArgs(specs, ids, mock, false);
+  const argv = enqueueArgs(specs, ids, mock);
   argv[1] = `${String(argv[1])}:new`;
   return argv;
 }

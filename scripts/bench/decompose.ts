@@ -52,6 +52,7 @@ async function stats(admin: Redis) {
     const t0 = performance.now();
     if (mode === 'one') await p.oneByOne(N, 100);
     else if (mode === 'bulk') await p.bulk(N, 1000);
+    else if (mode === 'unique') await p.oneByOneKeyed(N, 100, (i) => `k${i}`); // as 'one', a distinct unique key each
     const ms = mode === 'process' ? await timeProcessing(lib, ctx, C, N) : performance.now() - t0;
     if (mode !== 'process') await p.close();
     const cpu = process.cpuUsage(cpu0);
