@@ -13,6 +13,8 @@ import type { Redis } from 'ioredis';
 import type { QueueKeys, QueueKeyName } from './keys';
 import { CLAIM_FIELDS } from './claim-reply';
 import { packagePath } from './paths';
+import { respHead, encodedCommand, RespHead } from './resp';
+import { isCluster } from './redis';
 
 export type ScriptName = 'enqueue' | 'claim' | 'finish' | 'cancel' | 'extend' | 'release' | 'sweep' | 'retry' | 'abandon' | 'delete'
   | 'mirror-take' | 'mirror-done' | 'mirror-read' | 'mirror-lag' | 'mirror-release'
@@ -123,9 +125,11 @@ export function runScript(client: Redis, name: ScriptName, k: QueueKeys, argv: A
  * straight to sendCommand; a server that does not have the script yet (first call, a restart, a
  * failover) gets it through the defined command, which loads it.
  */
-// Per client and queue: the start of a script's EVALSHA arguments (sha, key count, keys), built once.
-const heads = new WeakMap<Redis, WeakMap<QueueKeys, Map<string, Arg[]>>>();
-function evalshaHead(client: Redis, name: ScriptName, k: QueueKeys): Arg[] {
+// Per client and queue: the start of a script's EVALSHA (sha, key count, keys), built once: as
+// arguments (for a Cluster) and encoded (lib/resp.ts).
+interface Head { args: Arg[]; resp: RespHead }
+const heads = new WeakMap<Redis, WeakMap<QueueKeys, Map<string, Head>>>();
+function evalshaHead(client: Redis, name: ScriptName, k: QueueKeys): Head {
   let byKeys = heads.get(client);
   if (!byKeys) { byKeys = new WeakMap(); heads.set(client, byKeys); }
   let m = byKeys.get(k);
@@ -135,14 +139,18 @@ function evalshaHead(client: Redis, name: ScriptName, k: QueueKeys): Arg[] {
     defineScripts(client);
     const sha = (client as unknown as { scriptsSet: Record<string, { sha: string }> }).scriptsSet[command(name)].sha;
     const keys = keysFor(name, k);
-    head = [sha, keys.length, ...keys];
+    const args = [sha, keys.length, ...keys];
+    head = { args, resp: respHead('evalsha', args) };
     m.set(name, head);
   }
   return head;
 }
 
 export async function runScriptNow(client: Redis, name: ScriptName, k: QueueKeys, argv: Arg[], binary = false): Promise<Reply> {
-  const cmd = new Command('evalsha', evalshaHead(client, name, k).concat(argv), binary ? {} : { replyEncoding: 'utf8' });
+  const head = evalshaHead(client, name, k);
+  const cmd = isCluster(client)
+    ? new Command('evalsha', head.args.concat(argv), binary ? {} : { replyEncoding: 'utf8' })
+    : encodedCommand('evalsha', head.resp, argv, binary ? undefined : 'utf8');
   try {
     return await (client.sendCommand(cmd) as Promise<Reply>);
   } catch (e) {
