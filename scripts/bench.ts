@@ -6,6 +6,8 @@
 //   options: --n N  --runs R  --db 9  --redis redis://127.0.0.1:6379  --lib /tmp/libcopy (our lib
 //            from elsewhere, to try engine changes)  --cases a,b (by id or prefix)  --libs ours,bee
 //            --out FILE  --no-write  --json FILE
+// Ours runs as it ships: the command first builds dist/lib (`npm run build`) and every case loads
+// that, as BullMQ and Bee-Queue run their compiled JavaScript (--lib loads that copy as it is).
 //
 // The cases are modules in scripts/bench/cases/ (their order: cases/index.ts); this file runs them,
 // renders the table and the targets, and writes BENCHMARKS.md. It uses its own Redis database
@@ -15,7 +17,7 @@ import { cpus, loadavg } from 'os';
 import { resolve } from 'path';
 import Redis from 'ioredis';
 import minimist from 'minimist';
-import { LIBS, LABEL, LibName, Ctx, closeSequelizes } from './bench/libs';
+import { LIBS, LABEL, LibName, Ctx, closeSequelizes, buildOurs } from './bench/libs';
 import { median, fmt, ratio } from './bench/stats';
 import type { BenchEnv, CaseResult, TargetResult, TargetKit } from './bench/env';
 import { CASES } from './bench/cases';
@@ -74,7 +76,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
   let libVersion = '';
   try { libVersion = ` @ ${require('child_process').execSync('git log -1 --format=%h -- lib', { cwd: resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()}`; } catch { /* not a git checkout */ }
-  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), Node ${process.version}, Redis ${redisVersion}; sequelize-async${o.libPath ? ` from ${o.libPath}` : libVersion}`;
+  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), Node ${process.version}, Redis ${redisVersion}; sequelize-async${o.libPath ? ` from ${o.libPath}` : `${libVersion} (compiled: dist/lib)`}`;
 
   let seq = 0;
   const results: CaseResult[] = [];
@@ -229,6 +231,7 @@ if (require.main === module) {
     samples: argv.samples, libs: argv.libs ? String(argv.libs).split(',') as LibName[] : undefined, cases: argv.cases ? String(argv.cases).split(',') : undefined,
   };
   if (argv.depths) opts.depths = String(argv.depths).split(',').map(Number) as [number, number];
+  if (!argv.lib) buildOurs();
   runBench(opts).then((r) => {
     console.log(`\n${r.machine}\n\n${r.table}\n\n${r.targetTable}\n\n(${r.seconds.toFixed(0)} s)`);
     if (argv.json !== undefined) writeFileSync(argv.json || 'bench.json', JSON.stringify(r, null, 2));

@@ -6,9 +6,10 @@ import Redis from 'ioredis';
 import { Session } from 'inspector';
 import { writeFileSync } from 'fs';
 import minimist from 'minimist';
-import { ADAPTERS, LIBS, LibName, Ctx, timeProcessing, benchSequelize, closeSequelizes } from './libs';
+import { buildOurs, ADAPTERS, LIBS, LibName, Ctx, timeProcessing, benchSequelize, closeSequelizes } from './libs';
 
 const argv = minimist(process.argv.slice(2), { string: ['redis', 'lib', 'libs'] });
+if (!argv.lib) buildOurs(); // (ours runs from dist/lib, as shipped)
 const url = argv.redis ?? 'redis://127.0.0.1:6391/3';
 const N = Number(argv.n ?? 10000);
 const C = Number(argv.c ?? 1);

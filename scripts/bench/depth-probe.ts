@@ -7,9 +7,10 @@
 //   in Redis, a shallow queue being claimed).
 import Redis from 'ioredis';
 import minimist from 'minimist';
-import { ADAPTERS, LibName, Ctx, OurQueue, ourSpecs, storeSpecs, fillOurs, drainHoldingDepth, waitForRehash } from './libs';
+import { buildOurs, ADAPTERS, LibName, Ctx, OurQueue, ourSpecs, storeSpecs, fillOurs, drainHoldingDepth, waitForRehash } from './libs';
 
 const argv = minimist(process.argv.slice(2), { string: ['redis', 'libs', 'depths'], boolean: ['per'] });
+if (!argv.lib) buildOurs(); // (ours runs from dist/lib, as shipped)
 const url = argv.redis ?? 'redis://127.0.0.1:6391/3';
 const db = Number(new URL(url).pathname.slice(1) || 0);
 const libs = String(argv.libs ?? 'ours').split(',') as LibName[];

@@ -6,6 +6,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { existsSync } from 'fs';
 import { resolve } from 'path';
+import { spawnSync } from 'child_process';
 
 export type LibName = 'ours' | 'bullmq' | 'bee';
 export const LIBS: LibName[] = ['ours', 'bullmq', 'bee'];
@@ -60,8 +61,21 @@ export type OnDone = () => void;
 
 export const PAYLOAD = { id: 12345, kind: 'noop', at: 0 };
 
+// Ours is measured as it ships: the compiled dist/lib (package.json's main), as BullMQ and Bee-Queue
+// run their compiled JavaScript. lib/ through tsx would pay for its on-the-fly transpile (esbuild's
+// keepNames wraps every function a closure creates), which no user of the package runs.
+const DIST = resolve(__dirname, '..', '..', 'dist', 'lib');
+
 export function ourLibPath(ctx: Ctx): string {
-  return ctx.libPath ? resolve(ctx.libPath) : resolve(__dirname, '..', '..', 'lib');
+  if (ctx.libPath) return resolve(ctx.libPath);
+  if (!existsSync(resolve(DIST, 'index.js'))) throw new Error(`bench: no compiled build at ${DIST}: run \`npm run build\` (npm run bench builds it)`);
+  return DIST;
+}
+
+/** A fresh `npm run build` (dist/ from lib/), so that the run measures lib/ as it is now. */
+export function buildOurs(): void {
+  const r = spawnSync('npm', ['run', 'build'], { cwd: resolve(__dirname, '..', '..'), stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error('bench: `npm run build` failed');
 }
 
 export function parseUrl(url: string): { host: string; port: number; db: number } {
