@@ -24,27 +24,43 @@ export function enqueueArgs(specs: TaskSpec[], ids: number[], list = false, lock
  * more cheaply than two per task.
  */
 function lockPairs(specs: TaskSpec[], ids: number[], lockBase: string, argv: (string | Buffer)[]): void {
-  let pairs: string[] | null = null;
+  let keys: string[] | null = null;
+  let of: number[] | null = null;
   for (let i = 0; i < specs.length; i++) {
     const x = specs[i].extra;
     for (let j = 0; j < x.length; j += 2) {
-      if (x[j] === 'unique') { (pairs ??= []).push(lockBase + x[j + 1], String(ids[i])); break; }
+      if (x[j] === 'unique') { (keys ??= []).push(x[j + 1]); (of ??= []).push(ids[i]); break; }
     }
   }
-  if (!pairs || pairs.length < 4) return;
-  const keys = new Set<string>();
+  if (!keys || !of || keys.length < 2 || new Set(keys).size !== keys.length) return;
   let size = 2;
-  for (let j = 0; j < pairs.length; j += 2) { keys.add(pairs[j]); size += 3 + Buffer.byteLength(pairs[j]) + pairs[j + 1].length; }
-  if (keys.size * 2 !== pairs.length) return;
+  for (const k of keys) size += 3 + 24 + 3 * (lockBase.length + k.length);
   const buf = Buffer.allocUnsafe(size);
-  buf.writeUInt16LE(pairs.length / 2, 0);
+  buf.writeUInt16LE(keys.length, 0);
   let pos = 2;
-  for (let j = 0; j < pairs.length; j += 2) {
-    const n = buf.write(pairs[j], pos + 2, 'utf8');
+  for (let j = 0; j < keys.length; j++) {
+    // The key after its 2-byte length: the base, then the key (put4's way for short ASCII).
+    let n = putText(buf, pos + 2, lockBase);
+    n += putText(buf, pos + 2 + n, keys[j]);
     buf.writeUInt16LE(n, pos);
-    pos = put1(buf, pos + 2 + n, pairs[j + 1]);
+    pos = put1(buf, pos + 2 + n, String(of[j]));
   }
-  argv.push(buf);
+  argv.push(buf.subarray(0, pos));
+}
+
+/** Writes `str` as utf8 at `pos`; returns the bytes written. Short ASCII (names, ids) goes byte by byte: cheaper than a call into Buffer.write. */
+function putText(buf: Buffer, pos: number, str: string): number {
+  const len = str.length;
+  if (len <= 64) {
+    let n = 0;
+    for (; n < len; n++) {
+      const c = str.charCodeAt(n);
+      if (c >= 0x80) break;
+      buf[pos + n] = c;
+    }
+    if (n === len) return len;
+  }
+  return buf.write(str, pos, 'utf8');
 }
 
 function listArgs(specs: TaskSpec[], ids: number[]): (string | Buffer)[] {
@@ -60,17 +76,7 @@ function listArgs(specs: TaskSpec[], ids: number[]): (string | Buffer)[] {
 
 /** Writes `str` (utf8) after a 4-byte little-endian length; returns the next position. */
 function put4(buf: Buffer, pos: number, str: string): number {
-  const len = str.length;
-  let n = 0;
-  if (len <= 64) {
-    // Short ASCII (names, ids) byte by byte: cheaper than a call into Buffer.write.
-    for (; n < len; n++) {
-      const c = str.charCodeAt(n);
-      if (c >= 0x80) break;
-      buf[pos + 4 + n] = c;
-    }
-  }
-  if (n < len) n = buf.write(str, pos + 4, 'utf8');
+  const n = putText(buf, pos + 4, str);
   buf.writeUInt32LE(n, pos);
   return pos + 4 + n;
 }
@@ -92,7 +98,8 @@ function putInt(buf: Buffer, pos: number, n: number): number {
 
 /** Writes a short ASCII string (option names) after a 1-byte length. */
 function put1(buf: Buffer, pos: number, str: string): number {
-  const n = buf.write(str, pos + 1, 'latin1');
+  const n = str.length; // (ASCII names and decimal ids: one byte each, written without a call into Buffer)
+  for (let j = 0; j < n; j++) buf[pos + 1 + j] = str.charCodeAt(j);
   buf[pos] = n;
   return pos + 1 + n;
 }
