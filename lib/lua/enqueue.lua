@@ -43,7 +43,7 @@
 -- a due task is claimed for that worker here and put in its handoff key, which its BZPOPMIN reads:
 -- it starts the task without a claim round trip. Should it be gone (killed), the lease sweep
 -- requeues the task. A lone task with nothing else due and no flow control is the next task
--- anyway: it is stored as running at once (include/enqueue-handoff.lua). Otherwise the first due task
+-- anyway: it is stored as running at once (include/enqueue-direct.lua). Otherwise the first due task
 -- is claimed as claim.lua would (include/claim.lua: flow control, lease, metrics, outbox).
 local levels, scheduled, marker, outbox, running, finished, flow, flowStarts, metrics, metricsSeries, idlers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 --!include context
@@ -51,12 +51,38 @@ local count, layout, tasks_from = tonumber(ARGV[5]), ARGV[6], 7
 -- A transactional task is pushed by its committing process and maybe by the recovery pass: once.
 local only_new = string.sub(layout, -4) == ':new'
 if only_new then layout = string.sub(layout, 1, -5) end
-local skipped = 0
 local metrics_on = true -- (set from the idler's entry before a hand-off's claim)
+local FMT = '<Bc0I4c0I4c0I4c0I4c0Bc0Bc0B' -- one task of the blob, up to its count of extra pairs
+
+-- A task's hash in one HSET; the extra pairs `x` go last, expanded by unpack in the same call (no
+-- table of all the fields).
+local function task_hset(key, typ, oid, action, args, pr, sat, state, x)
+  if oid == '' then
+    if args == '' then
+      redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
+        'state', state, 'created_at', now_text, unpack(x))
+    else
+      redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
+        'state', state, 'created_at', now_text, 'args', args, unpack(x))
+    end
+  elseif args == '' then
+    redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
+      'state', state, 'created_at', now_text, 'object_id', oid, unpack(x))
+  else
+    redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
+      'state', state, 'created_at', now_text, 'object_id', oid, 'args', args, unpack(x))
+  end
+end
+
+--!include enqueue-direct
+-- The usual idle pickup: the call's lone task handed at once (include/enqueue-direct.lua), and
+-- none of the rest of this script set up.
+if count == 1 and layout == 'blob' and not only_new and #ARGV == tasks_from and direct_lone(task_hset, FMT) then return int(1) end
+
+local skipped = 0
 --!include entry
 --!include outbox
 --!include unique
---!include idler
 --!include enqueue-handoff
 
 local woke, woke_due = false, false
@@ -64,11 +90,10 @@ local earliest, looked = nil, false
 local due, order = {}, {}
 local lastp, lastd  -- the due entries of the last priority seen (a batch mostly has one)
 local lastlen, letter = 0, ''
-local tbase, created = base .. 't:', now_text
+local tbase = base .. 't:'
 local ob, obn = {}, 0
 local NONE = {}
 local pos_n, dups = 0, {}
-local direct -- the lone task handed at once and its idler (store, then hand_direct)
 
 -- A unique task whose lock is held is not stored: its position, the holder's id and hash go into the reply.
 local function duplicate(id, ex)
@@ -103,31 +128,7 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
   if ex and not locked and duplicate(id, ex) then return end
   local at = tonumber(sat)
   local queued = not (at > now)
-  local state = queued and 'queued' or 'scheduled'
-  -- The extra pairs go last, expanded by unpack in the same call (no table of all the fields).
-  local x = ex or NONE
-  local hand = direct_idler(queued and count == 1 and layout == 'blob')
-  if hand then
-    state, queued = 'running', false
-    hand.id, hand.typ, hand.oid, hand.action, hand.args, hand.sat, hand.ex = id, typ, oid, action, args, sat, ex
-    x = {'attempts', '1', 'started_at', now_text, 'worker', hand.worker, unpack(x)}
-    direct = hand
-  end
-  if oid == '' then
-    if args == '' then
-      redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
-        'state', state, 'created_at', created, unpack(x))
-    else
-      redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
-        'state', state, 'created_at', created, 'args', args, unpack(x))
-    end
-  elseif args == '' then
-    redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
-      'state', state, 'created_at', created, 'object_id', oid, unpack(x))
-  else
-    redis.call('HSET', key, 'type', typ, 'action', action, 'priority', pr, 'scheduled_at', sat,
-      'state', state, 'created_at', created, 'object_id', oid, 'args', args, unpack(x))
-  end
+  task_hset(key, typ, oid, action, args, pr, sat, queued and 'queued' or 'scheduled', ex or NONE)
   if queued then
     if pr ~= lastp then
       local p = priority_of(pr)
@@ -158,7 +159,7 @@ local function store(id, typ, oid, action, args, pr, sat, ex)
       d.zn = d.zn + 2
     end
     woke_due = true
-  elseif not hand then
+  else
     redis.call('ZADD', scheduled, sat, id)
     if not looked then
       earliest = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')[2]
@@ -173,7 +174,7 @@ end
 
 if layout == 'blob' then
   local blob, pos, sunpack = ARGV[tasks_from], 1, struct.unpack
-  local FMT, EXFMT = '<Bc0I4c0I4c0I4c0I4c0Bc0Bc0B', {} -- EXFMT[n]: the format of n extra pairs, built once
+  local EXFMT = {} -- EXFMT[n]: the format of n extra pairs, built once
   for _ = 1, count do
     local id, typ, oid, action, args, pr, sat, n
     id, typ, oid, action, args, pr, sat, n, pos = sunpack(FMT, blob, pos)
@@ -204,8 +205,7 @@ else
     i = i + 8 + 2 * n
   end
 end
-local handed = direct ~= nil and (handing())(direct)
-if #order > 0 and not handed then
+if #order > 0 then
   local lv = {}
   for _, p in ipairs(order) do
     local d = due[p]
@@ -219,7 +219,7 @@ end
 changed_all(ob)
 
 -- (ioredis-mock, the 'list' layout, cannot block: its workers poll and never register.)
-handed = handed or (woke_due and layout == 'blob' and hand_off())
+local handed = woke_due and layout == 'blob' and hand_off()
 if woke or (woke_due and not handed) then redis.call('ZADD', marker, 0, '0') end
 if #dups > 0 then return {int(count - skipped - #dups / 3), unpack(dups)} end
 return int(count - skipped)

@@ -2,38 +2,16 @@
 -- (lib/worker/handoff.ts), claimed as claim.lua would (include/claim.lua), so the worker skips the
 -- wake-up-then-claim round trip. A handed task travels as one string: each value of the claim reply
 -- for one task (id, attempt, CLAIM_FIELDS) as "<length>:<bytes>", in order.
--- Provides: handoff_key(worker), handoff_frame(values, from), handoff_unframe(s),
+-- Provides: handoff_key, handoff_frame, handoff_unframe (include/handoff-frame.lua),
 --   idler_parse(member) (include/idler.lua), handoff_take(worker): the tasks waiting for that worker (unframed);
 --   handoff_retract(member): the same, and it leaves `idlers`; handoff_claim(member, want, reply):
 --   claim.lua's and finish.lua's claim with it.
 -- Needs: KEYS idlers; context (base, int).
 --!include idler
+--!include handoff-frame
 
 -- (An `idlers` entry's score is until when it counts: lib/worker/idle.ts registers again before each
 -- BZPOPMIN, with its wait's end plus slack; enqueue.lua's pop_idler drops one past it.)
-
-local function handoff_key(worker) return base .. 'handoff:' .. worker end
-
-local function handoff_frame(values, from)
-  local parts = {}
-  for i = from, #values do
-    local v = tostring(values[i])
-    parts[#parts + 1] = int(#v) .. ':' .. v
-  end
-  return table.concat(parts)
-end
-
-local function handoff_unframe(s)
-  local out, pos = {}, 1
-  while pos <= #s do
-    local colon = string.find(s, ':', pos, true)
-    if not colon then break end
-    local n = tonumber(string.sub(s, pos, colon - 1))
-    out[#out + 1] = string.sub(s, colon + 1, colon + n)
-    pos = colon + n + 1
-  end
-  return out
-end
 
 -- What was handed to the worker and not read yet (it is leased to it already), taken out of its key.
 local function handoff_take(worker)

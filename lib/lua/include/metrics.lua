@@ -13,8 +13,7 @@
 --                        number is not the current one is stale and starts again at 0. So the
 --                        last 24 hours per minute and 30 days per hour, in at most 2160 fields.
 
--- Upper bounds (ms) of the duration and wait buckets (lib/metrics/read.ts has the same list).
-local METRIC_BUCKETS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
+--!include metric-bucket
 local METRIC_OUTCOME = {ok = 's', fail = 'f', retry = 'r'}
 -- This call's sums: per type and action {label, s, f, r, ds, d = {bucket -> n}} (also listed in
 -- metric_labels, in first-seen order), the wait's {ws, d}, the outcomes.
@@ -22,16 +21,7 @@ local METRIC_OUTCOME = {ok = 's', fail = 'f', retry = 'r'}
 local metric_tasks, metric_labels, metric_waits = {}, {}, {ws = 0, d = {}}
 local metric_counts = {s = 0, f = 0, r = 0}
 
-local function metric_bucket(ms)
-  if ms <= 5 then return 1 end
-  for b = 1, #METRIC_BUCKETS do if ms <= METRIC_BUCKETS[b] then return b end end
-  return #METRIC_BUCKETS + 1
-end
-
 -- One attempt's outcome ('ok' | 'fail' | 'retry') and duration (ms, '' = not measured).
--- Durations and waits are counted up to this (a year): sums stay whole numbers HINCRBY takes.
-local METRIC_MAX_MS = 31536000000
-
 local function metric_outcome(typ, action, outcome, ms)
   local o = METRIC_OUTCOME[outcome]
   if not metrics_on or not o then return end
@@ -60,10 +50,8 @@ end
 
 -- A claimed task's wait: from when it was due (its scheduled_at, ms) to now.
 local function metric_wait(due_at)
-  local at = tonumber(due_at)
-  -- A damaged scheduled_at (text, NaN, 1e400) must not make HINCRBY fail and abort the claim.
-  if not metrics_on or not at or at ~= at then return end
-  local w = math.min(METRIC_MAX_MS, math.max(0, math.floor(now - at)))
+  local w = metrics_on and metric_wait_ms(due_at)
+  if not w then return end
   local b = metric_bucket(w)
   metric_waits.d[b] = (metric_waits.d[b] or 0) + 1
   metric_waits.ws = metric_waits.ws + w

@@ -1,0 +1,24 @@
+-- metric-bucket: the buckets durations and waits are counted in, and a task's wait, without the
+-- rest of include/metrics.lua (enqueue.lua's direct hand-off counts one wait and needs no more).
+-- Provides: METRIC_BUCKETS, METRIC_MAX_MS, metric_bucket(ms) -> bucket index, metric_wait_ms(due_at)
+--   -> the wait from due_at (ms) to now, clamped to 0..METRIC_MAX_MS, or nil when due_at is damaged.
+-- Needs: context (now).
+
+-- Upper bounds (ms) of the duration and wait buckets (lib/metrics/read.ts has the same list).
+local METRIC_BUCKETS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
+
+-- Durations and waits are counted up to this (a year): sums stay whole numbers HINCRBY takes.
+local METRIC_MAX_MS = 31536000000
+
+local function metric_bucket(ms)
+  if ms <= 5 then return 1 end
+  for b = 1, #METRIC_BUCKETS do if ms <= METRIC_BUCKETS[b] then return b end end
+  return #METRIC_BUCKETS + 1
+end
+
+-- (A damaged scheduled_at, text, NaN or 1e400, must not make HINCRBY fail and abort the call.)
+local function metric_wait_ms(due_at)
+  local at = tonumber(due_at)
+  if not at or at ~= at then return nil end
+  return math.min(METRIC_MAX_MS, math.max(0, math.floor(now - at)))
+end
