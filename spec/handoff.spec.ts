@@ -5,7 +5,9 @@
 import { strict as assert } from 'assert';
 import Redis from 'ioredis';
 import { createHash } from 'crypto';
-import { loadScript } from '../lib/scripts';
+import { loadScript, keysFor } from '../lib/scripts';
+import { buildSpec } from '../lib/enqueue/options';
+import { enqueueArgs } from '../lib/enqueue/blob';
 import { setup, Queue } from '../lib';
 import { handoffKey } from '../lib/keys';
 import { parseHanded } from '../lib/worker/handoff';
@@ -132,6 +134,21 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
     assert.ok(lease > Date.now() + 25000, 'leased for the lease the idler registered with (30 s)');
     assert.equal(await waits(), before + 1, 'its wait is counted, as a claim counts it');
     assert.equal(await redis.exists(k.marker), 0, 'no other worker woken: nothing else is due');
+  });
+
+  it('the direct hand-off with the mirror on appends the task to the outbox, as a claim would (enqueue.lua called as the enqueuer does)', async () => {
+    const k = queue.internals.keys('default');
+    await redis.zadd(k.idlers, Date.now() + 7000, '30000:1:mirrorer');
+    const spec = buildSpec('Jobs', null, 'who', { args: [7] }, 10);
+    const argv = [k.base, String(Date.now()), '1', '0', ...enqueueArgs([spec], [424242])];
+    assert.equal(await redis.evalsha(ENQUEUE_SHA, keysFor('enqueue', k).length, ...keysFor('enqueue', k), ...argv).catch(async (e) => {
+      if (!/NOSCRIPT/.test(String(e))) throw e;
+      await redis.script('LOAD', loadScript('enqueue').lua);
+      return redis.evalsha(ENQUEUE_SHA, keysFor('enqueue', k).length, ...keysFor('enqueue', k), ...argv);
+    }), '1');
+    assert.equal(await field(424242, 'state'), 'running');
+    assert.equal(await redis.exists(handoffKey(k, 'mirrorer')), 1, 'handed');
+    assert.deepEqual(await redis.lrange(k.outbox, 0, -1), ['424242'], 'one outbox entry: the mirror writes its running row');
   });
 
   it('an idler entry past its time (a worker killed while idle, long ago) is dropped: nothing handed to it', async () => {
