@@ -60,14 +60,11 @@ local function direct_lone(task_hset, fmt)
   if not worker then return false end
   x[#x + 1] = 'worker'
   x[#x + 1] = worker
-  task_hset(base .. 't:' .. id, typ, oid, action, args, pr, sat, 'running', x)
+  task_hset(tkey(id), typ, oid, action, args, pr, sat, 'running', x)
   redis.call('ZADD', running, now + lease, id)
-  -- Its wait (due to started: about 0), as include/metrics.lua's metric_wait and flush count it.
+  -- Its wait (due to started: about 0), written as include/metrics.lua's flush writes the waits.
   local w = flag ~= '0' and metric_wait_ms(sat)
-  if w then
-    redis.call('HINCRBY', metrics, 'w' .. metric_bucket(w), 1)
-    if w ~= 0 then redis.call('HINCRBY', metrics, 'ws', int(w)) end
-  end
+  if w then metric_histo('w', '', {[metric_bucket(w)] = 1}, 'ws', w) end
   if mirror then redis.call('RPUSH', outbox, id) end
   local values = {id, '1'}
   for i = 1, #CLAIM_FIELDS do values[i + 2] = v[CLAIM_FIELDS[i]] or '' end

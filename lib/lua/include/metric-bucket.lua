@@ -1,8 +1,10 @@
--- metric-bucket: the buckets durations and waits are counted in, and a task's wait, without the
--- rest of include/metrics.lua (enqueue.lua's direct hand-off counts one wait and needs no more).
+-- metric-bucket: the buckets durations and waits are counted in, a task's wait, and how a histogram
+-- is written to `metrics`, without the rest of include/metrics.lua (enqueue.lua's direct hand-off
+-- counts one wait and needs no more).
 -- Provides: METRIC_BUCKETS, METRIC_MAX_MS, metric_bucket(ms) -> bucket index, metric_wait_ms(due_at)
---   -> the wait from due_at (ms) to now, clamped to 0..METRIC_MAX_MS, or nil when due_at is damaged.
--- Needs: context (now).
+--   -> the wait from due_at (ms) to now, clamped to 0..METRIC_MAX_MS, or nil when due_at is damaged;
+--   metric_histo(prefix, suffix, counts by bucket, sum_field, sum).
+-- Needs: KEYS metrics; context (now, int).
 
 -- Upper bounds (ms) of the duration and wait buckets (lib/metrics/read.ts has the same list).
 local METRIC_BUCKETS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
@@ -21,4 +23,15 @@ local function metric_wait_ms(due_at)
   local at = tonumber(due_at)
   if not at or at ~= at then return nil end
   return math.min(METRIC_MAX_MS, math.max(0, math.floor(now - at)))
+end
+
+-- HINCRBY per bucket counted, and the sum (field names: prefix .. <bucket> .. suffix, sum_field).
+local function metric_histo(prefix, suffix, h, sum_field, sum)
+  local any = false
+  for b = 1, #METRIC_BUCKETS + 1 do
+    local n = h[b]
+    if n then redis.call('HINCRBY', metrics, prefix .. b .. suffix, int(n)); any = true end
+  end
+  -- (a sum of 0, the usual wait of a task handed at once, needs no write)
+  if any and sum ~= 0 then redis.call('HINCRBY', metrics, sum_field, int(sum)) end
 end

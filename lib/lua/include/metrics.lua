@@ -57,17 +57,6 @@ local function metric_wait(due_at)
   metric_waits.ws = metric_waits.ws + w
 end
 
--- HINCRBY per bucket counted, and the sum (field names: 'd<i>' .. suffix, sum_field).
-local function metric_histo(prefix, suffix, h, sum_field, sum)
-  local any = false
-  for b = 1, #METRIC_BUCKETS + 1 do
-    local n = h[b]
-    if n then redis.call('HINCRBY', metrics, prefix .. b .. suffix, int(n)); any = true end
-  end
-  -- (a sum of 0, the usual wait of a task handed at once, needs no write)
-  if any and sum ~= 0 then redis.call('HINCRBY', metrics, sum_field, int(sum)) end
-end
-
 -- Adds this call's counts to a ring slot's "<n>:<s>:<f>:<r>", starting again when the slot is stale.
 local function metric_slot(old, n)
   local c = metric_counts
