@@ -8,6 +8,7 @@ import type Redis from 'ioredis';
 import { setup, Queue, RateLimitedError } from '../lib';
 import { parseClaimReply } from '../lib/claim-reply';
 import { REDIS_URL, uniquePrefix, dropPrefix, redisClient, until, sleep } from './helpers';
+import { Proxy } from './faults/servers';
 
 /** The claim's own start times (the task hashes' started_at), sorted. */
 async function startedAt(queue: Queue, q: string, ids: number[]): Promise<number[]> {
@@ -176,6 +177,35 @@ for (const backend of ['redis', 'mock'] as const) {
           await until(() => log.length === 6, 5000, 'the rest after resume');
           assert.deepEqual(log, ['t0', 't1', 't2', 't3', 't4', 't5']);
           await w.stop();
+        });
+
+        it('a claim answered after the pause was heard hands back what it brought beyond the free slots', async () => {
+          // The worker's replies come 300 ms late (its subscriber's messages at once): the claim runs in
+          // Redis before the pause, its reply is read after the pause message, as on a loaded machine.
+          const url = new URL(REDIS_URL);
+          const proxy = await Proxy.start({ host: url.hostname, port: Number(url.port || 6379) }, { replyDelayMs: 300 });
+          const slow = setup({ redis: `redis://127.0.0.1:${proxy.port}`, prefix });
+          slow.register('Jobs', Jobs);
+          try {
+            for (let i = 0; i < 6; i++) await queue.async(Jobs, 'slow', { args: [`t${i}`, i === 0 ? 400 : 1], queue: 'mail' });
+            const w = slow.worker({ queues: ['mail'], concurrency: 1, prefetch: 5 });
+            const started = w.start();
+            await until(async () => (await queue.stats()).mail.running === 6, 10000, 'the claim of one to run and five to hold');
+            assert.deepEqual(log, [], 'the claim\'s reply is still on its way');
+            await queue.pause('mail');
+            await started;
+            await until(() => spans.length >= 1, 5000, 't0 to run and finish');
+            await until(async () => (await queue.stats()).mail.queued === 5, 3000, 'the five handed back');
+            await sleep(200);
+            assert.deepEqual(log, ['t0'], 'nothing started after t0 on the paused queue');
+            await queue.resume('mail');
+            await until(() => log.length === 6, 5000, 'the rest after resume');
+            assert.deepEqual(log, ['t0', 't1', 't2', 't3', 't4', 't5']);
+            await w.stop();
+          } finally {
+            await slow.close();
+            await proxy.close();
+          }
         });
       }
     });

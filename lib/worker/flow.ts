@@ -33,6 +33,12 @@ function rateLimitedMs(o: Outcome): number | undefined {
 
 export class FlowWatch {
   private sub?: Redis;
+  /**
+   * Queues a pause was heard for and no resume since. A claim sent before the pause can be answered
+   * after its message is read (two connections, no order between them): what it brings beyond the free
+   * slots must go back too, not wait in the prefetch for a slot.
+   */
+  private readonly paused = new Set<string>();
 
   constructor(private readonly host: Pick<WorkerHost, 'redis' | 'mock' | 'prefix' | 'script'>, private readonly queues: string[],
     private readonly hooks: FlowHooks) {}
@@ -47,6 +53,7 @@ export class FlowWatch {
     const sub = this.sub = duplicate(this.host.redis);
     sub.on('error', () => undefined); // it reconnects and resubscribes by itself
     sub.on('message', (_ch: string, msg: string) => this.message(msg));
+    sub.on('ready', () => this.paused.clear()); // (re)subscribed: a resume may have gone unheard meanwhile
     // Cut off by stop() (the worker stopped while it subscribed): not an error.
     const subscribed = sub.subscribe(flowChannel(this.host.prefix)).then(() => undefined, (e) => { if (this.sub === sub) this.hooks.error(e); });
     return Promise.race([subscribed, sleep(SUBSCRIBE_WAIT_MS)]);
@@ -55,6 +62,11 @@ export class FlowWatch {
   stop(): void {
     this.sub?.disconnect();
     this.sub = undefined;
+  }
+
+  /** After a claim's reply is handled: held tasks of a queue paused meanwhile go back at once. */
+  claimed(queue: string): void {
+    if (this.paused.has(queue)) this.handBack(queue);
   }
 
   /**
@@ -74,6 +86,7 @@ export class FlowWatch {
   private message(msg: string): void {
     const [queue, op] = msg.split(' ');
     if (!this.queues.includes(queue)) return;
+    if (op === 'pause') this.paused.add(queue); else if (op === 'resume') this.paused.delete(queue);
     if (op === 'pause' || op === 'hold') this.handBack(queue);
     if (op !== 'pause') this.hooks.wake();
   }

@@ -191,6 +191,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
     this.ahead.claimed(want, r.got);
     // Beyond the free slots (prefetch): held, leased, until a slot frees.
     for (const t of r.tasks) if (this.performing.size >= this.concurrency) this.ahead.hold(t); else this.startTask(t);
+    this.flow.claimed(queue);
     return r;
   }
 

@@ -66,15 +66,19 @@ export class RedisServer {
   }
 }
 
-/** A TCP proxy in front of a server: `cut()` drops every connection and refuses new ones until `restore()`. */
+/**
+ * A TCP proxy in front of a server: `cut()` drops every connection and refuses new ones until `restore()`.
+ * With `replyDelayMs`, the server's replies reach the client that much later, except on connections that
+ * sent a SUBSCRIBE (their messages come at once: a reply can then be read after a message published later).
+ */
 export class Proxy {
   private server?: net.Server;
   private sockets = new Set<net.Socket>();
   private open = true;
-  constructor(readonly port: number, private readonly target: { host: string; port: number }) {}
+  constructor(readonly port: number, private readonly target: { host: string; port: number }, private readonly replyDelayMs = 0) {}
 
-  static async start(target: { host: string; port: number }): Promise<Proxy> {
-    const p = new Proxy(await freePort(), target);
+  static async start(target: { host: string; port: number }, opts: { replyDelayMs?: number } = {}): Promise<Proxy> {
+    const p = new Proxy(await freePort(), target, opts.replyDelayMs);
     await p.listen();
     return p;
   }
@@ -88,7 +92,13 @@ export class Proxy {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => undefined);
       }
-      client.pipe(upstream).pipe(client);
+      if (this.replyDelayMs > 0) {
+        let subscriber = false;
+        client.on('data', (d: Buffer) => { if (/subscribe/i.test(d.toString('latin1'))) subscriber = true; upstream.write(d); });
+        upstream.on('data', (d: Buffer) => {
+          if (subscriber) client.write(d); else setTimeout(() => { if (!client.destroyed) client.write(d); }, this.replyDelayMs);
+        });
+      } else client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
