@@ -1,7 +1,7 @@
 // Profiling aid (not part of `npm run bench`): per job, where the time of a processing case goes —
 // wall time, Redis server time (INFO commandstats, summed), this process's CPU, and commands per
 // job. Use a Redis of your own so nobody else's commands are counted:
-//   npx tsx scripts/bench/decompose.ts --redis redis://127.0.0.1:6391/3 --c 1 --n 10000 [--lib /tmp/libcopy] [--libs ours,bullmq]
+//   npx tsx scripts/bench/decompose.ts --redis redis://127.0.0.1:6391/3 --c 1 --n 10000 [--lib /tmp/libcopy] [--libs ours,bullmq] [--metrics off]
 import Redis from 'ioredis';
 import { Session } from 'inspector';
 import { writeFileSync } from 'fs';
@@ -35,6 +35,7 @@ async function stats(admin: Redis) {
     const ctx: Ctx = { redisUrl: url, prefix: `dc${process.pid}x${++k}`, queue: 'bench', libPath: argv.lib };
     // --mirror on | noloop (scripts fill the outbox, the worker runs no mirror loop) | off
     if (argv.mirror) { ctx.mirror = argv.mirror !== 'off'; if (argv.mirror === 'noloop') ctx.workerMirror = false; }
+    if (argv.metrics !== undefined) ctx.metrics = argv.metrics !== 'off'; // --metrics off: setup's metrics: false
     const mode = argv.mode ?? 'process';
     const p = await ADAPTERS[lib].producer(ctx);
     if (ctx.mirror) { const q = (p as unknown as { q: { migrate(): Promise<void> } }).q; await q.migrate(); await (await benchSequelize(ctx)).query('TRUNCATE TABLE async_tasks'); }

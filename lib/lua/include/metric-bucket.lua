@@ -11,6 +11,8 @@ local METRIC_BUCKETS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 3
 
 -- Durations and waits are counted up to this (a year): sums stay whole numbers HINCRBY takes.
 local METRIC_MAX_MS = 31536000000
+-- (locals: a global or math.x is a table lookup per use, on the per-task path)
+local floor, tonumber = math.floor, tonumber
 
 local function metric_bucket(ms)
   if ms <= 5 then return 1 end
@@ -22,7 +24,9 @@ end
 local function metric_wait_ms(due_at)
   local at = tonumber(due_at)
   if not at or at ~= at then return nil end
-  return math.min(METRIC_MAX_MS, math.max(0, math.floor(now - at)))
+  local w = floor(now - at)
+  if w < 0 then return 0 elseif w > METRIC_MAX_MS then return METRIC_MAX_MS end
+  return w
 end
 
 -- HINCRBY per bucket counted, and the sum (field names: prefix .. <bucket> .. suffix, sum_field).

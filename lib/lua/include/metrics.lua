@@ -25,24 +25,30 @@ local metric_counts = {s = 0, f = 0, r = 0}
 local function metric_outcome(typ, action, outcome, ms)
   local o = METRIC_OUTCOME[outcome]
   if not metrics_on or not o then return end
-  -- (a missing field is false on Redis, a null object on ioredis-mock)
-  if type(typ) ~= 'string' then typ = '?' end
-  if type(action) ~= 'string' then action = '?' end
-  -- Looked up by type, then action: no label string is built per task.
+  -- Looked up by type, then action: no label string is built per task. The fields' types are
+  -- checked only for a label not seen yet in this call (a missing field is false on Redis, a null
+  -- object on ioredis-mock: counted as '?'; such a key is never stored, so it is checked each time).
   local by_type = metric_tasks[typ]
-  if not by_type then by_type = {}; metric_tasks[typ] = by_type end
-  local m = by_type[action]
+  local m = by_type and by_type[action]
   if not m then
-    m = {label = typ .. '#' .. action, s = 0, f = 0, r = 0, ds = 0, d = {}}
-    by_type[action] = m
-    metric_labels[#metric_labels + 1] = m
+    if type(typ) ~= 'string' then typ = '?' end
+    if type(action) ~= 'string' then action = '?' end
+    by_type = metric_tasks[typ]
+    if not by_type then by_type = {}; metric_tasks[typ] = by_type end
+    m = by_type[action]
+    if not m then
+      m = {label = typ .. '#' .. action, s = 0, f = 0, r = 0, ds = 0, d = {}}
+      by_type[action] = m
+      metric_labels[#metric_labels + 1] = m
+    end
   end
   m[o] = m[o] + 1
   metric_counts[o] = metric_counts[o] + 1
   local d = tonumber(ms)
   if d and d == d then
-    d = math.min(METRIC_MAX_MS, math.max(0, math.floor(d)))
-    local b = metric_bucket(d)
+    d = floor(d)
+    if d < 0 then d = 0 elseif d > METRIC_MAX_MS then d = METRIC_MAX_MS end
+    local b = d <= 5 and 1 or metric_bucket(d)
     m.d[b] = (m.d[b] or 0) + 1
     m.ds = m.ds + d
   end
@@ -52,8 +58,9 @@ end
 local function metric_wait(due_at)
   local w = metrics_on and metric_wait_ms(due_at)
   if not w then return end
-  local b = metric_bucket(w)
-  metric_waits.d[b] = (metric_waits.d[b] or 0) + 1
+  local b = w <= 5 and 1 or metric_bucket(w)
+  local d = metric_waits.d
+  d[b] = (d[b] or 0) + 1
   metric_waits.ws = metric_waits.ws + w
 end
 
