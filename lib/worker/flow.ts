@@ -64,7 +64,7 @@ export class FlowWatch {
     this.sub = undefined;
   }
 
-  /** After a claim's reply is handled: held tasks of a queue paused meanwhile go back at once. */
+  /** After a claim's reply (or a hand-off) is handled: held tasks of a queue paused meanwhile go back at once. */
   claimed(queue: string): void {
     if (this.paused.has(queue)) this.handBack(queue);
   }

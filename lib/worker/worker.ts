@@ -197,7 +197,7 @@ export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
 
   /** An enqueue claimed a task for this idle worker (handoff.ts): started at once, or held when every slot filled meanwhile. */
   private handed(t: Claimed): void {
-    if (this.state === 'started' && this.performing.size < this.concurrency) this.startTask(t); else this.ahead.hold(t);
+    if (this.state === 'started' && this.performing.size < this.concurrency) this.startTask(t); else { this.ahead.hold(t); this.flow.claimed(t.queue); }
     if (this.free() <= 0) this.idle.busy();
   }
 

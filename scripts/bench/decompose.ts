@@ -65,7 +65,7 @@ async function stats(admin: Redis) {
     const evals = [...(await admin.info('commandstats')).matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
     const scriptUsec = /cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await admin.info('commandstats'))?.[1];
     if (argv.per) console.log(st.per);
-    console.log(`${lib.padEnd(7)} ${mode === 'process' ? `c=${C}` : mode} ${(N / ms * 1000).toFixed(0).padStart(6)} jobs/s | per job: wall ${(ms * 1000 / N).toFixed(0)} µs, redis cpu ${(redisCpu * 1e6 / N).toFixed(0)} µs (commandstats ${(st.usec / N).toFixed(0)}, in scripts ${(Number(scriptUsec ?? 0) / N).toFixed(0)}), node cpu ${((cpu.user + cpu.system) / N).toFixed(0)} µs,${ctx.mirror ? ` mariadb cpu ${(mariaCpu * 1e6 / N).toFixed(0)} µs,` : ''} commands ${(st.calls / N).toFixed(2)} (scripts ${(evals / N).toFixed(2)})`);
+    console.log(`${lib.padEnd(7)} ${mode === 'process' ? `c=${C}` : mode} ${(N / ms * 1000).toFixed(0).padStart(6)} jobs/s | per job: wall ${(ms * 1000 / N).toFixed(0)} µs, redis cpu ${(redisCpu * 1e6 / N).toFixed(0)} µs (commandstats ${(st.usec / N).toFixed(0)}, in scripts ${(Number(scriptUsec ?? 0) / N).toFixed(1)}), node cpu ${((cpu.user + cpu.system) / N).toFixed(0)} µs,${ctx.mirror ? ` mariadb cpu ${(mariaCpu * 1e6 / N).toFixed(0)} µs,` : ''} commands ${(st.calls / N).toFixed(2)} (scripts ${(evals / N).toFixed(2)})`);
   }
   await admin.quit();
   await closeSequelizes();
