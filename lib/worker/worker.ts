@@ -27,7 +27,6 @@ export type { WorkerEvents, SweptEvent, ReconnectedEvent } from './events';
 
 /** Pause after a failed claim, finish or wait before the loop tries again. */
 const RETRY_MS = 200;
-
 const keyOf = (t: Claimed) => `${t.queue}:${t.id}`;
 
 export class Worker extends TypedEmitter<WorkerEvents> implements PublicWorker {
