@@ -9,6 +9,7 @@ import { setup, Queue, RateLimitedError } from '../lib';
 import { parseClaimReply } from '../lib/claim-reply';
 import { REDIS_URL, uniquePrefix, dropPrefix, redisClient, until, sleep } from './helpers';
 import { Proxy } from './faults/servers';
+import { flowChannel } from '../lib/keys';
 
 /** The claim's own start times (the task hashes' started_at), sorted. */
 async function startedAt(queue: Queue, q: string, ids: number[]): Promise<number[]> {
@@ -201,6 +202,36 @@ for (const backend of ['redis', 'mock'] as const) {
             await queue.resume('mail');
             await until(() => log.length === 6, 5000, 'the rest after resume');
             assert.deepEqual(log, ['t0', 't1', 't2', 't3', 't4', 't5']);
+            await w.stop();
+          } finally {
+            await slow.close();
+            await proxy.close();
+          }
+        });
+
+        it('a claim answered after a RateLimitedError hold was heard hands its extra tasks back; none starts before the hold ends', async () => {
+          // As above, with a hold (what another worker's RateLimitedError sets: flow-hold.lua, nothing handed back by it) instead of a pause.
+          const url = new URL(REDIS_URL);
+          const proxy = await Proxy.start({ host: url.hostname, port: Number(url.port || 6379) }, { replyDelayMs: 300 });
+          const slow = setup({ redis: `redis://127.0.0.1:${proxy.port}`, prefix });
+          slow.register('Jobs', Jobs);
+          try {
+            const ids: number[] = [];
+            for (let i = 0; i < 6; i++) ids.push((await queue.async(Jobs, 'slow', { args: [`t${i}`, i === 0 ? 100 : 1], queue: 'mail' })).id);
+            const w = slow.worker({ queues: ['mail'], concurrency: 1, prefetch: 5 });
+            const started = w.start();
+            await until(async () => (await queue.stats()).mail.running === 6, 10000, 'the claim of one to run and five to hold');
+            assert.deepEqual(log, [], 'the claim\'s reply is still on its way');
+            const k = queue.internals.keys('mail');
+            await queue.internals.script('flow-hold', 'mail', ['mail', flowChannel(prefix), 1500]);
+            const heldUntil = Number(await queue.redis.hget(k.flow, 'hold'));
+            await started;
+            await until(() => spans.length >= 1, 5000, 't0 to run and finish');
+            await until(async () => (await queue.stats()).mail.queued === 5, 3000, 'the five handed back');
+            assert.deepEqual(log, ['t0'], 'nothing else started during the hold');
+            await until(() => log.length === 6, 8000, 'the rest once the hold ends');
+            const times = await startedAt(queue, 'mail', ids.slice(1));
+            assert.ok(times[0] >= heldUntil, `a handed-back task started ${heldUntil - times[0]} ms before the hold's end`);
             await w.stop();
           } finally {
             await slow.close();

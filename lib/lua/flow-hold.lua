@@ -17,7 +17,8 @@
 --   6    channel  the flow channel (keys.ts flowChannel)
 --   7    ms       how long the queue starts nothing
 --   8..  id, attempt pairs (from `pairs_from`): the attempt that threw, then the ones held prefetched
--- Also touches: base .. 't:' .. id (task hashes), base .. 'due:' .. p (due index)
+-- Also touches: base .. 't:' .. id (task hashes), base .. 'due:' .. p (due index); publishes
+--   "<queue> hold <until ms>" on the channel.
 -- Returns: the number put back.
 local levels, running, finished, marker, outbox, flow, flowStarts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 --!include context
@@ -28,9 +29,11 @@ local pairs_from = 8
 --!include hand-back
 
 local until_ms = now + (ms or 0)
-if until_ms > (tonumber(redis.call('HGET', flow, 'hold')) or 0) then redis.call('HSET', flow, 'hold', int(until_ms)) end
+local held = tonumber(redis.call('HGET', flow, 'hold')) or 0
+if until_ms > held then redis.call('HSET', flow, 'hold', int(until_ms)); held = until_ms end
 
--- An idle worker wakes, finds the hold, and sleeps until it ends (the reply's next time).
+-- An idle worker wakes, finds the hold, and sleeps until it ends (the reply's next time). The message
+-- names the hold's end: a worker whose claim is answered after it hands back what the claim held.
 local n = hand_back(pairs_from, 1)
-redis.pcall('PUBLISH', channel, queue .. ' hold')
+redis.pcall('PUBLISH', channel, queue .. ' hold ' .. int(held))
 return int(n)

@@ -34,11 +34,12 @@ function rateLimitedMs(o: Outcome): number | undefined {
 export class FlowWatch {
   private sub?: Redis;
   /**
-   * Queues a pause was heard for and no resume since. A claim sent before the pause can be answered
-   * after its message is read (two connections, no order between them): what it brings beyond the free
-   * slots must go back too, not wait in the prefetch for a slot.
+   * Queues a pause was heard for and no resume since, and held queues with the hold's end (ms). A claim
+   * sent before the pause or hold can be answered after its message is read (two connections, no order
+   * between them): what it brings beyond the free slots must go back too, not wait in the prefetch.
    */
   private readonly paused = new Set<string>();
+  private readonly heldUntil = new Map<string, number>();
 
   constructor(private readonly host: Pick<WorkerHost, 'redis' | 'mock' | 'prefix' | 'script'>, private readonly queues: string[],
     private readonly hooks: FlowHooks) {}
@@ -53,7 +54,7 @@ export class FlowWatch {
     const sub = this.sub = duplicate(this.host.redis);
     sub.on('error', () => undefined); // it reconnects and resubscribes by itself
     sub.on('message', (_ch: string, msg: string) => this.message(msg));
-    sub.on('ready', () => this.paused.clear()); // (re)subscribed: a resume may have gone unheard meanwhile
+    sub.on('ready', () => this.paused.clear()); // (re)subscribed: a resume may have gone unheard meanwhile (holds end by time)
     // Cut off by stop() (the worker stopped while it subscribed): not an error.
     const subscribed = sub.subscribe(flowChannel(this.host.prefix)).then(() => undefined, (e) => { if (this.sub === sub) this.hooks.error(e); });
     return Promise.race([subscribed, sleep(SUBSCRIBE_WAIT_MS)]);
@@ -64,9 +65,9 @@ export class FlowWatch {
     this.sub = undefined;
   }
 
-  /** After a claim's reply (or a hand-off) is handled: held tasks of a queue paused meanwhile go back at once. */
+  /** After a claim's reply (or a hand-off) is handled: held tasks of a queue paused or held meanwhile go back at once. */
   claimed(queue: string): void {
-    if (this.paused.has(queue)) this.handBack(queue);
+    if (this.paused.has(queue) || (this.heldUntil.get(queue) ?? 0) > Date.now()) this.handBack(queue);
   }
 
   /**
@@ -84,9 +85,10 @@ export class FlowWatch {
   }
 
   private message(msg: string): void {
-    const [queue, op] = msg.split(' ');
+    const [queue, op, until] = msg.split(' ');
     if (!this.queues.includes(queue)) return;
     if (op === 'pause') this.paused.add(queue); else if (op === 'resume') this.paused.delete(queue);
+    if (op === 'hold' && Number(until) > 0) this.heldUntil.set(queue, Number(until));
     if (op === 'pause' || op === 'hold') this.handBack(queue);
     if (op !== 'pause') this.hooks.wake();
   }
