@@ -187,6 +187,16 @@ function evaluate(cases: CaseResult[]): TargetResult[] {
       row(what, `≥ ${min}× ${LABEL[peer]}${c?.better === 'lower' ? ' (lower is better)' : ''}`, c?.better === 'lower' ? b / a : a / b, min);
     },
     rel: (what, a, b, min, wanted) => row(what, wanted, get(a, 'ours') / get(b, 'ours'), min),
+    pairRatio(a, b) {
+      const xs = cases.find((c) => c.id === a)?.runs.ours ?? [], ys = cases.find((c) => c.id === b)?.runs.ours ?? [];
+      const rs = xs.slice(0, ys.length).map((x, i) => x / ys[i]);
+      return { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) };
+    },
+    paired(what, a, b, min, wanted) {
+      const r = kit.pairRatio(a, b);
+      const ok = Number.isFinite(r.median);
+      out.push({ what, wanted, got: ok ? `${r.median.toFixed(2)}× (pairs ${r.min.toFixed(2)}–${r.max.toFixed(2)})` : 'not measured', met: ok ? r.median >= min : null });
+    },
     push: (t) => out.push(t),
   };
   // Only the cases that ran give targets.
@@ -218,6 +228,10 @@ ${r.table}
 ## Targets
 
 ${r.targetTable}
+
+A ratio with "(pairs …)" compares two cases whose runs alternate (A B, B A, …): the median of each pair's
+ratio, with their range. A pair runs back to back, so the machine's speed changing between pairs moves
+both sides alike, where the ratio of the two rows' medians can take that drift for a cost.
 
 ${NOTES_MARK}${kept}`;
 }

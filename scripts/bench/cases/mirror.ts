@@ -59,5 +59,5 @@ export const mirrorCase: BenchCase = {
       env.log(`  ${why}`);
     }
   },
-  targets: (k) => k.rel('mirror on vs off', 'mirror-on', 'mirror-off', 0.8, '≥ 0.8× off'),
+  targets: (k) => k.paired('mirror on vs off', 'mirror-on', 'mirror-off', 0.8, '≥ 0.8× off'),
 };
