@@ -182,9 +182,15 @@ function evaluate(cases: CaseResult[]): TargetResult[] {
   const kit: TargetKit = {
     get,
     vs(what, id, peer, min) {
+      // Read round by round: each round runs every library back to back (order rotated), so the
+      // machine's speed changing between rounds does not pass for a difference between libraries.
       const c = cases.find((x) => x.id === id);
-      const a = get(id, 'ours'), b = get(id, peer);
-      row(what, `≥ ${min}× ${LABEL[peer]}${c?.better === 'lower' ? ' (lower is better)' : ''}`, c?.better === 'lower' ? b / a : a / b, min);
+      const xs = c?.runs.ours ?? [], ys = c?.runs[peer] ?? [];
+      const wanted = `≥ ${min}× ${LABEL[peer]}${c?.better === 'lower' ? ' (lower is better)' : ''}`;
+      if (xs.length === 0 || xs.length !== ys.length) return row(what, wanted, NaN, min);
+      const rs = xs.map((x, i) => (c?.better === 'lower' ? ys[i] / x : x / ys[i]));
+      const r = median(rs);
+      out.push({ what, wanted, got: `${r.toFixed(2)}× (rounds ${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`, met: r >= min });
     },
     rel: (what, a, b, min, wanted) => row(what, wanted, get(a, 'ours') / get(b, 'ours'), min),
     pairRatio(a, b) {
@@ -229,9 +235,12 @@ ${r.table}
 
 ${r.targetTable}
 
-A ratio with "(pairs …)" compares two cases whose runs alternate (A B, B A, …): the median of each pair's
-ratio, with their range. A pair runs back to back, so the machine's speed changing between pairs moves
-both sides alike, where the ratio of the two rows' medians can take that drift for a cost.
+Targets are read run by run, not from the medians of the table above: a ratio with "(rounds …)" is the
+median over the rounds of ours against the peer in the same round (each round runs every library back to
+back, order rotated), one with "(pairs …)" compares two cases whose runs alternate (A B, B A, …): the
+median of each pair's ratio. Both give their range. The machine's speed changing between rounds or pairs
+moves both sides alike, where the ratio of two medians (the table's columns) can take that drift for a
+difference.
 
 ${NOTES_MARK}${kept}`;
 }
