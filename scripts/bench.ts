@@ -174,35 +174,38 @@ export function renderTable(cases: CaseResult[]): string {
     + (notes.length ? '\n' + notes.join('\n') : '');
 }
 
+type RunRatios = { median: number; min: number; max: number };
+
+/** xs[i] / ys[i] run by run (runs taken back to back): their median and range; NaN when none. */
+function runRatios(xs: number[], ys: number[]): RunRatios {
+  const rs = xs.slice(0, ys.length).map((x, i) => x / ys[i]);
+  return { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) };
+}
+
 function evaluate(cases: CaseResult[]): TargetResult[] {
   const out: TargetResult[] = [];
   const get = (id: string, lib: LibName) => median(cases.find((c) => c.id === id)?.runs[lib] ?? []);
   const row = (what: string, wanted: string, r: number, min: number) =>
     out.push({ what, wanted, got: Number.isFinite(r) ? `${r.toFixed(2)}×` : 'not measured', met: Number.isFinite(r) ? r >= min : null });
+  /** A target read run by run: the median of the runs' ratios, with their range. */
+  const byRun = (what: string, wanted: string, r: RunRatios, min: number, of: 'rounds' | 'pairs') => {
+    const ok = Number.isFinite(r.median);
+    out.push({ what, wanted, got: ok ? `${r.median.toFixed(2)}× (${of} ${r.min.toFixed(2)}–${r.max.toFixed(2)})` : 'not measured', met: ok ? r.median >= min : null });
+  };
   const kit: TargetKit = {
     get,
     vs(what, id, peer, min) {
       // Read round by round: each round runs every library back to back (order rotated), so the
       // machine's speed changing between rounds does not pass for a difference between libraries.
       const c = cases.find((x) => x.id === id);
+      const lower = c?.better === 'lower';
       const xs = c?.runs.ours ?? [], ys = c?.runs[peer] ?? [];
-      const wanted = `≥ ${min}× ${LABEL[peer]}${c?.better === 'lower' ? ' (lower is better)' : ''}`;
-      if (xs.length === 0 || xs.length !== ys.length) return row(what, wanted, NaN, min);
-      const rs = xs.map((x, i) => (c?.better === 'lower' ? ys[i] / x : x / ys[i]));
-      const r = median(rs);
-      out.push({ what, wanted, got: `${r.toFixed(2)}× (rounds ${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`, met: r >= min });
+      const r = xs.length === ys.length ? lower ? runRatios(ys, xs) : runRatios(xs, ys) : runRatios([], []);
+      byRun(what, `≥ ${min}× ${LABEL[peer]}${lower ? ' (lower is better)' : ''}`, r, min, 'rounds');
     },
     rel: (what, a, b, min, wanted) => row(what, wanted, get(a, 'ours') / get(b, 'ours'), min),
-    pairRatio(a, b) {
-      const xs = cases.find((c) => c.id === a)?.runs.ours ?? [], ys = cases.find((c) => c.id === b)?.runs.ours ?? [];
-      const rs = xs.slice(0, ys.length).map((x, i) => x / ys[i]);
-      return { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) };
-    },
-    paired(what, a, b, min, wanted) {
-      const r = kit.pairRatio(a, b);
-      const ok = Number.isFinite(r.median);
-      out.push({ what, wanted, got: ok ? `${r.median.toFixed(2)}× (pairs ${r.min.toFixed(2)}–${r.max.toFixed(2)})` : 'not measured', met: ok ? r.median >= min : null });
-    },
+    pairRatio: (a, b) => runRatios(cases.find((c) => c.id === a)?.runs.ours ?? [], cases.find((c) => c.id === b)?.runs.ours ?? []),
+    paired: (what, a, b, min, wanted) => byRun(what, wanted, kit.pairRatio(a, b), min, 'pairs'),
     push: (t) => out.push(t),
   };
   // Only the cases that ran give targets.

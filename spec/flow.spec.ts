@@ -180,19 +180,29 @@ for (const backend of ['redis', 'mock'] as const) {
           await w.stop();
         });
 
-        it('a claim answered after the pause was heard hands back what it brought beyond the free slots', async () => {
-          // The worker's replies come 300 ms late (its subscriber's messages at once): the claim runs in
-          // Redis before the pause, its reply is read after the pause message, as on a loaded machine.
+        /**
+         * Six tasks on 'mail' (the first runs `firstMs`) and a worker (concurrency 1, prefetch 5) whose replies
+         * come 300 ms late through a proxy while its subscriber's messages come at once; resolves once its
+         * claim of one to run and five to hold has run in Redis, its reply still on the way.
+         */
+        async function lateReplyWorker(firstMs: number) {
           const url = new URL(REDIS_URL);
           const proxy = await Proxy.start({ host: url.hostname, port: Number(url.port || 6379) }, { replyDelayMs: 300 });
           const slow = setup({ redis: `redis://127.0.0.1:${proxy.port}`, prefix });
           slow.register('Jobs', Jobs);
+          const ids: number[] = [];
+          for (let i = 0; i < 6; i++) ids.push((await queue.async(Jobs, 'slow', { args: [`t${i}`, i === 0 ? firstMs : 1], queue: 'mail' })).id);
+          const w = slow.worker({ queues: ['mail'], concurrency: 1, prefetch: 5 });
+          const started = w.start();
+          await until(async () => (await queue.stats()).mail.running === 6, 10000, 'the claim of one to run and five to hold');
+          assert.deepEqual(log, [], 'the claim\'s reply is still on its way');
+          return { w, started, ids, close: async () => { await slow.close(); await proxy.close(); } };
+        }
+
+        it('a claim answered after the pause was heard hands back what it brought beyond the free slots', async () => {
+          // The claim runs in Redis before the pause, its reply is read after the pause message, as on a loaded machine.
+          const { w, started, close } = await lateReplyWorker(400);
           try {
-            for (let i = 0; i < 6; i++) await queue.async(Jobs, 'slow', { args: [`t${i}`, i === 0 ? 400 : 1], queue: 'mail' });
-            const w = slow.worker({ queues: ['mail'], concurrency: 1, prefetch: 5 });
-            const started = w.start();
-            await until(async () => (await queue.stats()).mail.running === 6, 10000, 'the claim of one to run and five to hold');
-            assert.deepEqual(log, [], 'the claim\'s reply is still on its way');
             await queue.pause('mail');
             await started;
             await until(() => spans.length >= 1, 5000, 't0 to run and finish');
@@ -204,27 +214,16 @@ for (const backend of ['redis', 'mock'] as const) {
             assert.deepEqual(log, ['t0', 't1', 't2', 't3', 't4', 't5']);
             await w.stop();
           } finally {
-            await slow.close();
-            await proxy.close();
+            await close();
           }
         });
 
         it('a claim answered after a RateLimitedError hold was heard hands its extra tasks back; none starts before the hold ends', async () => {
           // As above, with a hold (what another worker's RateLimitedError sets: flow-hold.lua, nothing handed back by it) instead of a pause.
-          const url = new URL(REDIS_URL);
-          const proxy = await Proxy.start({ host: url.hostname, port: Number(url.port || 6379) }, { replyDelayMs: 300 });
-          const slow = setup({ redis: `redis://127.0.0.1:${proxy.port}`, prefix });
-          slow.register('Jobs', Jobs);
+          const { w, started, ids, close } = await lateReplyWorker(100);
           try {
-            const ids: number[] = [];
-            for (let i = 0; i < 6; i++) ids.push((await queue.async(Jobs, 'slow', { args: [`t${i}`, i === 0 ? 100 : 1], queue: 'mail' })).id);
-            const w = slow.worker({ queues: ['mail'], concurrency: 1, prefetch: 5 });
-            const started = w.start();
-            await until(async () => (await queue.stats()).mail.running === 6, 10000, 'the claim of one to run and five to hold');
-            assert.deepEqual(log, [], 'the claim\'s reply is still on its way');
-            const k = queue.internals.keys('mail');
             await queue.internals.script('flow-hold', 'mail', ['mail', flowChannel(prefix), 1500]);
-            const heldUntil = Number(await queue.redis.hget(k.flow, 'hold'));
+            const heldUntil = Number(await queue.redis.hget(queue.internals.keys('mail').flow, 'hold'));
             await started;
             await until(() => spans.length >= 1, 5000, 't0 to run and finish');
             await until(async () => (await queue.stats()).mail.queued === 5, 3000, 'the five handed back');
@@ -234,8 +233,7 @@ for (const backend of ['redis', 'mock'] as const) {
             assert.ok(times[0] >= heldUntil, `a handed-back task started ${heldUntil - times[0]} ms before the hold's end`);
             await w.stop();
           } finally {
-            await slow.close();
-            await proxy.close();
+            await close();
           }
         });
       }

@@ -13,6 +13,7 @@ import net from 'net';
 import { resolve } from 'path';
 import minimist from 'minimist';
 import { buildOurs, ADAPTERS, LibName, Ctx } from './libs';
+import { percentile } from './stats';
 
 const argv = minimist(process.argv.slice(2), { string: ['redis', 'libs', 'lib'] });
 if (!argv.lib) buildOurs();
@@ -70,7 +71,7 @@ const emit = net.Socket.prototype.emit;
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const p50 = (a: number[]) => a.slice().sort((x, y) => x - y)[a.length >> 1];
+const p50 = (a: number[]) => percentile(a, 50);
 
 async function probe(lib: LibName): Promise<void> {
   const ctx: Ctx = { redisUrl: url, prefix: `pp${process.pid}${lib}`, queue: 'bench', libPath: argv.lib };
