@@ -275,6 +275,25 @@ for (const backend of ['redis', 'mock'] as const) {
       assert.equal(p.get('sequelize_async_tasks_total')!.samples.length, 0);
     });
 
+    it('a damaged total (not a number) counts again from 0; the outcomes it was written with still land', async () => {
+      open({ retention: 60000 });
+      const k = queue.internals.keys('default');
+      // A call's totals go in with one read and one write (one HINCRBY for a lone field): a field that
+      // is not a whole number must not abort finish.lua, which records the outcomes and claims in the
+      // same step. Every wait bucket is damaged too, whichever the waits fall in.
+      const waits = BUCKETS_MS.map((_ms, i) => `w${i + 1}`).concat(`w${BUCKETS_MS.length + 1}`);
+      await queue.redis.hset(k.metrics, 's:Job#ok', 'garbage', 'd1:Job#ok', '1.5e999', ...waits.flatMap((f) => [f, 'x']));
+      const tasks = await Promise.all([1, 2, 3].map((i) => queue.async(Job, 'ok', { args: [i] })));
+      const w = await runUntilDone(3, async () => (await queue.redis.zcard(k.finished)) === 3);
+      await w.stop();
+      for (const t of tasks) assert.equal((await queue.task(t.id))?.state, 'succeeded');
+      assert.equal((await readTotals(queue.redis, k)).tasks.get('Job#ok')?.succeeded, 3);
+      assert.deepEqual(await queue.redis.hmget(k.metrics, 's:Job#ok', 'd1:Job#ok'), ['3', '3']);
+      const counted = (await queue.redis.hmget(k.metrics, ...waits)).filter((v) => v !== 'x');
+      assert.ok(counted.every((v) => /^\d+$/.test(String(v))), `wait buckets written are whole numbers: ${counted.join(', ')}`);
+      assert.equal(counted.reduce((n, v) => n + Number(v), 0), 3, 'three waits, one per claim');
+    });
+
     it('refuses a metrics setting that is not a boolean', () => {
       assert.throws(() => setup({ redis: 'mock', metrics: 'yes' as unknown as boolean }), /setup: metrics must be true or false/);
       open();

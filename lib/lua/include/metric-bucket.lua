@@ -3,7 +3,7 @@
 -- counts one wait and needs no more).
 -- Provides: METRIC_BUCKETS, METRIC_MAX_MS, metric_bucket(ms) -> bucket index, metric_wait_ms(due_at)
 --   -> the wait from due_at (ms) to now, clamped to 0..METRIC_MAX_MS, or nil when due_at is damaged;
---   metric_histo(prefix, suffix, counts by bucket, sum_field, sum).
+--   metric_incr(field, n), metric_histo(prefix, suffix, counts by bucket, sum_field, sum).
 -- Needs: KEYS metrics; context (now, int).
 
 -- Upper bounds (ms) of the duration and wait buckets (lib/metrics/read.ts has the same list).
@@ -29,13 +29,19 @@ local function metric_wait_ms(due_at)
   return w
 end
 
--- HINCRBY per bucket counted, and the sum (field names: prefix .. <bucket> .. suffix, sum_field).
+-- Adds n to a field of `metrics`. A damaged field (not a whole number) starts again at n instead of
+-- making HINCRBY abort the call after its other writes (ioredis-mock's HINCRBY answers false there).
+local function metric_incr(field, n)
+  if type(redis.pcall('HINCRBY', metrics, field, int(n))) ~= 'number' then redis.call('HSET', metrics, field, int(n)) end
+end
+
+-- One metric_incr per bucket counted, and the sum (field names: prefix .. <bucket> .. suffix, sum_field).
 local function metric_histo(prefix, suffix, h, sum_field, sum)
   local any = false
   for b = 1, #METRIC_BUCKETS + 1 do
     local n = h[b]
-    if n then redis.call('HINCRBY', metrics, prefix .. b .. suffix, int(n)); any = true end
+    if n then metric_incr(prefix .. b .. suffix, n); any = true end
   end
   -- (a sum of 0, the usual wait of a task handed at once, needs no write)
-  if any and sum ~= 0 then redis.call('HINCRBY', metrics, sum_field, int(sum)) end
+  if any and sum ~= 0 then metric_incr(sum_field, sum) end
 end
