@@ -84,7 +84,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const env: BenchEnv = {
     quick, N, R, db, redisUrl, admin, libPath: o.libPath, log,
     depths: o.depths ?? (quick ? [1000, 50_000] : [1000, 1_000_000]),
-    samples: o.samples ?? (quick ? 25 : 300),
+    samples: o.samples ?? (quick ? 25 : 500),
     ctxFor: (extra: Partial<Ctx> = {}): Ctx => ({ redisUrl, prefix: `sab${process.pid}x${++seq}`, queue: 'bench', libPath: o.libPath, ...extra }),
     async flush() {
       await admin.call('FLUSHDB', 'ASYNC');

@@ -5,12 +5,13 @@
 // idle-pickup case. Two identical copies still differ by ~15 µs at p50 over 1,500 samples: repeat
 // before believing less. Copies: `npm run build`, then copy package.json, dist/ and lib/{lua,
 // migrations,web} into a directory (with node_modules linked), once before and once after the change.
-//   npx tsx scripts/bench/pickup-ab.ts --a /tmp/before/dist/lib --b /tmp/after/dist/lib [--bee] [--n 1500] [--redis redis://127.0.0.1:6391/4]
+// Each side is warmed up first as the bench's pickup case is (libs.ts warmUp; --cold skips it).
+//   npx tsx scripts/bench/pickup-ab.ts --a /tmp/before/dist/lib --b /tmp/after/dist/lib [--bee] [--n 1500] [--cold] [--redis redis://127.0.0.1:6391/4]
 import minimist from 'minimist';
-import { ADAPTERS, Ctx, LibName } from './libs';
+import { ADAPTERS, Ctx, LibName, warmUp } from './libs';
 import { percentile } from './stats';
 
-const argv = minimist(process.argv.slice(2), { string: ['a', 'b', 'redis'], boolean: ['bee'] });
+const argv = minimist(process.argv.slice(2), { string: ['a', 'b', 'redis'], boolean: ['bee', 'cold'] });
 if (!argv.a || !argv.b) {
   console.error('pickup-ab: give --a and --b, two dist/lib directories of ours');
   process.exit(2);
@@ -27,6 +28,9 @@ interface Side { name: string; lib: LibName; libPath?: string }
   if (argv.bee) sides.push({ name: 'Bee-Queue', lib: 'bee' });
   // Every consumer calls the same hook (ours share one: scripts/bench/libs.ts's oursHook), and only one
   // sample is in flight at a time, so the hook always belongs to the side that enqueued.
+  if (!argv.cold) {
+    for (const [i, s] of sides.entries()) await warmUp(s.lib, { redisUrl: url, prefix: `pab${process.pid}w${i}`, queue: 'warm', libPath: s.libPath });
+  }
   let hit: (() => void) | null = null;
   const runs = [];
   for (const [i, s] of sides.entries()) {
