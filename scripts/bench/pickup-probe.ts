@@ -4,7 +4,8 @@
 // producer's socket write (entered, returned), the first data read on each socket, the handler's
 // start. For ours, also the enqueue's own steps (the compiled lib's exports, wrapped). Prints the
 // p50 of each step's gap from the one before, and a few whole timelines.
-//   npx tsx scripts/bench/pickup-probe.ts [--libs ours,bee] [--samples 200] [--redis redis://127.0.0.1:6391/4]
+// Each library is warmed up first, as in the bench (libs.ts warmUp; --cold skips it).
+//   npx tsx scripts/bench/pickup-probe.ts [--libs ours,bee] [--samples 200] [--cold] [--redis redis://127.0.0.1:6391/4]
 // Reading it: "write returned" can include Redis running the script on this core (a loopback write
 // wakes Redis, which may run at once); the gap to the worker's data is Redis's side (its script,
 // and for Bee-Queue the worker's second round trip); data to handler is the worker's side.
@@ -12,10 +13,10 @@
 import net from 'net';
 import { resolve } from 'path';
 import minimist from 'minimist';
-import { buildOurs, ADAPTERS, LibName, Ctx } from './libs';
+import { buildOurs, ADAPTERS, LibName, Ctx, warmUp } from './libs';
 import { percentile } from './stats';
 
-const argv = minimist(process.argv.slice(2), { string: ['redis', 'libs', 'lib'] });
+const argv = minimist(process.argv.slice(2), { string: ['redis', 'libs', 'lib'], boolean: ['cold'] });
 if (!argv.lib) buildOurs();
 const url = argv.redis ?? 'redis://127.0.0.1:6391/4';
 const libs = String(argv.libs ?? 'ours,bee').split(',') as LibName[];
@@ -75,6 +76,7 @@ const p50 = (a: number[]) => percentile(a, 50);
 
 async function probe(lib: LibName): Promise<void> {
   const ctx: Ctx = { redisUrl: url, prefix: `pp${process.pid}${lib}`, queue: 'bench', libPath: argv.lib };
+  if (!argv.cold) await warmUp(lib, { ...ctx, queue: 'warm' });
   let hit: (() => void) | null = null;
   const cons = await ADAPTERS[lib].consumer(ctx, 1, () => { mark('handler'); armed = false; hit?.(); }, () => undefined);
   const prod = await ADAPTERS[lib].producer(ctx);
