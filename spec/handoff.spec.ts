@@ -74,6 +74,26 @@ describe('hand-off: an enqueue hands its task to an idle worker', function () {
     await w.stop();
   });
 
+  it('writes a lone async() to Redis before the call returns; the calls after it in the same stretch go in one more call', async () => {
+    await queue.async(Jobs, 'who', { args: [0] }); // (scripts loaded)
+    await redis.config('SET', 'slowlog-log-slower-than', '0');
+    await redis.slowlog('RESET');
+    const stream = queue.redis.stream;
+    const before = stream.bytesWritten;
+    // An idle worker's pickup waits on this write: it must not wait for the caller's own code to end.
+    const first = queue.async(Jobs, 'who', { args: [1] });
+    const afterFirst = stream.bytesWritten;
+    const rest = Array.from({ length: 9 }, (_, i) => queue.async(Jobs, 'who', { args: [i + 2] }));
+    const afterRest = stream.bytesWritten;
+    const tasks = await Promise.all([first, ...rest]);
+    await redis.config('SET', 'slowlog-log-slower-than', '10000');
+    assert.ok(afterFirst > before, 'the first enqueue was on the socket when async() returned');
+    assert.equal(afterRest, afterFirst, 'the nine after it wait for the batch (a microtask later)');
+    assert.deepEqual((await scriptsRun(redis)).filter((s) => s === 'enqueue'), ['enqueue', 'enqueue'], 'two enqueue.lua calls for the ten');
+    assert.deepEqual(tasks.map((t) => t.state), Array(10).fill('queued'));
+    assert.equal(new Set(tasks.map((t) => t.id)).size, 10);
+  });
+
   it('is not done while the queue is paused: the worker stays registered and runs it on resume', async () => {
     const w = queue.worker({ concurrency: 1 });
     await w.start();
