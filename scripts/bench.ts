@@ -32,7 +32,7 @@ export interface BenchOptions {
   runs?: number;
   /** Depths for the claim case (default 1,000 and 1,000,000; quick: 1,000 and 50,000). */
   depths?: [number, number];
-  /** Idle pickup samples per run. */
+  /** Idle pickup samples per library and run. */
   samples?: number;
   db?: number;
   redis?: string;

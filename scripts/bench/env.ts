@@ -27,7 +27,7 @@ export interface BenchEnv {
   R: number;
   /** Depths for the claim case. */
   depths: [number, number];
-  /** Idle pickup samples per run. */
+  /** Idle pickup samples per library and run. */
   samples: number;
   db: number;
   /** redis://host:port/db of the bench's own database. */

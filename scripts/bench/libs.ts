@@ -337,12 +337,12 @@ export async function timeProcessing(lib: LibName, ctx: Ctx, concurrency: number
 
 /**
  * Runs what comes before the latency cases in `npm run bench` (enqueues one by one, processing at
- * concurrency 50 and 1), so V8 has optimized the code they time whether or not those cases ran in
- * this process: with its code not yet optimized, ours read ~300 µs slower at idle pickup's p50 and
- * Bee-Queue ~50 µs.
+ * concurrency 50 and 1; `n50` tasks a round at 50, a quarter as many at 1), so V8 has optimized the
+ * code they time whether or not those cases ran in this process: with its code not yet optimized,
+ * ours read ~300 µs slower at idle pickup's p50 and Bee-Queue ~50 µs.
  */
-export async function warmUp(lib: LibName, ctx: Ctx): Promise<void> {
-  for (const [c, n] of [[50, 20000], [1, 5000], [50, 20000], [1, 5000]]) {
+export async function warmUp(lib: LibName, ctx: Ctx, n50 = 20000): Promise<void> {
+  for (const [c, n] of [[50, n50], [1, n50 / 4], [50, n50], [1, n50 / 4]]) {
     const prod = await ADAPTERS[lib].producer(ctx);
     await prod.oneByOne(n, 100);
     await prod.close();

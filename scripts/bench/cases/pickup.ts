@@ -48,7 +48,7 @@ export const pickupCase: BenchCase = {
     const p50 = env.add({ id: 'idle-pickup-p50', label: 'idle pickup p50 (enqueue → handler starts)', unit: 'ms', better: 'lower', runs: {} });
     const p99 = env.add({ id: 'idle-pickup-p99', label: 'idle pickup p99', unit: 'ms', better: 'lower', runs: {} });
     // (--cases idle-pickup alone would otherwise time code V8 has not optimized yet)
-    for (const lib of env.order(0)) await warmUp(lib, env.ctxFor());
+    for (const lib of env.order(0)) await warmUp(lib, env.ctxFor(), env.quick ? 2000 : 20000);
     for (let r = 0; r < env.R; r++) {
       await env.flush();
       const lat = await pickupSamples(env.order(r), () => env.ctxFor(), env.samples);
