@@ -240,7 +240,7 @@ ${r.targetTable}
 
 Targets are read run by run, not from the medians of the table above: a ratio with "(rounds …)" is the
 median over the rounds of ours against the peer in the same round (each round runs every library back to
-back, order rotated), one with "(pairs …)" compares two cases whose runs alternate (A B, B A, …): the
+back, order rotated; in the idle pickup's, the libraries take turns sample by sample), one with "(pairs …)" compares two cases whose runs alternate (A B, B A, …): the
 median of each pair's ratio. Both give their range. The machine's speed changing between rounds or pairs
 moves both sides alike, where the ratio of two medians (the table's columns) can take that drift for a
 difference.
