@@ -73,38 +73,6 @@ local function metric_slot(old, n)
   return int(n) .. ':' .. int(s + c.s) .. ':' .. int(f + c.f) .. ':' .. int(r + c.r)
 end
 
--- Totals are whole numbers below this (2^53: Lua's numbers add exactly up to there); anything else
--- in a field is damage.
-local METRIC_MAX_TOTAL = 9007199254740992
--- The totals of a call, added with one HMGET and one HSET (per 2000 fields) instead of one HINCRBY
--- per field: a flush changes ~5-10 fields, and each command a script calls costs more than the
--- adding in Lua. A damaged field (not a number) counts from 0 instead of aborting the call.
-local function metrics_add(fields, incs)
-  if #fields == 1 then metric_incr(fields[1], incs[1]); return end -- (a claim's lone wait: one command either way)
-  for j = 1, #fields, 2000 do
-    local last = math.min(j + 1999, #fields)
-    local old = redis.call('HMGET', metrics, unpack(fields, j, last))
-    local kv = {}
-    for i = j, last do
-      local v = tonumber(old[i - j + 1])
-      if not v or v ~= v or v >= METRIC_MAX_TOTAL or v < 0 then v = 0 end
-      kv[#kv + 1] = fields[i]
-      kv[#kv + 1] = int(v + incs[i])
-    end
-    redis.call('HSET', metrics, unpack(kv))
-  end
-end
-
--- A histogram's changed buckets and its sum (when not 0) into the fields to add.
-local function metrics_histo_add(fields, incs, prefix, suffix, h, sum_field, sum)
-  local any = false
-  for b = 1, #METRIC_BUCKETS + 1 do
-    local n = h[b]
-    if n then fields[#fields + 1] = prefix .. b .. suffix; incs[#fields] = n; any = true end
-  end
-  if any and sum ~= 0 then fields[#fields + 1] = sum_field; incs[#fields] = sum end
-end
-
 local function metrics_flush()
   local fields, incs = {}, {}
   for j = 1, #metric_labels do
@@ -113,10 +81,10 @@ local function metrics_flush()
     if m.s > 0 then fields[#fields + 1] = 's:' .. label; incs[#fields] = m.s end
     if m.f > 0 then fields[#fields + 1] = 'f:' .. label; incs[#fields] = m.f end
     if m.r > 0 then fields[#fields + 1] = 'r:' .. label; incs[#fields] = m.r end
-    metrics_histo_add(fields, incs, 'd', ':' .. label, m.d, 'ds:' .. label, m.ds)
+    metric_histo_fields(fields, incs, 'd', ':' .. label, m.d, 'ds:' .. label, m.ds)
   end
-  metrics_histo_add(fields, incs, 'w', '', metric_waits.d, 'ws', metric_waits.ws)
-  if #fields > 0 then metrics_add(fields, incs) end
+  metric_histo_fields(fields, incs, 'w', '', metric_waits.d, 'ws', metric_waits.ws)
+  metrics_add(fields, incs)
   local c = metric_counts
   if c.s + c.f + c.r > 0 then
     local minute, hour = math.floor(now / 60000), math.floor(now / 3600000)
