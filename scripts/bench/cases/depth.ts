@@ -1,7 +1,7 @@
 // Claims at depth: c=50 throughput with 1,000 and 1,000,000 waiting (16 priorities, +10%
-// scheduled), and the control: 1,000 waiting beside as many tasks in another queue, which tells
-// the queue's depth from the server's size.
-import { ADAPTERS, ourSpecs, fillOurs, drainHoldingDepth, storeSpecs, waitForRehash } from '../libs';
+// scheduled), and the control: 1,000 waiting beside as many tasks in another queue (the deep one,
+// runs taking turns with it), which tells the queue's depth from the server's size.
+import { ADAPTERS, ourSpecs, fillOurs, drainHoldingDepth, storeSpecs, waitForRehash, Ctx, OurQueue } from '../libs';
 import { median } from '../stats';
 import type { BenchCase, CaseResult } from '../env';
 
@@ -24,36 +24,62 @@ export const depthCase: BenchCase = {
     Object.assign(lo, { depth: small });
     Object.assign(hi, { depth: big });
     Object.assign(ctl, { depth: small });
-    for (const [c, depth, elsewhere] of [[lo, small, 0], [hi, big, 0], [ctl, small, big]] as const) {
-      await env.flush();
-      const ctx = env.ctxFor();
+    const run = async (c: Depthed | null, ctx: Ctx, q: OurQueue) => {
+      let cpu0 = 0, cpuUs = 0;
+      // (c null: an untimed quarter run first, so no queue's first timed run pays for a cold start.)
+      const ms = await drainHoldingDepth('ours', ctx, 50, c ? M : M / 4, (k) => storeSpecs(q, ourSpecs(ctx, k, { priorities: true })), {
+        started: async () => { cpu0 = await env.redisCpu(); },
+        // Redis CPU per task (top-ups included): what the depth costs the server itself.
+        ended: async () => { cpuUs = ((await env.redisCpu()) - cpu0) * 1e6 / M; },
+      });
+      if (!c) return;
+      (c.redisUs ??= []).push(cpuUs);
+      env.record(c, 'ours', M / (ms / 1000));
+    };
+    const fill = async (ctx: Ctx, depth: number) => {
       const p = await ADAPTERS.ours.producer(ctx);
       const t0 = performance.now();
-      if (elsewhere > 0) {
-        const other = { ...ctx, queue: 'other' };
-        const po = await ADAPTERS.ours.producer(other);
-        await fillOurs(other, po.q, elsewhere);
-        await po.close();
-      }
       await fillOurs(ctx, p.q, depth);
-      env.log(`  claim-depth        filled ${depth.toLocaleString('en')} (+10% scheduled${elsewhere ? `, +${Math.round(elsewhere * 1.1).toLocaleString('en')} in another queue` : ''}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      env.log(`  claim-depth        filled ${depth.toLocaleString('en')} in queue ${ctx.queue} (+10% scheduled) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      return p;
+    };
+    const settle = async () => {
       // Past each power of two of keys Redis doubles its keyspace table and rehashes it
       // incrementally (~40 s for 1.1M keys here); meanwhile every key lookup costs more. That
       // transient is Redis's, not the queue's: measure the steady state after it.
       const waited = await waitForRehash(env.admin, env.db, SETTLE_MS);
       if (waited > 1000) env.log(`  claim-depth        waited ${(waited / 1000).toFixed(0)} s for Redis to finish rehashing its keyspace`);
-      for (let r = 0; r < env.R; r++) {
-        let cpu0 = 0, cpuUs = 0;
-        const ms = await drainHoldingDepth('ours', ctx, 50, M, (k) => storeSpecs(p.q, ourSpecs(ctx, k, { priorities: true })), {
-          started: async () => { cpu0 = await env.redisCpu(); },
-          // Redis CPU per task (top-ups included): what the depth costs the server itself.
-          ended: async () => { cpuUs = ((await env.redisCpu()) - cpu0) * 1e6 / M; },
-        });
-        (c.redisUs ??= []).push(cpuUs);
-        env.record(c, 'ours', M / (ms / 1000));
-      }
+    };
+    // The shallow queue alone in Redis: half its runs before the deep fill, half after, so the
+    // machine's drift over the case (minutes) hits it as it hits the deep runs.
+    const shallow = async (runs: number) => {
+      await env.flush();
+      const ctx = env.ctxFor();
+      const p = await fill(ctx, small);
+      await settle();
+      await run(null, ctx, p.q);
+      for (let r = 0; r < runs; r++) await run(lo, ctx, p.q);
       await p.close();
+    };
+    await shallow(Math.ceil(env.R / 2));
+    // The deep queue and the control share one Redis and take turns run by run (A B, B A, …): the
+    // deep queue is the control's "another queue", so both see a server of the same size at the
+    // same moment, and their ratio is the depth's cost alone.
+    await env.flush();
+    const deepCtx = env.ctxFor();
+    const ctlCtx = { ...deepCtx, queue: 'control' };
+    const deep = await fill(deepCtx, big);
+    const ctlP = await fill(ctlCtx, small);
+    await settle();
+    await run(null, deepCtx, deep.q);
+    await run(null, ctlCtx, ctlP.q);
+    const sides = [[hi, deepCtx, deep.q], [ctl, ctlCtx, ctlP.q]] as const;
+    for (let r = 0; r < env.R; r++) {
+      for (const [c, ctx, q] of r % 2 ? [sides[1], sides[0]] : sides) await run(c, ctx, q);
     }
+    await deep.close();
+    await ctlP.close();
+    await shallow(Math.floor(env.R / 2));
     const us = (c: Depthed) => median(c.redisUs ?? []).toFixed(0);
     lo.note += `; Redis CPU per task (whole server, top-ups included): ${us(lo)} µs at ${small.toLocaleString('en')}, ${us(hi)} µs at ${big.toLocaleString('en')}, ${us(ctl)} µs at ${small.toLocaleString('en')} beside ${Math.round(big * 1.1).toLocaleString('en')} others`;
     const m = (c: CaseResult) => median(c.runs.ours ?? []);
