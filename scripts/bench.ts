@@ -188,9 +188,9 @@ function evaluate(cases: CaseResult[]): TargetResult[] {
   const row = (what: string, wanted: string, r: number, min: number) =>
     out.push({ what, wanted, got: Number.isFinite(r) ? `${r.toFixed(2)}×` : 'not measured', met: Number.isFinite(r) ? r >= min : null });
   /** A target read run by run: the median of the runs' ratios, with their range. */
-  const byRun = (what: string, wanted: string, r: RunRatios, min: number, of: 'rounds' | 'pairs') => {
+  const byRun = (what: string, wanted: string, r: RunRatios, min: number | null, of: 'rounds' | 'pairs') => {
     const ok = Number.isFinite(r.median);
-    out.push({ what, wanted, got: ok ? `${r.median.toFixed(2)}× (${of} ${r.min.toFixed(2)}–${r.max.toFixed(2)})` : 'not measured', met: ok ? r.median >= min : null });
+    out.push({ what, wanted, got: ok ? `${r.median.toFixed(2)}× (${of} ${r.min.toFixed(2)}–${r.max.toFixed(2)})` : 'not measured', met: ok && min !== null ? r.median >= min : null });
   };
   const kit: TargetKit = {
     get,

@@ -63,9 +63,10 @@ export interface TargetKit {
   /**
    * The same for two cases whose runs alternate (A B, B A, …), read run pair by run pair: the median of
    * a[i]/b[i]. Each pair ran back to back, so the machine's speed changing between pairs moves both
-   * sides alike, where the ratio of the two medians can take the drift for a cost.
+   * sides alike, where the ratio of the two medians can take the drift for a cost. `min` null: a
+   * figure with no target (met n/a).
    */
-  paired(what: string, a: string, b: string, min: number, wanted: string): void;
+  paired(what: string, a: string, b: string, min: number | null, wanted: string): void;
   /** The median of a[i]/b[i] over the run pairs, with its range (NaN when not measured). */
   pairRatio(a: string, b: string): { median: number; min: number; max: number };
   push(t: TargetResult): void;

@@ -127,8 +127,7 @@ export const replicasCase: BenchCase = {
   targets(k) {
     for (const [what, a, b] of [['process c=50, replicas: 1 vs 0', 'replicas-1-process', 'replicas-0-process'],
       ['enqueue one by one, replicas: 1 vs 0', 'replicas-1-enqueue', 'replicas-0-enqueue']]) {
-      const x = k.pairRatio(a, b); // (the runs alternate: read pair by pair, as kit.paired)
-      k.push({ what, wanted: 'measured and explained (no target)', got: Number.isFinite(x.median) ? `${x.median.toFixed(2)}× (pairs ${x.min.toFixed(2)}–${x.max.toFixed(2)})` : 'not measured', met: null });
+      k.paired(what, a, b, null, 'measured and explained (no target)');
     }
   },
 };
